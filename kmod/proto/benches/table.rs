@@ -1,0 +1,2 @@
+// Placeholder: filled in by the benchmark's owner.
+fn main() {}

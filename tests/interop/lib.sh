@@ -30,7 +30,8 @@ it_ns() { printf '%s-%s' "$IT_PREFIX" "$1"; }
 # Run a command inside node namespace $1.
 it_exec() { local ns; ns=$(it_ns "$1"); shift; ip netns exec "$ns" "$@"; }
 
-it_cleanup() {
+# it_teardown: stop every process we started (by PID) and delete every namespace we made.
+it_teardown() {
     local pid ns i
     # Children first, by the PIDs we recorded (TERM, then KILL after a bounded wait).
     for pid in "${IT_PIDS[@]}"; do
@@ -49,6 +50,10 @@ it_cleanup() {
         ip netns del "$ns" 2>/dev/null || true
     done
     IT_NAMESPACES=()
+}
+
+it_cleanup() {
+    it_teardown
     if [[ -n "$IT_WORK" && -d "$IT_WORK" && "$IT_KEEP" != 1 ]]; then
         rm -rf -- "$IT_WORK"
     fi
@@ -224,4 +229,35 @@ it_summary() {
     if ((IT_NFAIL > 0)); then printf 'failed: %s\n' "${IT_FAILED[*]}"; fi
     printf 'interop: %d passed, %d failed\n' "$IT_NPASS" "$IT_NFAIL"
     ((IT_NFAIL == 0))
+}
+
+# it_keepalived NODE LOG NAME VRID PRIO INTERVAL_S VIP[,VIP...] [nopreempt]
+# keepalived in VRRPv3 mode (the dialect of FreeBSD 15's `carpver 3`), foreground, logging
+# to stdout. INTERVAL_S may be fractional (centiseconds in VRRPv3). Sets IT_LASTPID.
+it_keepalived() {
+    local node=$1 log=$2 name=$3 vrid=$4 prio=$5 intv=$6 vips=$7 extra=${8:-}
+    local d="$IT_WORK/ka-$name" v
+    mkdir -p "$d"
+    {
+        echo "global_defs {"
+        echo "  vrrp_version 3"
+        echo "  router_id $name"
+        echo "  vrrp_garp_master_delay 0"
+        echo "  vrrp_garp_master_repeat 1"
+        echo "}"
+        echo "vrrp_instance $name {"
+        echo "  state BACKUP"
+        echo "  interface eth0"
+        echo "  virtual_router_id $vrid"
+        echo "  priority $prio"
+        echo "  advert_int $intv"
+        [[ "$extra" == nopreempt ]] && echo "  nopreempt"
+        echo "  virtual_ipaddress {"
+        for v in ${vips//,/ }; do echo "    $v dev eth0"; done
+        echo "  }"
+        echo "}"
+    } >"$d/keepalived.conf"
+    it_bg "$node" "$log" keepalived --dont-fork --log-console --log-detail --vrrp \
+        --use-file="$d/keepalived.conf" --pid="$d/k.pid" --vrrp_pid="$d/v.pid" \
+        --checkers_pid="$d/c.pid" --no-syslog
 }

@@ -1,0 +1,125 @@
+//! Reading captures: pcap and pcapng (through the pcap-file crate), every frame numbered
+//! the way Wireshark numbers them (1-based, every packet record counts), and the link-layer
+//! header (Ethernet, Linux cooked SLL/SLL2, raw IP) peeled off down to the network layer.
+
+use pcap_file::pcap::PcapReader;
+use pcap_file::pcapng::{Block, PcapNgReader};
+use pcap_file::DataLink;
+use std::io::Read;
+use std::time::Duration;
+
+/// One captured frame.
+pub struct Frame {
+    /// Wireshark's frame number (1-based).
+    pub number: u64,
+    /// Capture timestamp (since the epoch, as recorded).
+    pub ts: Duration,
+    pub linktype: DataLink,
+    pub data: Vec<u8>,
+}
+
+/// Read every frame of a pcap or pcapng file (detected by its magic number).
+pub fn read_frames(bytes: &[u8]) -> Result<Vec<Frame>, String> {
+    let magic = bytes.get(..4).ok_or("file too short for a capture")?;
+    if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
+        read_pcapng(bytes)
+    } else {
+        read_pcap(bytes)
+    }
+}
+
+fn read_pcap(bytes: &[u8]) -> Result<Vec<Frame>, String> {
+    let mut r = PcapReader::new(bytes).map_err(|e| format!("not a pcap or pcapng file: {e}"))?;
+    let linktype = r.header().datalink;
+    let mut out = Vec::new();
+    let mut n = 0u64;
+    while let Some(p) = r.next_packet() {
+        let p = p.map_err(|e| format!("pcap record {}: {e}", n + 1))?;
+        n += 1;
+        out.push(Frame { number: n, ts: p.timestamp, linktype, data: p.data.into_owned() });
+    }
+    Ok(out)
+}
+
+fn read_pcapng<R: Read>(src: R) -> Result<Vec<Frame>, String> {
+    let mut r = PcapNgReader::new(src).map_err(|e| format!("pcapng: {e}"))?;
+    let mut out = Vec::new();
+    let mut n = 0u64;
+    while let Some(b) = r.next_block() {
+        let b = b.map_err(|e| format!("pcapng block after frame {n}: {e}"))?;
+        match b {
+            Block::EnhancedPacket(p) => {
+                n += 1;
+                let linktype = r
+                    .interfaces()
+                    .get(p.interface_id as usize)
+                    .map(|i| i.linktype)
+                    .ok_or_else(|| format!("frame {n}: unknown interface {}", p.interface_id))?;
+                out.push(Frame { number: n, ts: p.timestamp, linktype, data: p.data.into_owned() });
+            }
+            Block::SimplePacket(p) => {
+                n += 1;
+                let linktype = r.interfaces().first().map(|i| i.linktype).ok_or("no interface")?;
+                out.push(Frame { number: n, ts: Duration::ZERO, linktype, data: p.data.into_owned() });
+            }
+            Block::Packet(p) => {
+                n += 1;
+                let linktype = r
+                    .interfaces()
+                    .get(usize::from(p.interface_id))
+                    .map(|i| i.linktype)
+                    .ok_or("unknown interface")?;
+                out.push(Frame { number: n, ts: p.timestamp, linktype, data: p.data.into_owned() });
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// EtherTypes the tool looks at.
+pub const ETHERTYPE_IPV4: u16 = 0x0800;
+pub const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_VLAN: u16 = 0x8100;
+
+/// The network-layer protocol and payload of a frame, or None for link types and protocols
+/// that cannot carry CARP. Ethernet goes through carp-proto's Ethernet view; the capture
+/// pseudo-headers (Linux cooked capture v1/v2) are capture formats, not wire formats, and
+/// are skipped here by their fixed layouts.
+pub fn network_layer(f: &Frame) -> Option<(u16, &[u8])> {
+    use carp_proto::wire::ethernet;
+    let d = f.data.as_slice();
+    match f.linktype {
+        DataLink::ETHERNET => {
+            let eth = ethernet::Frame::new_checked(d).ok()?;
+            let mut ty = u16::from(eth.ethertype());
+            let mut payload = eth.payload();
+            // One 802.1Q tag (a capture on a trunk port).
+            if ty == ETHERTYPE_VLAN {
+                let inner = payload.get(2..4)?;
+                ty = u16::from_be_bytes([inner[0], inner[1]]);
+                payload = payload.get(4..)?;
+            }
+            Some((ty, payload))
+        }
+        DataLink::LINUX_SLL => {
+            // 16 bytes: packet type, ARPHRD, address length, 8 address bytes, protocol.
+            let p = d.get(14..16)?;
+            Some((u16::from_be_bytes([p[0], p[1]]), d.get(16..)?))
+        }
+        DataLink::LINUX_SLL2 => {
+            // 20 bytes: protocol first.
+            let p = d.get(0..2)?;
+            Some((u16::from_be_bytes([p[0], p[1]]), d.get(20..)?))
+        }
+        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => {
+            let v = d.first()? >> 4;
+            match v {
+                4 => Some((ETHERTYPE_IPV4, d)),
+                6 => Some((ETHERTYPE_IPV6, d)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}

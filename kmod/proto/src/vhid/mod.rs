@@ -1,0 +1,957 @@
+//! The per-vhid state machine (FreeBSD 15's `carp_softc` logic, reference B), sans-IO.
+//!
+//! A [`Vhid`] is one virtual host id on one parent interface, speaking CARP v2 or VRRPv3.
+//! It never reads a clock and never performs I/O: the caller feeds it inputs through the
+//! `handle_*` methods (and [`Vhid::apply`], [`Vhid::add_address`], ...), always passing the
+//! current time and the VNET's [`Sysctls`], and then drains its outputs.
+//!
+//! # Inputs
+//!
+//! | input | method | FreeBSD |
+//! |---|---|---|
+//! | authenticated CARP advertisement | [`Vhid::handle_carp_advert`] | `carp_input_c` after the HMAC check |
+//! | VRRPv3 advertisement | [`Vhid::handle_vrrp_advert`] | `vrrp_input_c` after the checksum |
+//! | a deadline passed | [`Vhid::handle_timeout`] | `carp_callout`, `carp_master_down` |
+//! | parent `IFF_UP` / link state | [`Vhid::handle_parent`] | `carp_linkstate` → `carp_sc_state` |
+//! | `allow` sysctl changed | [`Vhid::handle_allow`] | `carp_allow_sysctl` → `carp_sc_state` |
+//! | address attached / detached | [`Vhid::add_address`], [`Vhid::remove_address`] | `carp_attach`, `carp_detach` |
+//! | SET request | [`Vhid::apply`] | `carp_ioctl_set` |
+//! | demotion changed (send-all task) | [`Vhid::handle_demotion_change`] | `carp_send_ad_all` |
+//! | result of sending an advert | [`Vhid::handle_send_result`] | `carp_send_ad_error` |
+//! | vhid destroyed | [`Vhid::shutdown`] | `carp_destroy` |
+//!
+//! The vhid-level receive checks (version, multicast-ness of our advert destination for the
+//! TTL rule, HMAC) are [`Vhid::version`], [`Vhid::advert_dst_is_multicast`] and
+//! [`Vhid::verify`]; the receive pipeline (`crate::input`) runs them in FreeBSD's order before
+//! calling [`Vhid::handle_carp_advert`].
+//!
+//! # Outputs and polling order
+//!
+//! After every input, drain in this order (it is FreeBSD's order of side effects, e.g. on
+//! takeover: state change and devd, advertisement, gratuitous ARPs, NAs, routes):
+//!
+//! 1. [`Vhid::poll_event`] until `None`: state changes (log line + devd tuple) and demotion
+//!    changes (log line; then run the send-all task: `Table::handle_demotion_change` on every
+//!    table, which makes every MASTER advertise at once);
+//! 2. [`Vhid::poll_transmit`] until `None`: advertisements (IPv4 then IPv6), then one
+//!    gratuitous ARP per IPv4 address, then one unsolicited NA per IPv6 address; report each
+//!    advertisement's fate with [`Vhid::handle_send_result`];
+//! 3. [`Vhid::poll_route`] until `None`: route add/delete for every address of the vhid;
+//! 4. [`Vhid::poll_timeout`]: (re)arm the single callout of this vhid for that instant, and
+//!    call [`Vhid::handle_timeout`] when it fires.
+//!
+//! Advertisement contents (counter, HMAC, effective skew) are computed when polled, so poll
+//! right after the input that asked for them. Events live in a small fixed ring: a caller
+//! that does not drain after each input loses the oldest ones ([`Vhid::lost_events`]).
+//!
+//! # Rules (reference B, A.3, A.7)
+//!
+//! * Timing values are compared as FreeBSD's `struct timeval`s: `(advbase s, skew*1000000/256
+//!   µs)`. Our own value uses the *demoted* skew (`clamp(advskew + demotion, 0, 240)`); the
+//!   master-down interval uses the *configured* skew: `3*advbase + advskew/256` s.
+//! * MASTER receiving an advertisement at least as frequent as ours (`L >= R`, so a tie goes
+//!   to the sender) → BACKUP "more frequent advertisement received". BACKUP: with `preempt`
+//!   and `L < R` → MASTER "preempting a slower master"; else if `(3*advbase, our µs) < R` →
+//!   MASTER "master will time out"; else restart the master-down timer of that family.
+//! * After the first advertisement following a takeover (sent with the demoted skew's
+//!   interval) the advertisement timer is re-armed with the *configured* skew (FreeBSD's
+//!   `carp_setrun` after `send_ad_locked`); later re-arms use the demoted skew.
+//! * The counter starts at the caller-supplied random seed, is incremented once per
+//!   advertisement (each family's advert consumes one), and is replaced by the peer's
+//!   counter on every authenticated advertisement received (A.3; no replay protection).
+//! * VRRPv3: priority 255 ignores peers; the peer's interval becomes the master interval;
+//!   MASTER → BACKUP if the peer's interval is shorter or its priority higher; BACKUP with
+//!   `preempt` takes over if the peer's interval is longer or its priority lower; master-down
+//!   is `3*master_inter + (256-prio)*master_inter/256` cs; adverts every `adv_inter` cs; no
+//!   authentication, no counter, no demotion.
+//!
+//! # Deliberate differences from FreeBSD (none visible on the wire)
+//!
+//! * Entering INIT stops all three timers (FreeBSD may leave an advertisement callout
+//!   running that sends nothing); entering MASTER stops the master-down timers (FreeBSD
+//!   lets them fire and ignores them).
+//! * Routes follow the state: leaving MASTER for any reason deletes them (FreeBSD leaves
+//!   them installed when an address add/remove bounces a MASTER through INIT).
+//! * The send-error demotion is undone by exactly the amount applied, also when the vhid is
+//!   destroyed (FreeBSD undoes the factor's current value and forgets it on destroy).
+//! * The counter is seeded once (FreeBSD re-seeds on every advertisement until it first
+//!   receives one; peers never check it).
+
+mod event;
+mod ifname;
+mod transmit;
+
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::time::Duration;
+
+use crate::auth::{Authenticator, MD_LEN};
+use crate::demotion::{effective_skew, Demotion, DemotionToken};
+use crate::timer::{Timer, TimerTable};
+use crate::types::{
+    virtual_mac, CarpState, CarpStats, Errno, Family, Instant, SetRequest, Stat, Sysctls,
+    Version, VhidStatus, CARP_DFLTINTV, CARP_GROUP_V4, CARP_GROUP_V6, CARP_KEY_LEN,
+    VRRP_DEFAULT_INTERVAL_CS, VRRP_DEFAULT_PRIORITY,
+};
+
+pub use event::{Devd, Event, StateChange, StateReason, Subsystem, EVENT_CAPACITY};
+pub use ifname::{IfName, IFNAMSIZ};
+pub use transmit::{CarpTransmit, RouteOp, SendResult, Transmit, VrrpAddresses, VrrpTransmit};
+
+use event::{DemotionCause, EventQueue, EventRecord};
+
+/// Consecutive send errors that demote (`CARP_SENDAD_MAX_ERRORS`).
+pub const CARP_SENDAD_MAX_ERRORS: u32 = 3;
+/// Consecutive successes that undo it (`CARP_SENDAD_MIN_SUCCESS`).
+pub const CARP_SENDAD_MIN_SUCCESS: u32 = 3;
+
+const USEC_PER_SEC: u64 = 1_000_000;
+const USEC_PER_CS: u64 = 10_000;
+/// Announcement cursor value meaning "nothing (more) to announce".
+const ANNOUNCE_DONE: u16 = u16::MAX;
+const ADV_V4: u8 = 1;
+const ADV_V6: u8 = 2;
+/// Upper bound on timers handled by one `handle_timeout` call (there are three; a timer
+/// re-armed at `now` by a zero interval must not loop).
+const MAX_TIMERS_PER_CALL: usize = 6;
+
+/// An authenticated CARP advertisement as the state machine needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CarpAdvert {
+    /// Family of the packet (selects the master-down timer to restart).
+    pub family: Family,
+    pub advbase: u8,
+    pub advskew: u8,
+    pub counter: u64,
+}
+
+/// A VRRPv3 advertisement (checksum already verified).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VrrpAdvert {
+    pub family: Family,
+    pub priority: u8,
+    /// The 16-bit Max Adver Int word as received (FreeBSD does not mask the reserved bits).
+    pub max_adver_int: u16,
+}
+
+/// `(tv_sec, tv_usec)` of a CARP timing value, as FreeBSD compares them.
+fn timeval(sec: u32, skew: u8) -> (u32, u32) {
+    (sec, u32::from(skew).saturating_mul(1_000_000) / 256)
+}
+
+/// `sec` seconds plus `skew`/256 seconds, in µs (FreeBSD's `tv` before `tvtohz`).
+fn interval_us(sec: u64, skew: u8) -> u64 {
+    sec.saturating_mul(USEC_PER_SEC).saturating_add(u64::from(skew).saturating_mul(USEC_PER_SEC) / 256)
+}
+
+fn after(now: Instant, us: u64) -> Instant {
+    Instant::from_micros(now.as_micros().saturating_add(us))
+}
+
+/// One virtual host id on one parent interface.
+#[derive(Debug)]
+pub struct Vhid {
+    vhid: u8,
+    version: Version,
+    state: CarpState,
+    iff_up: bool,
+    link_up: bool,
+    init_counter: bool,
+    routes_installed: bool,
+    adv_pending: u8,
+    ifname: IfName,
+
+    // CARP configuration and state.
+    advbase: u8,
+    advskew: u8,
+    key: [u8; CARP_KEY_LEN],
+    peer4: Ipv4Addr,
+    peer6: Ipv6Addr,
+    counter: u64,
+    auth: Authenticator,
+
+    // VRRPv3 configuration and state.
+    vrrp_prio: u8,
+    vrrp_adv_inter: u16,
+    vrrp_master_inter: u16,
+
+    // Announcement cursors (index of the next address to announce).
+    garp_next: u16,
+    na_next: u16,
+
+    addrs4: Vec<Ipv4Addr>,
+    addrs6: Vec<Ipv6Addr>,
+
+    timers: TimerTable,
+
+    demotion: Demotion,
+    /// The interface-down demotion of this vhid (`sc_suppress`).
+    ifdown: Option<DemotionToken>,
+    /// The send-error demotion of this vhid.
+    senderr: Option<DemotionToken>,
+    sendad_errors: u32,
+    sendad_success: u32,
+
+    events: EventQueue,
+}
+
+impl Vhid {
+    /// A new vhid in INIT with FreeBSD's defaults (`carp_alloc`): CARP advbase 1, advskew 0,
+    /// all-zero key, multicast destinations; VRRPv3 priority 100, interval 100 cs. It has no
+    /// address, so it stays INIT until one is added. The parent is assumed up with link up
+    /// until told otherwise ([`Vhid::set_parent_flags`], [`Vhid::handle_parent`]).
+    ///
+    /// `counter_seed` is a random 64-bit value (FreeBSD: two `arc4random()` words): the
+    /// counter of the first advertisement unless a peer's counter is adopted before.
+    pub fn new(vhid: u8, version: Version, ifname: IfName, demotion: Demotion, counter_seed: u64) -> Vhid {
+        let key = [0u8; CARP_KEY_LEN];
+        Vhid {
+            vhid,
+            version,
+            state: CarpState::Init,
+            iff_up: true,
+            link_up: true,
+            init_counter: true,
+            routes_installed: false,
+            adv_pending: 0,
+            ifname,
+            advbase: CARP_DFLTINTV,
+            advskew: 0,
+            key,
+            peer4: CARP_GROUP_V4,
+            peer6: CARP_GROUP_V6,
+            counter: counter_seed,
+            auth: Authenticator::new(&key, vhid, &[], &[]),
+            vrrp_prio: VRRP_DEFAULT_PRIORITY,
+            vrrp_adv_inter: VRRP_DEFAULT_INTERVAL_CS,
+            vrrp_master_inter: VRRP_DEFAULT_INTERVAL_CS,
+            garp_next: ANNOUNCE_DONE,
+            na_next: ANNOUNCE_DONE,
+            addrs4: Vec::new(),
+            addrs6: Vec::new(),
+            timers: TimerTable::new(),
+            demotion,
+            ifdown: None,
+            senderr: None,
+            sendad_errors: 0,
+            sendad_success: 0,
+            events: EventQueue::new(),
+        }
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Queries
+    // ----------------------------------------------------------------------------------
+
+    pub fn vhid(&self) -> u8 {
+        self.vhid
+    }
+
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    pub fn state(&self) -> CarpState {
+        self.state
+    }
+
+    pub fn is_master(&self) -> bool {
+        self.state == CarpState::Master
+    }
+
+    /// Name of the parent interface.
+    pub fn ifname(&self) -> &IfName {
+        &self.ifname
+    }
+
+    /// 00:00:5e:00:01:<vhid>.
+    pub fn virtual_mac(&self) -> [u8; 6] {
+        virtual_mac(self.vhid)
+    }
+
+    pub fn addresses_v4(&self) -> &[Ipv4Addr] {
+        &self.addrs4
+    }
+
+    pub fn addresses_v6(&self) -> &[Ipv6Addr] {
+        &self.addrs6
+    }
+
+    /// Whether `addr` is attached to this vhid.
+    pub fn has_address(&self, addr: &IpAddr) -> bool {
+        match addr {
+            IpAddr::V4(a) => self.addrs4.contains(a),
+            IpAddr::V6(a) => self.addrs6.contains(a),
+        }
+    }
+
+    /// Number of addresses of `family`.
+    pub fn address_count(&self, family: Family) -> usize {
+        match family {
+            Family::Inet => self.addrs4.len(),
+            Family::Inet6 => self.addrs6.len(),
+        }
+    }
+
+    /// Configured advbase (seconds).
+    pub fn advbase(&self) -> u8 {
+        self.advbase
+    }
+
+    /// Configured advskew (0..=254).
+    pub fn advskew(&self) -> u8 {
+        self.advskew
+    }
+
+    /// The skew we advertise and compare with: `clamp(advskew + demotion, 0, 240)`.
+    pub fn effective_advskew(&self) -> u8 {
+        effective_skew(self.advskew, self.demotion.value())
+    }
+
+    /// Current counter (the last one sent or adopted, or the seed before the first advert).
+    pub fn counter(&self) -> u64 {
+        self.counter
+    }
+
+    pub fn key(&self) -> &[u8; CARP_KEY_LEN] {
+        &self.key
+    }
+
+    /// IPv4 advertisement destination (224.0.0.18 or the unicast peer).
+    pub fn peer4(&self) -> Ipv4Addr {
+        self.peer4
+    }
+
+    /// IPv6 advertisement destination (ff02::12 or the unicast peer6).
+    pub fn peer6(&self) -> Ipv6Addr {
+        self.peer6
+    }
+
+    pub fn vrrp_priority(&self) -> u8 {
+        self.vrrp_prio
+    }
+
+    /// Our VRRPv3 advertisement interval (centiseconds).
+    pub fn vrrp_interval_cs(&self) -> u16 {
+        self.vrrp_adv_inter
+    }
+
+    /// The master's interval learnt from its advertisements (centiseconds).
+    pub fn vrrp_master_interval_cs(&self) -> u16 {
+        self.vrrp_master_inter
+    }
+
+    /// The demotion accumulator this vhid uses.
+    pub fn demotion(&self) -> &Demotion {
+        &self.demotion
+    }
+
+    /// Whether this vhid holds the interface-down demotion (`sc_suppress`).
+    pub fn is_suppressed(&self) -> bool {
+        self.ifdown.is_some()
+    }
+
+    /// Whether this vhid holds the send-error demotion.
+    pub fn in_send_error(&self) -> bool {
+        self.senderr.is_some()
+    }
+
+    /// Whether [`Vhid::poll_event`] has something.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
+    /// Events overwritten because they were not drained in time.
+    pub fn lost_events(&self) -> u16 {
+        self.events.lost()
+    }
+
+    /// Deadline of one timer (for tests and diagnostics).
+    pub fn timer(&self, timer: Timer) -> Option<Instant> {
+        self.timers.get(timer)
+    }
+
+    /// Master-down interval: CARP `3*advbase + advskew/256` s with the configured skew;
+    /// VRRPv3 `3*master_inter + (256-prio)*master_inter/256` cs.
+    pub fn master_down_interval(&self) -> Duration {
+        Duration::from_micros(self.master_down_us())
+    }
+
+    /// Advertisement interval as re-armed after a periodic advertisement: CARP
+    /// `advbase + effective_skew/256` s; VRRPv3 `adv_inter` cs.
+    pub fn advert_interval(&self) -> Duration {
+        Duration::from_micros(self.advert_us(self.effective_advskew()))
+    }
+
+    /// The snapshot SIOCGVH / netlink GET report.
+    pub fn status(&self) -> VhidStatus {
+        VhidStatus {
+            vhid: self.vhid,
+            state: self.state,
+            advbase: self.advbase,
+            advskew: self.advskew,
+            key: self.key,
+            peer4: self.peer4,
+            peer6: self.peer6,
+            version: self.version,
+            vrrp_priority: self.vrrp_prio,
+            vrrp_interval_cs: self.vrrp_adv_inter,
+        }
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Receive checks (used by the input pipeline)
+    // ----------------------------------------------------------------------------------
+
+    /// Whether our advertisement destination of `family` is multicast: only then must a
+    /// received CARP advertisement have TTL/hop limit 255. Tested on the address value
+    /// (host order, PR 284872).
+    pub fn advert_dst_is_multicast(&self, family: Family) -> bool {
+        match self.version {
+            Version::Vrrp3 => true,
+            Version::Carp => match family {
+                Family::Inet => self.peer4.is_multicast(),
+                Family::Inet6 => self.peer6.is_multicast(),
+            },
+        }
+    }
+
+    /// Verify a received advertisement's HMAC (constant time).
+    pub fn verify(&self, counter: u64, md: &[u8; MD_LEN]) -> bool {
+        self.auth.verify(counter, md)
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Configuration inputs
+    // ----------------------------------------------------------------------------------
+
+    /// Record the parent's flags without running the state logic (for a vhid created on a
+    /// parent whose state is already known; FreeBSD reads them live from the ifnet).
+    pub fn set_parent_flags(&mut self, iff_up: bool, link_up: bool) {
+        self.iff_up = iff_up;
+        self.link_up = link_up;
+    }
+
+    /// Apply a SET request (`carp_ioctl_set`): parameters of our version, then the optional
+    /// administrative state change (B.6). A request for the other version is `EINVAL` and
+    /// changes nothing. Zero advbase / VRRP priority / VRRP interval mean "unchanged".
+    /// Changed timing takes effect when the timers are next armed, as in FreeBSD.
+    pub fn apply(&mut self, now: Instant, req: &SetRequest, sys: &Sysctls) -> Result<(), Errno> {
+        if req.version != self.version || req.vhid != self.vhid {
+            return Err(Errno::EINVAL);
+        }
+        match self.version {
+            Version::Carp => {
+                if let Some(b) = req.advbase.filter(|&b| b != 0) {
+                    self.advbase = b;
+                }
+                if let Some(s) = req.advskew {
+                    self.advskew = s;
+                }
+                if let Some(p) = req.peer4 {
+                    self.peer4 = p;
+                }
+                if let Some(p) = req.peer6 {
+                    self.peer6 = p;
+                }
+                if let Some(k) = req.key {
+                    self.key = k;
+                    self.rebuild_auth();
+                }
+            }
+            Version::Vrrp3 => {
+                if let Some(p) = req.vrrp_priority.filter(|&p| p != 0) {
+                    self.vrrp_prio = p;
+                }
+                if let Some(i) = req.vrrp_interval_cs.filter(|&i| i != 0) {
+                    self.vrrp_adv_inter = i;
+                }
+            }
+        }
+        if let Some(state) = req.state {
+            self.force_state(now, state, sys);
+        }
+        Ok(())
+    }
+
+    /// Administrative state change (B.6): only when not INIT and different from the current
+    /// state. BACKUP: stop advertising, BACKUP "user requested via ifconfig", master-down
+    /// timers, routes removed. MASTER: take over as on master-down. INIT: ignored.
+    pub fn force_state(&mut self, now: Instant, state: CarpState, sys: &Sysctls) {
+        if self.state == CarpState::Init || state == self.state {
+            return;
+        }
+        match state {
+            CarpState::Backup => {
+                self.timers.stop(Timer::Advertise);
+                self.set_state(CarpState::Backup, StateReason::UserRequested);
+                self.setrun(now, None, sys);
+            }
+            CarpState::Master => self.master_down(now, StateReason::UserRequested, sys),
+            CarpState::Init => {}
+        }
+    }
+
+    /// Attach an address (B.5): recompute the HMAC and re-run the interface-state logic,
+    /// which bounces the vhid through INIT to BACKUP (or keeps it INIT with the ifdown
+    /// demotion if the parent is down). `ENOMEM` if the address list cannot grow.
+    pub fn add_address(&mut self, now: Instant, addr: IpAddr, sys: &Sysctls) -> Result<(), Errno> {
+        match addr {
+            IpAddr::V4(a) => {
+                self.addrs4.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+                self.addrs4.push(a);
+            }
+            IpAddr::V6(a) => {
+                self.addrs6.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+                self.addrs6.push(a);
+            }
+        }
+        self.rebuild_auth();
+        self.sc_state(now, sys);
+        Ok(())
+    }
+
+    /// Detach an address (B.5). Returns `false` (and changes nothing) if it is not attached.
+    /// The caller removes that address's own routes (`carp_ifa_delroute`) and destroys the
+    /// vhid when it has no address left, unless the address is being replaced (`keep_cif`).
+    pub fn remove_address(&mut self, now: Instant, addr: &IpAddr, sys: &Sysctls) -> bool {
+        let removed = match addr {
+            IpAddr::V4(a) => match self.addrs4.iter().position(|x| x == a) {
+                Some(i) => {
+                    self.addrs4.remove(i);
+                    true
+                }
+                None => false,
+            },
+            IpAddr::V6(a) => match self.addrs6.iter().position(|x| x == a) {
+                Some(i) => {
+                    self.addrs6.remove(i);
+                    true
+                }
+                None => false,
+            },
+        };
+        if removed {
+            self.rebuild_auth();
+            self.sc_state(now, sys);
+        }
+        removed
+    }
+
+    /// The parent's `IFF_UP` flag or link state changed (`carp_linkstate`, B.4).
+    pub fn handle_parent(&mut self, now: Instant, iff_up: bool, link_up: bool, sys: &Sysctls) {
+        self.iff_up = iff_up;
+        self.link_up = link_up;
+        self.sc_state(now, sys);
+    }
+
+    /// `net.inet.carp.allow` changed (B.4): off forces INIT with the ifdown demotion; on
+    /// restarts the vhid.
+    pub fn handle_allow(&mut self, now: Instant, sys: &Sysctls) {
+        self.sc_state(now, sys);
+    }
+
+    /// The vhid is being destroyed (`carp_destroy`): stop the timers and release its
+    /// demotions ("vhid removed"); drain the resulting events before dropping it.
+    pub fn shutdown(&mut self) {
+        self.timers.stop_all();
+        self.adv_pending = 0;
+        self.cancel_announce();
+        if let Some(t) = self.ifdown.take() {
+            let c = t.release(DemotionCause::VhidRemoved.reason(self.ifname));
+            self.push_demotion(c.adj, c.value, DemotionCause::VhidRemoved);
+        }
+        if let Some(t) = self.senderr.take() {
+            let c = t.release(DemotionCause::VhidRemoved.reason(self.ifname));
+            self.push_demotion(c.adj, c.value, DemotionCause::VhidRemoved);
+        }
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Protocol inputs
+    // ----------------------------------------------------------------------------------
+
+    /// An authenticated CARP advertisement (B.3). Adopts the peer's counter, then compares
+    /// timing. Ignored by a VRRPv3 vhid (the input pipeline counts that as `badver`).
+    pub fn handle_carp_advert(&mut self, now: Instant, adv: &CarpAdvert, sys: &Sysctls) {
+        if self.version != Version::Carp {
+            return;
+        }
+        self.init_counter = false;
+        self.counter = adv.counter;
+
+        let ours = self.effective_advskew();
+        let local = timeval(u32::from(self.advbase), ours);
+        let remote = timeval(u32::from(adv.advbase), adv.advskew);
+        match self.state {
+            CarpState::Init => {}
+            CarpState::Master => {
+                if local >= remote {
+                    self.timers.stop(Timer::Advertise);
+                    self.set_state(CarpState::Backup, StateReason::MoreFrequentAdvertisement);
+                    self.setrun(now, None, sys);
+                }
+            }
+            CarpState::Backup => {
+                let will_time_out = (u32::from(self.advbase).saturating_mul(3), local.1);
+                if sys.preempt && local < remote {
+                    self.master_down(now, StateReason::PreemptingSlowerMaster, sys);
+                } else if will_time_out < remote {
+                    self.master_down(now, StateReason::MasterWillTimeOut, sys);
+                } else {
+                    self.setrun(now, Some(adv.family), sys);
+                }
+            }
+        }
+    }
+
+    /// A VRRPv3 advertisement (A.7). Ignored by a CARP vhid.
+    pub fn handle_vrrp_advert(&mut self, now: Instant, adv: &VrrpAdvert, sys: &Sysctls) {
+        if self.version != Version::Vrrp3 || self.vrrp_prio == 255 {
+            return;
+        }
+        self.vrrp_master_inter = adv.max_adver_int;
+        match self.state {
+            CarpState::Init => {}
+            CarpState::Master => {
+                if adv.max_adver_int < self.vrrp_adv_inter || adv.priority > self.vrrp_prio {
+                    self.timers.stop(Timer::Advertise);
+                    self.set_state(CarpState::Backup, StateReason::MoreFrequentAdvertisement);
+                    self.setrun(now, None, sys);
+                }
+            }
+            CarpState::Backup => {
+                if sys.preempt
+                    && (adv.max_adver_int > self.vrrp_adv_inter || adv.priority < self.vrrp_prio)
+                {
+                    self.master_down(now, StateReason::PreemptingSlowerMaster, sys);
+                } else {
+                    self.setrun(now, Some(adv.family), sys);
+                }
+            }
+        }
+    }
+
+    /// Process every timer whose deadline is at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant, sys: &Sysctls) {
+        for _ in 0..MAX_TIMERS_PER_CALL {
+            let Some(timer) = self.timers.take_expired(now) else { break };
+            match timer {
+                Timer::Advertise => {
+                    if self.state == CarpState::Master {
+                        self.send_ad(now);
+                    }
+                }
+                Timer::MasterDown4 | Timer::MasterDown6 => {
+                    if self.state == CarpState::Backup {
+                        self.master_down(now, StateReason::MasterTimedOut, sys);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The global demotion changed (FreeBSD's send-all task): a MASTER advertises now, with
+    /// the new effective skew, and re-arms its advertisement timer.
+    pub fn handle_demotion_change(&mut self, now: Instant) {
+        if self.state == CarpState::Master {
+            self.send_ad(now);
+        }
+    }
+
+    /// What happened to an advertisement handed out by [`Vhid::poll_transmit`]:
+    /// `opackets`/`opackets6` (or `onomem`) and the send-error demotion (A.4): three
+    /// consecutive errors demote by `senderr_demotion_factor` ("send error <errno> on
+    /// <if>"), three successes after that undo it ("send ok on <if>").
+    pub fn handle_send_result(&mut self, family: Family, result: SendResult, sys: &Sysctls, stats: &mut CarpStats) {
+        let sent = match family {
+            Family::Inet => Stat::OPackets,
+            Family::Inet6 => Stat::OPackets6,
+        };
+        match result {
+            SendResult::NoMemory => stats.bump(Stat::ONoMem),
+            SendResult::Error(errno) => {
+                stats.bump(sent);
+                self.sendad_errors = self.sendad_errors.saturating_add(1);
+                if self.sendad_errors >= CARP_SENDAD_MAX_ERRORS && self.senderr.is_none() {
+                    let cause = DemotionCause::SendError(errno);
+                    let (token, c) = self.demotion.demote(sys.senderr_demotion_factor, cause.reason(self.ifname));
+                    self.senderr = Some(token);
+                    self.push_demotion(c.adj, c.value, cause);
+                }
+                self.sendad_success = 0;
+            }
+            SendResult::Sent => {
+                stats.bump(sent);
+                if self.sendad_errors > 0 {
+                    self.sendad_success = self.sendad_success.saturating_add(1);
+                    if self.sendad_success >= CARP_SENDAD_MIN_SUCCESS {
+                        if let Some(token) = self.senderr.take() {
+                            let c = token.release(DemotionCause::SendOk.reason(self.ifname));
+                            self.push_demotion(c.adj, c.value, DemotionCause::SendOk);
+                        }
+                        self.sendad_errors = 0;
+                    }
+                }
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Outputs
+    // ----------------------------------------------------------------------------------
+
+    /// Next notification (state change or demotion change), oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        let rec = self.events.pop()?;
+        Some(match rec {
+            EventRecord::State { old, new, reason } => Event::StateChanged(StateChange {
+                vhid: self.vhid,
+                ifname: self.ifname,
+                old,
+                new,
+                reason,
+            }),
+            EventRecord::Demotion { adj, value, cause } => {
+                Event::DemotionChanged(crate::demotion::DemotionChange { adj, value, reason: cause.reason(self.ifname) })
+            }
+        })
+    }
+
+    /// Next packet to send: advertisements (IPv4, then IPv6), then gratuitous ARPs, then
+    /// unsolicited NAs. A CARP advertisement consumes a counter value and is signed here.
+    pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        if self.adv_pending & ADV_V4 != 0 {
+            self.adv_pending &= !ADV_V4;
+            if !self.addrs4.is_empty() {
+                return Some(self.advert(Family::Inet));
+            }
+        }
+        if self.adv_pending & ADV_V6 != 0 {
+            self.adv_pending &= !ADV_V6;
+            if !self.addrs6.is_empty() {
+                return Some(self.advert(Family::Inet6));
+            }
+        }
+        let mac = self.virtual_mac();
+        if self.garp_next != ANNOUNCE_DONE {
+            match self.addrs4.get(usize::from(self.garp_next)) {
+                Some(&addr) => {
+                    self.garp_next = self.garp_next.saturating_add(1);
+                    return Some(Transmit::GratuitousArp { addr, mac });
+                }
+                None => self.garp_next = ANNOUNCE_DONE,
+            }
+        }
+        if self.na_next != ANNOUNCE_DONE {
+            match self.addrs6.get(usize::from(self.na_next)) {
+                Some(&addr) => {
+                    self.na_next = self.na_next.saturating_add(1);
+                    return Some(Transmit::NeighborAdvert { addr, mac });
+                }
+                None => self.na_next = ANNOUNCE_DONE,
+            }
+        }
+        None
+    }
+
+    /// Next routing action: routes are installed while MASTER and removed otherwise.
+    pub fn poll_route(&mut self) -> Option<RouteOp> {
+        let want = self.state == CarpState::Master;
+        if want == self.routes_installed {
+            return None;
+        }
+        self.routes_installed = want;
+        Some(if want { RouteOp::Add } else { RouteOp::Delete })
+    }
+
+    /// Whether routes are currently reported as installed.
+    pub fn routes_installed(&self) -> bool {
+        self.routes_installed
+    }
+
+    /// The earliest armed deadline: arm the callout for it.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ----------------------------------------------------------------------------------
+    // Internals
+    // ----------------------------------------------------------------------------------
+
+    fn rebuild_auth(&mut self) {
+        if self.version == Version::Carp {
+            self.auth = Authenticator::new(&self.key, self.vhid, &self.addrs4, &self.addrs6);
+        }
+    }
+
+    fn has_addresses(&self) -> bool {
+        !self.addrs4.is_empty() || !self.addrs6.is_empty()
+    }
+
+    fn master_down_us(&self) -> u64 {
+        match self.version {
+            Version::Carp => interval_us(u64::from(self.advbase).saturating_mul(3), self.advskew),
+            Version::Vrrp3 => {
+                let mi = u64::from(self.vrrp_master_inter);
+                let skew_cs = 256u64.saturating_sub(u64::from(self.vrrp_prio)).saturating_mul(mi) / 256;
+                let cs = skew_cs.saturating_add(mi.saturating_mul(3));
+                cs.saturating_mul(USEC_PER_CS)
+            }
+        }
+    }
+
+    /// Advertisement interval with the given skew (CARP) or the VRRP interval.
+    fn advert_us(&self, skew: u8) -> u64 {
+        match self.version {
+            Version::Carp => interval_us(u64::from(self.advbase), skew),
+            Version::Vrrp3 => u64::from(self.vrrp_adv_inter).saturating_mul(USEC_PER_CS),
+        }
+    }
+
+    fn set_state(&mut self, new: CarpState, reason: StateReason) {
+        if self.state == new {
+            return;
+        }
+        self.events.push(EventRecord::State { old: self.state, new, reason });
+        self.state = new;
+        if new != CarpState::Master {
+            self.cancel_announce();
+        }
+    }
+
+    fn push_demotion(&mut self, adj: i32, value: i32, cause: DemotionCause) {
+        self.events.push(EventRecord::Demotion { adj, value, cause });
+    }
+
+    fn cancel_announce(&mut self) {
+        self.garp_next = ANNOUNCE_DONE;
+        self.na_next = ANNOUNCE_DONE;
+    }
+
+    /// `carp_sc_state` (B.4).
+    fn sc_state(&mut self, now: Instant, sys: &Sysctls) {
+        self.timers.stop_all();
+        if !self.link_up || !self.iff_up || !sys.allow {
+            self.set_state(CarpState::Init, StateReason::HardwareInterfaceDown);
+            if self.ifdown.is_none() {
+                let cause = DemotionCause::InterfaceDown;
+                let (token, c) = self.demotion.demote(sys.ifdown_demotion_factor, cause.reason(self.ifname));
+                self.ifdown = Some(token);
+                self.push_demotion(c.adj, c.value, cause);
+            }
+        } else {
+            self.set_state(CarpState::Init, StateReason::HardwareInterfaceUp);
+            self.setrun(now, None, sys);
+            if let Some(token) = self.ifdown.take() {
+                let cause = DemotionCause::InterfaceUp;
+                let c = token.release(cause.reason(self.ifname));
+                self.push_demotion(c.adj, c.value, cause);
+            }
+        }
+    }
+
+    /// `carp_setrun` (B.1): `family` restarts only that family's master-down timer; `None`
+    /// arms the timer of every family that has addresses.
+    fn setrun(&mut self, now: Instant, family: Option<Family>, sys: &Sysctls) {
+        if !self.iff_up || !self.link_up || !self.has_addresses() || !sys.allow {
+            return;
+        }
+        let family = if self.state == CarpState::Init {
+            self.set_state(CarpState::Backup, StateReason::InitializationComplete);
+            None
+        } else {
+            family
+        };
+        match self.state {
+            CarpState::Init => {}
+            CarpState::Backup => {
+                self.timers.stop(Timer::Advertise);
+                let at = after(now, self.master_down_us());
+                match family {
+                    Some(f) => self.timers.set(Timer::master_down(f), at),
+                    None => {
+                        if !self.addrs4.is_empty() {
+                            self.timers.set(Timer::MasterDown4, at);
+                        }
+                        if !self.addrs6.is_empty() {
+                            self.timers.set(Timer::MasterDown6, at);
+                        }
+                    }
+                }
+            }
+            CarpState::Master => {
+                // The configured skew, not the demoted one (FreeBSD's carp_setrun).
+                let at = after(now, self.advert_us(self.advskew));
+                self.timers.set(Timer::Advertise, at);
+            }
+        }
+    }
+
+    /// `carp_master_down_locked` (B.2): BACKUP → MASTER, advertise, announce, routes.
+    fn master_down(&mut self, now: Instant, reason: StateReason, sys: &Sysctls) {
+        if self.state != CarpState::Backup {
+            return;
+        }
+        self.set_state(CarpState::Master, reason);
+        self.timers.stop(Timer::MasterDown4);
+        self.timers.stop(Timer::MasterDown6);
+        self.send_ad(now);
+        self.garp_next = 0;
+        self.na_next = 0;
+        self.setrun(now, None, sys);
+    }
+
+    /// `send_ad_locked`: queue one advertisement per family with addresses and re-arm the
+    /// advertisement timer with the demoted skew.
+    fn send_ad(&mut self, now: Instant) {
+        if !self.addrs4.is_empty() {
+            self.adv_pending |= ADV_V4;
+        }
+        if !self.addrs6.is_empty() {
+            self.adv_pending |= ADV_V6;
+        }
+        let at = after(now, self.advert_us(self.effective_advskew()));
+        self.timers.set(Timer::Advertise, at);
+    }
+
+    fn advert(&mut self, family: Family) -> Transmit<'_> {
+        match self.version {
+            Version::Carp => {
+                let counter = if self.init_counter {
+                    self.init_counter = false;
+                    self.counter
+                } else {
+                    self.counter.wrapping_add(1)
+                };
+                self.counter = counter;
+                let dst = match family {
+                    Family::Inet => IpAddr::V4(self.peer4),
+                    Family::Inet6 => IpAddr::V6(self.peer6),
+                };
+                Transmit::Carp(CarpTransmit {
+                    family,
+                    dst,
+                    vhid: self.vhid,
+                    advbase: self.advbase,
+                    advskew: self.effective_advskew(),
+                    counter,
+                    md: self.auth.sign(counter),
+                })
+            }
+            Version::Vrrp3 => Transmit::Vrrp(VrrpTransmit {
+                family,
+                vrid: self.vhid,
+                priority: self.vrrp_prio,
+                max_adver_int_cs: self.vrrp_adv_inter,
+                addresses: match family {
+                    Family::Inet => VrrpAddresses::V4(&self.addrs4),
+                    Family::Inet6 => VrrpAddresses::V6(&self.addrs6),
+                },
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

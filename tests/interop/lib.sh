@@ -184,7 +184,7 @@ it_has_addr() { it_exec "$1" ip -o addr show dev eth0 | grep -qF " $2/"; }
 # sees every forwarded frame) with tcpdump, unbuffered, into FILE (pcap).
 it_capture_start() {
     local f=$1
-    it_bg br "$f.log" tcpdump -i br0 -n -s 256 -U -w "$f" 'ip proto 112 or ip6 proto 112 or arp or icmp6'
+    it_bg br "$f.log" tcpdump -Z root -i br0 -n -s 256 -U -w "$f" 'ip proto 112 or ip6 proto 112 or arp or icmp6'
     IT_CAPPID=$IT_LASTPID
     it_wait 5 grep -q 'listening on' "$f.log" || it_die "tcpdump did not start"
 }

@@ -182,7 +182,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The two counter words (`carp_counter[0]`, `carp_counter[1]`) in host order.
     pub fn counter_words(&self) -> [u32; 2] {
         let b = self.buffer.as_ref();
-        [bytes::u32_at(b, field::COUNTER_HI), bytes::u32_at(b, field::COUNTER_LO)]
+        [
+            bytes::u32_at(b, field::COUNTER_HI),
+            bytes::u32_at(b, field::COUNTER_LO),
+        ]
     }
 
     /// The HMAC-SHA1 digest.
@@ -254,7 +257,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     /// Set the 64-bit counter (high word first).
     pub fn set_counter(&mut self, value: u64) {
-        bytes::set_bytes(self.buffer.as_mut(), field::COUNTER.start, &value.to_be_bytes());
+        bytes::set_bytes(
+            self.buffer.as_mut(),
+            field::COUNTER.start,
+            &value.to_be_bytes(),
+        );
     }
 
     /// Set the digest.
@@ -286,7 +293,14 @@ pub struct Repr {
 impl Repr {
     /// An advertisement as FreeBSD sends it (authlen 7).
     pub const fn new(vhid: u8, advbase: u8, advskew: u8, counter: u64, md: [u8; MD_LEN]) -> Repr {
-        Repr { vhid, advskew, advbase, authlen: AUTHLEN, counter, md }
+        Repr {
+            vhid,
+            advskew,
+            advbase,
+            authlen: AUTHLEN,
+            counter,
+            md,
+        }
     }
 
     /// Parse an advertisement: at least 36 bytes, version 2, type advertisement. The
@@ -338,7 +352,14 @@ impl Repr {
 ///
 /// `dst` is 224.0.0.18 ([`crate::types::CARP_GROUP_V4`]) or a unicast peer. Returns the
 /// number of bytes written ([`IPV4_PACKET_LEN`] = 56); `Err` if `buf` is shorter.
-pub fn emit_ipv4(buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, dscp: u8, ident: u16, carp: &Repr) -> Result<usize> {
+pub fn emit_ipv4(
+    buf: &mut [u8],
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    dscp: u8,
+    ident: u16,
+    carp: &Repr,
+) -> Result<usize> {
     let rest = ipv4::emit_carp_header(buf, src, dst, dscp, ident, HEADER_LEN)?;
     let body = rest.get_mut(..HEADER_LEN).ok_or(Error)?;
     carp.emit(&mut Packet::new_unchecked(body));
@@ -355,7 +376,13 @@ pub fn emit_ipv4(buf: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, dscp: u8, ident: 
 ///
 /// `dst` is ff02::12 ([`crate::types::CARP_GROUP_V6`]) or a unicast peer. Returns the
 /// number of bytes written ([`IPV6_PACKET_LEN`] = 76); `Err` if `buf` is shorter.
-pub fn emit_ipv6(buf: &mut [u8], src: Ipv6Addr, dst: Ipv6Addr, dscp: u8, carp: &Repr) -> Result<usize> {
+pub fn emit_ipv6(
+    buf: &mut [u8],
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    dscp: u8,
+    carp: &Repr,
+) -> Result<usize> {
     let rest = ipv6::emit_header(buf, src, dst, dscp, super::IPPROTO_CARP, HEADER_LEN)?;
     let body = rest.get_mut(..HEADER_LEN).ok_or(Error)?;
     carp.emit(&mut Packet::new_unchecked(body));
@@ -369,22 +396,29 @@ mod tests {
     /// Frame 4 of shared/fixtures/ucarp-vhid42.pcapng, from the IPv4 header on: ucarp 1.5.2,
     /// vhid 42, advskew 100, advbase 1, counter 329128398473304812, checksum 0x1575
     /// (tshark: correct), 10.99.0.1 -> 224.0.0.18, TOS 0x10, id 0x3b29.
+    #[rustfmt::skip]
     static UCARP_IPV4: [u8; 56] = [
-        0x45, 0x10, 0x00, 0x38, 0x3b, 0x29, 0x40, 0x00, 0xff, 0x70, 0x55, 0xa6, 0x0a, 0x63, 0x00, 0x01, 0xe0, 0x00, 0x00,
-        0x12, // IPv4
-        0x21, 0x2a, 0x64, 0x07, 0x00, 0x01, 0x15, 0x75, // ver/type, vhid, advskew, authlen, pad, advbase, cksum
+        0x45, 0x10, 0x00, 0x38, 0x3b, 0x29, 0x40, 0x00, 0xff, 0x70, 0x55, 0xa6, // IPv4: ver/IHL, TOS, length, id, flags/offset, TTL, proto, cksum
+        0x0a, 0x63, 0x00, 0x01, 0xe0, 0x00, 0x00, 0x12, // IPv4: src, dst
+        0x21, 0x2a, 0x64, 0x07, 0x00, 0x01, 0x15, 0x75, // CARP: ver/type, vhid, advskew, authlen, pad, advbase, cksum
         0x04, 0x91, 0x4c, 0x88, 0xdc, 0x7e, 0x9a, 0xec, // counter
-        0x7d, 0xa4, 0xe7, 0xc6, 0x28, 0x72, 0xc7, 0xed, 0x83, 0xbb, 0x1a, 0x7d, 0xeb, 0x57, 0x30, 0x80, 0x48, 0x9e, 0x44,
-        0x59, // md
+        0x7d, 0xa4, 0xe7, 0xc6, 0x28, 0x72, 0xc7, 0xed, 0x83, 0xbb, 0x1a, 0x7d, 0xeb, 0x57, 0x30, 0x80, 0x48, 0x9e, 0x44, 0x59, // md
     ];
 
+    #[rustfmt::skip]
     const UCARP_MD: [u8; 20] = [
-        0x7d, 0xa4, 0xe7, 0xc6, 0x28, 0x72, 0xc7, 0xed, 0x83, 0xbb, 0x1a, 0x7d, 0xeb, 0x57, 0x30, 0x80, 0x48, 0x9e, 0x44,
-        0x59,
+        0x7d, 0xa4, 0xe7, 0xc6, 0x28, 0x72, 0xc7, 0xed, 0x83, 0xbb, 0x1a, 0x7d, 0xeb, 0x57, 0x30, 0x80, 0x48, 0x9e, 0x44, 0x59,
     ];
 
     fn ucarp_repr() -> Repr {
-        Repr { vhid: 42, advskew: 100, advbase: 1, authlen: 7, counter: 329_128_398_473_304_812, md: UCARP_MD }
+        Repr {
+            vhid: 42,
+            advskew: 100,
+            advbase: 1,
+            authlen: 7,
+            counter: 329_128_398_473_304_812,
+            md: UCARP_MD,
+        }
     }
 
     #[test]
@@ -402,7 +436,10 @@ mod tests {
         assert_eq!(p.checksum(), 0x1575);
         assert_eq!(p.counter(), 0x0491_4c88_dc7e_9aec);
         assert_eq!(p.counter_words(), [0x0491_4c88, 0xdc7e_9aec]);
-        assert_eq!(p.counter_bytes(), [0x04, 0x91, 0x4c, 0x88, 0xdc, 0x7e, 0x9a, 0xec]);
+        assert_eq!(
+            p.counter_bytes(),
+            [0x04, 0x91, 0x4c, 0x88, 0xdc, 0x7e, 0x9a, 0xec]
+        );
         assert_eq!(p.md(), UCARP_MD);
         assert!(p.verify_checksum());
         assert!(p.verify_header_checksum());
@@ -436,18 +473,38 @@ mod tests {
         let mut b = [0xeeu8; 36];
         ucarp_repr().emit(&mut Packet::new_unchecked(&mut b[..]));
         assert_eq!(b[..], UCARP_IPV4[20..]);
-        assert_eq!(Repr::parse(&Packet::new_checked(&b[..]).unwrap()).unwrap(), ucarp_repr());
+        assert_eq!(
+            Repr::parse(&Packet::new_checked(&b[..]).unwrap()).unwrap(),
+            ucarp_repr()
+        );
     }
 
     #[test]
     fn emit_ipv4_reproduces_ucarp_frame() {
         // ucarp sends TOS 0x10 = DSCP 4.
         let mut b = [0u8; 64];
-        let n = emit_ipv4(&mut b, Ipv4Addr::new(10, 99, 0, 1), Ipv4Addr::new(224, 0, 0, 18), 4, 0x3b29, &ucarp_repr())
-            .unwrap();
+        let n = emit_ipv4(
+            &mut b,
+            Ipv4Addr::new(10, 99, 0, 1),
+            Ipv4Addr::new(224, 0, 0, 18),
+            4,
+            0x3b29,
+            &ucarp_repr(),
+        )
+        .unwrap();
         assert_eq!(n, IPV4_PACKET_LEN);
         assert_eq!(b[..n], UCARP_IPV4);
-        assert_eq!(emit_ipv4(&mut b[..55], Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0, 0, &ucarp_repr()), Err(Error));
+        assert_eq!(
+            emit_ipv4(
+                &mut b[..55],
+                Ipv4Addr::UNSPECIFIED,
+                Ipv4Addr::UNSPECIFIED,
+                0,
+                0,
+                &ucarp_repr()
+            ),
+            Err(Error)
+        );
     }
 
     #[test]
@@ -461,11 +518,21 @@ mod tests {
         let r = ipv6::Repr::parse(&ip).unwrap();
         assert_eq!(
             r,
-            ipv6::Repr { src_addr: src, dst_addr: dst, next_header: 112, payload_len: 36, hop_limit: 255, dscp: 56 }
+            ipv6::Repr {
+                src_addr: src,
+                dst_addr: dst,
+                next_header: 112,
+                payload_len: 36,
+                hop_limit: 255,
+                dscp: 56
+            }
         );
         // The CARP checksum has no pseudo-header: same bytes as over IPv4.
         assert_eq!(b[40..], UCARP_IPV4[20..]);
-        assert_eq!(emit_ipv6(&mut b[..75], src, dst, 56, &ucarp_repr()), Err(Error));
+        assert_eq!(
+            emit_ipv6(&mut b[..75], src, dst, 56, &ucarp_repr()),
+            Err(Error)
+        );
     }
 
     #[test]

@@ -43,7 +43,10 @@ pub struct Checksum {
 impl Checksum {
     /// An empty sum.
     pub const fn new() -> Checksum {
-        Checksum { sum: 0, pending: None }
+        Checksum {
+            sum: 0,
+            pending: None,
+        }
     }
 
     /// Add bytes (big-endian 16-bit words; an odd last byte waits for the next call).
@@ -74,7 +77,10 @@ impl Checksum {
         let rest = words.remainder();
         let mut pairs = rest.chunks_exact(2);
         for p in &mut pairs {
-            let v = u16::from_be_bytes([p.first().copied().unwrap_or(0), p.get(1).copied().unwrap_or(0)]);
+            let v = u16::from_be_bytes([
+                p.first().copied().unwrap_or(0),
+                p.get(1).copied().unwrap_or(0),
+            ]);
             self.sum = add32(self.sum, u32::from(v));
         }
         self.pending = pairs.remainder().first().copied();
@@ -167,9 +173,12 @@ pub fn pseudo_header_v6(src: &Ipv6Addr, dst: &Ipv6Addr, next_header: u8, length:
 /// families, or an IPv4 length does not fit 16 bits.
 pub fn pseudo_header(src: &IpAddr, dst: &IpAddr, protocol: u8, length: u32) -> Option<u16> {
     match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            Some(pseudo_header_v4(s, d, protocol, u16::try_from(length).ok()?))
-        }
+        (IpAddr::V4(s), IpAddr::V4(d)) => Some(pseudo_header_v4(
+            s,
+            d,
+            protocol,
+            u16::try_from(length).ok()?,
+        )),
         (IpAddr::V6(s), IpAddr::V6(d)) => Some(pseudo_header_v6(s, d, protocol, length)),
         _ => None,
     }
@@ -230,7 +239,10 @@ mod tests {
 
     #[test]
     fn verify_accepts_stored_checksum() {
-        let mut d = [0x45, 0x00, 0x00, 0x38, 0x12, 0x34, 0x40, 0x00, 0xff, 0x70, 0, 0, 10, 0, 0, 1, 224, 0, 0, 18];
+        let mut d = [
+            0x45, 0x00, 0x00, 0x38, 0x12, 0x34, 0x40, 0x00, 0xff, 0x70, 0, 0, 10, 0, 0, 1, 224, 0,
+            0, 18,
+        ];
         let c = finish(data(&d));
         d[10..12].copy_from_slice(&c.to_be_bytes());
         assert!(verify(data(&d)));
@@ -242,7 +254,9 @@ mod tests {
 
     #[test]
     fn incremental_update_matches_recompute() {
-        let mut d = [0x21u8, 0x2a, 0x64, 0x07, 0x00, 0x01, 0, 0, 0xde, 0xad, 0xbe, 0xef];
+        let mut d = [
+            0x21u8, 0x2a, 0x64, 0x07, 0x00, 0x01, 0, 0, 0xde, 0xad, 0xbe, 0xef,
+        ];
         let c0 = finish(data(&d));
         for new in [0x0000u16, 0x0001, 0xfffe, 0xffff, 0x1234] {
             let old = u16::from_be_bytes([d[2], d[3]]);
@@ -252,7 +266,10 @@ mod tests {
             let inc = update(c0, old, new);
             // Ones' complement has two zeros; both encodings verify.
             e[6..8].copy_from_slice(&inc.to_be_bytes());
-            assert!(verify(data(&e)), "new {new:#x}: inc {inc:#x} vs {recomputed:#x}");
+            assert!(
+                verify(data(&e)),
+                "new {new:#x}: inc {inc:#x} vs {recomputed:#x}"
+            );
         }
         d[6..8].copy_from_slice(&c0.to_be_bytes());
         assert!(verify(data(&d)));
@@ -280,6 +297,9 @@ mod tests {
 
         assert_eq!(pseudo_header(&s4.into(), &d6.into(), 112, 8), None);
         assert_eq!(pseudo_header(&s4.into(), &d4.into(), 112, 70_000), None);
-        assert_eq!(pseudo_header(&s6.into(), &d6.into(), 112, 8), Some(data(&raw6)));
+        assert_eq!(
+            pseudo_header(&s6.into(), &d6.into(), 112, 8),
+            Some(data(&raw6))
+        );
     }
 }

@@ -160,7 +160,10 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
 
     /// Mutable payload (empty if the buffer is shorter than the header).
     pub fn payload_mut(&mut self) -> &mut [u8] {
-        self.buffer.as_mut().get_mut(field::PAYLOAD..).unwrap_or(&mut [])
+        self.buffer
+            .as_mut()
+            .get_mut(field::PAYLOAD..)
+            .unwrap_or(&mut [])
     }
 }
 
@@ -176,7 +179,11 @@ impl Repr {
     /// Parse a header (only its length is checked; any addresses and EtherType are valid).
     pub fn parse<T: AsRef<[u8]>>(frame: &Frame<T>) -> Result<Repr> {
         frame.check_len()?;
-        Ok(Repr { src_addr: frame.src_addr(), dst_addr: frame.dst_addr(), ethertype: frame.ethertype() })
+        Ok(Repr {
+            src_addr: frame.src_addr(),
+            dst_addr: frame.dst_addr(),
+            ethertype: frame.ethertype(),
+        })
     }
 
     /// Bytes `emit` writes: [`HEADER_LEN`].
@@ -208,7 +215,12 @@ mod tests {
     use super::*;
 
     // Frame 4 of ucarp-vhid42.pcapng: ucarp's advert, Ethernet header.
-    static HEADER: [u8; 14] = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12, 0x00, 0x00, 0x5e, 0x00, 0x00, 0x2a, 0x08, 0x00];
+    #[rustfmt::skip]
+    static HEADER: [u8; 14] = [
+        0x01, 0x00, 0x5e, 0x00, 0x00, 0x12, // dst
+        0x00, 0x00, 0x5e, 0x00, 0x00, 0x2a, // src
+        0x08, 0x00, // EtherType
+    ];
 
     #[test]
     fn deconstruct() {
@@ -253,10 +265,22 @@ mod tests {
 
     #[test]
     fn multicast_mapping() {
-        assert_eq!(ipv4_multicast_mac(Ipv4Addr::new(224, 0, 0, 18)), [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12]);
-        assert_eq!(ipv4_multicast_mac(Ipv4Addr::new(239, 255, 1, 2)), [0x01, 0x00, 0x5e, 0x7f, 0x01, 0x02]);
-        assert_eq!(ipv6_multicast_mac("ff02::12".parse().unwrap()), [0x33, 0x33, 0, 0, 0, 0x12]);
-        assert_eq!(ipv6_multicast_mac("ff02::1:ff00:64".parse().unwrap()), [0x33, 0x33, 0xff, 0, 0, 0x64]);
+        assert_eq!(
+            ipv4_multicast_mac(Ipv4Addr::new(224, 0, 0, 18)),
+            [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12]
+        );
+        assert_eq!(
+            ipv4_multicast_mac(Ipv4Addr::new(239, 255, 1, 2)),
+            [0x01, 0x00, 0x5e, 0x7f, 0x01, 0x02]
+        );
+        assert_eq!(
+            ipv6_multicast_mac("ff02::12".parse().unwrap()),
+            [0x33, 0x33, 0, 0, 0, 0x12]
+        );
+        assert_eq!(
+            ipv6_multicast_mac("ff02::1:ff00:64".parse().unwrap()),
+            [0x33, 0x33, 0xff, 0, 0, 0x64]
+        );
         assert!(is_multicast(&BROADCAST));
         assert!(is_multicast(&[0x01, 0x00, 0x5e, 0, 0, 0x12]));
         assert!(!is_multicast(&[0x00, 0x00, 0x5e, 0, 1, 1]));

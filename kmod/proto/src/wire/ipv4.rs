@@ -158,12 +158,18 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Source address.
     pub fn src_addr(&self) -> Ipv4Addr {
-        Ipv4Addr::from(bytes::array::<4>(self.buffer.as_ref(), field::SRC_ADDR.start))
+        Ipv4Addr::from(bytes::array::<4>(
+            self.buffer.as_ref(),
+            field::SRC_ADDR.start,
+        ))
     }
 
     /// Destination address.
     pub fn dst_addr(&self) -> Ipv4Addr {
-        Ipv4Addr::from(bytes::array::<4>(self.buffer.as_ref(), field::DST_ADDR.start))
+        Ipv4Addr::from(bytes::array::<4>(
+            self.buffer.as_ref(),
+            field::DST_ADDR.start,
+        ))
     }
 
     /// Whether the header checksum (over `header_len()` bytes, options included) is correct.
@@ -174,7 +180,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The payload: from the end of the header to the total length (empty if inconsistent).
     pub fn payload(&self) -> &[u8] {
-        bytes::slice(self.buffer.as_ref(), self.header_len()..usize::from(self.total_len()))
+        bytes::slice(
+            self.buffer.as_ref(),
+            self.header_len()..usize::from(self.total_len()),
+        )
     }
 }
 
@@ -207,7 +216,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
 
     /// Set flags and fragment offset: DF as given, MF clear, offset 0.
     pub fn set_dont_frag_unfragmented(&mut self, dont_frag: bool) {
-        bytes::set_u16_at(self.buffer.as_mut(), field::FLG_OFF, if dont_frag { FLAG_DF } else { 0 });
+        bytes::set_u16_at(
+            self.buffer.as_mut(),
+            field::FLG_OFF,
+            if dont_frag { FLAG_DF } else { 0 },
+        );
     }
 
     /// Set the TTL.
@@ -277,7 +290,9 @@ impl Repr {
         if packet.more_frags() || packet.frag_offset() != 0 {
             return Err(Error);
         }
-        let payload_len = usize::from(packet.total_len()).checked_sub(packet.header_len()).ok_or(Error)?;
+        let payload_len = usize::from(packet.total_len())
+            .checked_sub(packet.header_len())
+            .ok_or(Error)?;
         Ok(Repr {
             src_addr: packet.src_addr(),
             dst_addr: packet.dst_addr(),
@@ -350,9 +365,10 @@ mod tests {
     // IPv4 header of frame 4 of ucarp-vhid42.pcapng (ucarp: TOS 0x10, id 0x3b29, DF,
     // TTL 255, proto 112, checksum 0x55a6, 10.99.0.1 -> 224.0.0.18), with its 36-byte
     // CARP payload zeroed here (the CARP module tests the payload).
+    #[rustfmt::skip]
     static HEADER: [u8; 20] = [
-        0x45, 0x10, 0x00, 0x38, 0x3b, 0x29, 0x40, 0x00, 0xff, 0x70, 0x55, 0xa6, 0x0a, 0x63, 0x00, 0x01, 0xe0, 0x00, 0x00,
-        0x12,
+        0x45, 0x10, 0x00, 0x38, 0x3b, 0x29, 0x40, 0x00, 0xff, 0x70, 0x55, 0xa6, // IPv4: ver/IHL, TOS, length, id, flags/offset, TTL, proto, cksum
+        0x0a, 0x63, 0x00, 0x01, 0xe0, 0x00, 0x00, 0x12, // IPv4: src, dst
     ];
 
     fn packet_bytes() -> [u8; 56] {
@@ -428,8 +444,15 @@ mod tests {
     fn freebsd_carp_header() {
         // FreeBSD 15 default: DSCP 56 -> TOS 0xe0.
         let mut b = [0u8; 56];
-        let rest =
-            emit_carp_header(&mut b, Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(224, 0, 0, 18), 56, 0x1234, 36).unwrap();
+        let rest = emit_carp_header(
+            &mut b,
+            Ipv4Addr::new(192, 0, 2, 1),
+            Ipv4Addr::new(224, 0, 0, 18),
+            56,
+            0x1234,
+            36,
+        )
+        .unwrap();
         assert_eq!(rest.len(), 36);
         let p = Packet::new_checked(&b[..]).unwrap();
         assert_eq!(p.tos(), 0xe0);
@@ -440,8 +463,28 @@ mod tests {
         // Checksum computed independently (Python RFC 1071) over
         // 45e0 0038 1234 4000 ff70 0000 c000 0201 e000 0012
         assert_eq!(p.checksum(), 0xc62d);
-        assert_eq!(emit_carp_header(&mut b[..55], Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0, 0, 36), Err(Error));
-        assert_eq!(emit_carp_header(&mut b, Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0, 0, usize::MAX), Err(Error));
+        assert_eq!(
+            emit_carp_header(
+                &mut b[..55],
+                Ipv4Addr::UNSPECIFIED,
+                Ipv4Addr::UNSPECIFIED,
+                0,
+                0,
+                36
+            ),
+            Err(Error)
+        );
+        assert_eq!(
+            emit_carp_header(
+                &mut b,
+                Ipv4Addr::UNSPECIFIED,
+                Ipv4Addr::UNSPECIFIED,
+                0,
+                0,
+                usize::MAX
+            ),
+            Err(Error)
+        );
     }
 
     #[test]
@@ -472,7 +515,7 @@ mod tests {
         // Fragment.
         let mut c = b;
         let mut p = Packet::new_unchecked(&mut c[..]);
-        bytes::set_u16_at(p.buffer.as_mut(), field::FLG_OFF, FLAG_MF);
+        bytes::set_u16_at(p.buffer, field::FLG_OFF, FLAG_MF);
         p.fill_checksum();
         assert_eq!(Repr::parse(&p), Err(Error));
     }

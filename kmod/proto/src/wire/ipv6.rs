@@ -80,7 +80,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// (trailing bytes are allowed and ignored by [`Packet::payload`]).
     pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
-        let needed = HEADER_LEN.checked_add(usize::from(self.payload_len())).ok_or(Error)?;
+        let needed = HEADER_LEN
+            .checked_add(usize::from(self.payload_len()))
+            .ok_or(Error)?;
         if len < HEADER_LEN || len < needed {
             Err(Error)
         } else {
@@ -134,12 +136,18 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// Source address.
     pub fn src_addr(&self) -> Ipv6Addr {
-        Ipv6Addr::from(bytes::array::<16>(self.buffer.as_ref(), field::SRC_ADDR.start))
+        Ipv6Addr::from(bytes::array::<16>(
+            self.buffer.as_ref(),
+            field::SRC_ADDR.start,
+        ))
     }
 
     /// Destination address.
     pub fn dst_addr(&self) -> Ipv6Addr {
-        Ipv6Addr::from(bytes::array::<16>(self.buffer.as_ref(), field::DST_ADDR.start))
+        Ipv6Addr::from(bytes::array::<16>(
+            self.buffer.as_ref(),
+            field::DST_ADDR.start,
+        ))
     }
 
     /// The payload (`payload_len` bytes after the header; empty if inconsistent).
@@ -269,7 +277,14 @@ pub fn emit_header(
         return Err(Error);
     }
     let (head, rest) = buf.split_at_mut(HEADER_LEN);
-    let repr = Repr { src_addr: src, dst_addr: dst, next_header, payload_len, hop_limit: super::CARP_TTL, dscp };
+    let repr = Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header,
+        payload_len,
+        hop_limit: super::CARP_TTL,
+        dscp,
+    };
     repr.emit(&mut Packet::new_unchecked(head));
     Ok(rest)
 }
@@ -280,10 +295,11 @@ mod tests {
 
     // A FreeBSD 15 style CARP advertisement header: DSCP 56 (traffic class 0xe0),
     // payload 36, next header 112, hop limit 255, fe80::1 -> ff02::12.
+    #[rustfmt::skip]
     static HEADER: [u8; 40] = [
-        0x6e, 0x00, 0x00, 0x00, 0x00, 0x24, 0x70, 0xff, // ver/tc/flow, len, nh, hlim
-        0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, // src
-        0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, // dst
+        0x6e, 0x00, 0x00, 0x00, 0x00, 0x24, 0x70, 0xff, // ver/tc/flow, payload length, next header, hop limit
+        0xfe, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, // src
+        0xff, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x12, // dst
     ];
 
     fn repr() -> Repr {
@@ -350,8 +366,21 @@ mod tests {
         let rest = emit_header(&mut out, repr().src_addr, repr().dst_addr, 56, 112, 36).unwrap();
         assert_eq!(rest.len(), 36);
         assert_eq!(out[..40], HEADER);
-        assert_eq!(emit_header(&mut out[..75], repr().src_addr, repr().dst_addr, 56, 112, 36), Err(Error));
-        assert_eq!(emit_header(&mut out, repr().src_addr, repr().dst_addr, 56, 112, 70_000), Err(Error));
+        assert_eq!(
+            emit_header(
+                &mut out[..75],
+                repr().src_addr,
+                repr().dst_addr,
+                56,
+                112,
+                36
+            ),
+            Err(Error)
+        );
+        assert_eq!(
+            emit_header(&mut out, repr().src_addr, repr().dst_addr, 56, 112, 70_000),
+            Err(Error)
+        );
     }
 
     #[test]
@@ -372,6 +401,9 @@ mod tests {
     #[test]
     fn solicited_node_group() {
         let a: Ipv6Addr = "2001:db8::12:3456".parse().unwrap();
-        assert_eq!(solicited_node(&a), "ff02::1:ff12:3456".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(
+            solicited_node(&a),
+            "ff02::1:ff12:3456".parse::<Ipv6Addr>().unwrap()
+        );
     }
 }

@@ -356,6 +356,15 @@ impl Vhid {
         self.senderr.is_some()
     }
 
+    /// Heap bytes owned by this vhid (its address lists, by capacity): with
+    /// `size_of::<Vhid>()` the whole per-vhid state.
+    pub fn heap_bytes(&self) -> usize {
+        self.addrs4
+            .capacity()
+            .saturating_mul(core::mem::size_of::<Ipv4Addr>())
+            .saturating_add(self.addrs6.capacity().saturating_mul(core::mem::size_of::<Ipv6Addr>()))
+    }
+
     /// Whether [`Vhid::poll_event`] has something.
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
@@ -498,11 +507,11 @@ impl Vhid {
     pub fn add_address(&mut self, now: Instant, addr: IpAddr, sys: &Sysctls) -> Result<(), Errno> {
         match addr {
             IpAddr::V4(a) => {
-                self.addrs4.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+                self.addrs4.try_reserve_exact(1).map_err(|_| Errno::ENOMEM)?;
                 self.addrs4.push(a);
             }
             IpAddr::V6(a) => {
-                self.addrs6.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+                self.addrs6.try_reserve_exact(1).map_err(|_| Errno::ENOMEM)?;
                 self.addrs6.push(a);
             }
         }

@@ -36,8 +36,19 @@ pub struct ArpVhid {
 
 impl ArpVhid {
     /// Builds the entry from the vhid's addresses and the request's target.
-    pub fn with_addrs(vhid: u8, running: bool, master: bool, addrs: &[Ipv4Addr], target: Ipv4Addr) -> ArpVhid {
-        ArpVhid { vhid, running, owns_target: addrs.contains(&target), master }
+    pub fn with_addrs(
+        vhid: u8,
+        running: bool,
+        master: bool,
+        addrs: &[Ipv4Addr],
+        target: Ipv4Addr,
+    ) -> ArpVhid {
+        ArpVhid {
+            vhid,
+            running,
+            owns_target: addrs.contains(&target),
+            master,
+        }
     }
 
     fn eligible(&self) -> bool {
@@ -48,13 +59,22 @@ impl ArpVhid {
 /// The vhid of the `k`-th (from 0) entry in vhid order among those `keep` accepts.
 /// `vhids` is expected in vhid order (the per-parent table keeps it sorted); any other
 /// order gives the same answer, only slower.
-fn nth_in_vhid_order(vhids: &[ArpVhid], keep: impl Fn(&ArpVhid) -> bool, k: usize) -> Option<&ArpVhid> {
-    let sorted = vhids.windows(2).all(|w| matches!(w, [a, b] if a.vhid < b.vhid));
+fn nth_in_vhid_order(
+    vhids: &[ArpVhid],
+    keep: impl Fn(&ArpVhid) -> bool,
+    k: usize,
+) -> Option<&ArpVhid> {
+    let sorted = vhids
+        .windows(2)
+        .all(|w| matches!(w, [a, b] if a.vhid < b.vhid));
     if sorted {
         return vhids.iter().filter(|v| keep(v)).nth(k);
     }
     // Rank each kept entry by how many kept entries have a smaller vhid (vhids are unique).
-    vhids.iter().filter(|v| keep(v)).find(|v| vhids.iter().filter(|w| keep(w) && w.vhid < v.vhid).count() == k)
+    vhids
+        .iter()
+        .filter(|v| keep(v))
+        .find(|v| vhids.iter().filter(|w| keep(w) && w.vhid < v.vhid).count() == k)
 }
 
 /// The vhid that answers the request from `source` for the target the entries were built
@@ -81,7 +101,12 @@ mod tests {
     use super::*;
 
     fn v(vhid: u8, master: bool) -> ArpVhid {
-        ArpVhid { vhid, running: true, owns_target: true, master }
+        ArpVhid {
+            vhid,
+            running: true,
+            owns_target: true,
+            master,
+        }
     }
 
     #[test]
@@ -90,7 +115,11 @@ mod tests {
         let shuffled = [v(5, true), v(1, true), v(2, false)];
         for s in 0..12u32 {
             let src = Ipv4Addr::from(s);
-            assert_eq!(decide(true, src, &sorted), decide(true, src, &shuffled), "source {s}");
+            assert_eq!(
+                decide(true, src, &sorted),
+                decide(true, src, &shuffled),
+                "source {s}"
+            );
         }
         assert_eq!(decide(false, Ipv4Addr::new(1, 2, 3, 4), &shuffled), Some(1));
     }

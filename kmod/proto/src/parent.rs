@@ -43,26 +43,42 @@ pub struct Candidate<I> {
 impl<I> Candidate<I> {
     /// An address with its mask given as a prefix length (IPv4 0..=32, IPv6 0..=128;
     /// longer lengths saturate).
-    pub fn with_prefix(iface: I, addr: IpAddr, prefix_len: u8, if_flags: u32, on_carp: bool) -> Candidate<I> {
+    pub fn with_prefix(
+        iface: I,
+        addr: IpAddr,
+        prefix_len: u8,
+        if_flags: u32,
+        on_carp: bool,
+    ) -> Candidate<I> {
         let mask = match addr {
             IpAddr::V4(_) => IpAddr::V4(u32_mask(prefix_len).into()),
             IpAddr::V6(_) => IpAddr::V6(u128_mask(prefix_len).into()),
         };
-        Candidate { iface, addr, mask, if_flags, on_carp }
+        Candidate {
+            iface,
+            addr,
+            mask,
+            if_flags,
+            on_carp,
+        }
     }
 }
 
 fn u32_mask(prefix_len: u8) -> u32 {
     match prefix_len {
         0 => 0,
-        n => u32::MAX.checked_shl(32u32.saturating_sub(u32::from(n.min(32)))).unwrap_or(0),
+        n => u32::MAX
+            .checked_shl(32u32.saturating_sub(u32::from(n.min(32))))
+            .unwrap_or(0),
     }
 }
 
 fn u128_mask(prefix_len: u8) -> u128 {
     match prefix_len {
         0 => 0,
-        n => u128::MAX.checked_shl(128u32.saturating_sub(u32::from(n.min(128)))).unwrap_or(0),
+        n => u128::MAX
+            .checked_shl(128u32.saturating_sub(u32::from(n.min(128))))
+            .unwrap_or(0),
     }
 }
 
@@ -119,7 +135,11 @@ pub fn find_parent<I: Copy + PartialEq>(
     if current.is_some_and(|p| p != iface) {
         return Err(Errno::EADDRNOTAVAIL);
     }
-    Ok(ParentChoice { iface, index, owner })
+    Ok(ParentChoice {
+        iface,
+        index,
+        owner,
+    })
 }
 
 #[cfg(test)]
@@ -140,7 +160,13 @@ mod tests {
 
     #[test]
     fn mixed_families_never_match() {
-        let c = Candidate::with_prefix(1u32, IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0, IFF_MULTICAST, false);
+        let c = Candidate::with_prefix(
+            1u32,
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            0,
+            IFF_MULTICAST,
+            false,
+        );
         assert!(!in_subnet(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), &c));
     }
 }

@@ -9,8 +9,8 @@
 
 use carp_proto::config::carpreq::{self, CarpReq, CARPREQ_LEN, SIOCGVH, SIOCSVH};
 use carp_proto::config::{
-    attach_check, check_interface, check_privilege, Interface, Model, Op, AF_INET, AF_INET6, IFF_MULTICAST,
-    IFF_UP, IFT_BRIDGE, IFT_ETHER, IFT_L2VLAN,
+    attach_check, check_interface, check_privilege, Interface, Model, Op, AF_INET, AF_INET6,
+    IFF_MULTICAST, IFF_UP, IFT_BRIDGE, IFT_ETHER, IFT_L2VLAN,
 };
 use carp_proto::{CarpState, Errno, SetRequest, Version, VhidStatus, CARP_GROUP_V4, CARP_GROUP_V6};
 
@@ -33,14 +33,30 @@ const SET_VHID1_ADVSKEW100_TESTPASS: [u8; 40] = [
 #[test]
 fn ioctl_numbers_are_amd64_iowr_ifreq() {
     // _IOWR('i', n, struct ifreq): IOC_INOUT 0xc0000000 | sizeof(ifreq)=32 << 16 | 'i' << 8 | n
-    assert_eq!(SIOCSVH, 0xc000_0000 | (32 << 16) | (u64::from(b'i') << 8) | 245);
-    assert_eq!(SIOCGVH, 0xc000_0000 | (32 << 16) | (u64::from(b'i') << 8) | 246);
+    assert_eq!(
+        SIOCSVH,
+        0xc000_0000 | (32 << 16) | (u64::from(b'i') << 8) | 245
+    );
+    assert_eq!(
+        SIOCGVH,
+        0xc000_0000 | (32 << 16) | (u64::from(b'i') << 8) | 246
+    );
 }
 
 #[test]
 fn decode_reads_every_field_and_encode_round_trips() {
     let r = carpreq::decode(&SET_VHID1_ADVSKEW100_TESTPASS).unwrap();
-    assert_eq!(r, CarpReq { count: 1, vhid: 1, state: 0, advskew: 100, advbase: 0, key: key(b"testpass") });
+    assert_eq!(
+        r,
+        CarpReq {
+            count: 1,
+            vhid: 1,
+            state: 0,
+            advskew: 100,
+            advbase: 0,
+            key: key(b"testpass")
+        }
+    );
     assert_eq!(r.encode(), SET_VHID1_ADVSKEW100_TESTPASS);
     // Only the first 40 bytes are a carpreq.
     let mut longer = SET_VHID1_ADVSKEW100_TESTPASS.to_vec();
@@ -50,7 +66,10 @@ fn decode_reads_every_field_and_encode_round_trips() {
 
 #[test]
 fn short_copyin_is_efault() {
-    assert_eq!(carpreq::decode(&SET_VHID1_ADVSKEW100_TESTPASS[..39]), Err(Errno::EFAULT));
+    assert_eq!(
+        carpreq::decode(&SET_VHID1_ADVSKEW100_TESTPASS[..39]),
+        Err(Errno::EFAULT)
+    );
     assert_eq!(carpreq::decode(&[]), Err(Errno::EFAULT));
     // The 9.x 36-byte layout is too short as well.
     assert_eq!(carpreq::decode(&[0u8; 36]), Err(Errno::EFAULT));
@@ -78,7 +97,10 @@ fn set_decodes_to_a_carp_set_request() {
 
 #[test]
 fn set_needs_privilege_before_anything_else() {
-    let bad = CarpReq { vhid: 0, ..Default::default() };
+    let bad = CarpReq {
+        vhid: 0,
+        ..Default::default()
+    };
     assert_eq!(carpreq::ioctl_set(&bad, false), Err(Errno::EPERM));
     assert_eq!(check_privilege(false), Err(Errno::EPERM));
     assert_eq!(check_privilege(true), Ok(()));
@@ -95,29 +117,60 @@ fn set_value_checks_map_to_einval() {
         ("advbase -1", CarpReq { advbase: -1, ..ok }),
         ("advskew 255", CarpReq { advskew: 255, ..ok }),
         ("advskew -1", CarpReq { advskew: -1, ..ok }),
-        ("advskew i32::MAX", CarpReq { advskew: i32::MAX, ..ok }),
+        (
+            "advskew i32::MAX",
+            CarpReq {
+                advskew: i32::MAX,
+                ..ok
+            },
+        ),
     ];
     for (what, r) in cases {
         assert_eq!(r.set_request(), Err(Errno::EINVAL), "{what}");
     }
-    let edge = CarpReq { vhid: 255, advbase: 255, advskew: 254, ..ok }.set_request().unwrap();
-    assert_eq!((edge.vhid, edge.advbase, edge.advskew), (255, Some(255), Some(254)));
+    let edge = CarpReq {
+        vhid: 255,
+        advbase: 255,
+        advskew: 254,
+        ..ok
+    }
+    .set_request()
+    .unwrap();
+    assert_eq!(
+        (edge.vhid, edge.advbase, edge.advskew),
+        (255, Some(255), Some(254))
+    );
 }
 
 #[test]
 fn set_state_forcing_and_key_rules() {
     let ok = carpreq::decode(&SET_VHID1_ADVSKEW100_TESTPASS).unwrap();
-    assert_eq!(CarpReq { state: 1, ..ok }.set_request().unwrap().state, Some(CarpState::Backup));
-    assert_eq!(CarpReq { state: 2, ..ok }.set_request().unwrap().state, Some(CarpState::Master));
+    assert_eq!(
+        CarpReq { state: 1, ..ok }.set_request().unwrap().state,
+        Some(CarpState::Backup)
+    );
+    assert_eq!(
+        CarpReq { state: 2, ..ok }.set_request().unwrap().state,
+        Some(CarpState::Master)
+    );
     // Out-of-range states are ignored by carp_ioctl_set (no error, no forcing).
-    assert_eq!(CarpReq { state: 3, ..ok }.set_request().unwrap().state, None);
-    assert_eq!(CarpReq { state: -5, ..ok }.set_request().unwrap().state, None);
+    assert_eq!(
+        CarpReq { state: 3, ..ok }.set_request().unwrap().state,
+        None
+    );
+    assert_eq!(
+        CarpReq { state: -5, ..ok }.set_request().unwrap().state,
+        None
+    );
     // A key whose first byte is NUL keeps the current key.
     let mut k = key(b"xsecret");
     k[0] = 0;
     assert_eq!(CarpReq { key: k, ..ok }.set_request().unwrap().key, None);
     // advskew is always applied, even 0 (carp_ioctl_set assigns it unconditionally).
-    assert_eq!(CarpReq { advskew: 0, ..ok }.set_request().unwrap().advskew, Some(0));
+    assert_eq!(
+        CarpReq { advskew: 0, ..ok }.set_request().unwrap().advskew,
+        Some(0)
+    );
 }
 
 fn status(vhid: u8, state: CarpState) -> VhidStatus {
@@ -138,7 +191,11 @@ fn status(vhid: u8, state: CarpState) -> VhidStatus {
 #[test]
 fn get_one_vhid_writes_one_record() {
     let all = [status(1, CarpState::Master), status(2, CarpState::Backup)];
-    let req = CarpReq { count: 1, vhid: 2, ..Default::default() };
+    let req = CarpReq {
+        count: 1,
+        vhid: 2,
+        ..Default::default()
+    };
     let mut out = [0xaau8; 3 * CARPREQ_LEN];
     let n = carpreq::ioctl_get(&req, Some(&all), true, &mut out).unwrap();
     assert_eq!(n, CARPREQ_LEN);
@@ -159,20 +216,40 @@ fn get_one_vhid_writes_one_record() {
 fn get_all_vhids_fills_one_record_per_vhid_and_no_more() {
     // The 15 kernel copies out carpr_count * 40 bytes from a single on-stack record;
     // we write exactly one filled record per vhid.
-    let all = [status(1, CarpState::Master), status(5, CarpState::Backup), status(9, CarpState::Init)];
-    let req = CarpReq { count: 255, vhid: 0, ..Default::default() };
+    let all = [
+        status(1, CarpState::Master),
+        status(5, CarpState::Backup),
+        status(9, CarpState::Init),
+    ];
+    let req = CarpReq {
+        count: 255,
+        vhid: 0,
+        ..Default::default()
+    };
     let mut out = vec![0xaau8; 255 * CARPREQ_LEN];
     let n = carpreq::ioctl_get(&req, Some(&all), true, &mut out).unwrap();
     assert_eq!(n, 3 * CARPREQ_LEN);
-    let recs: Vec<CarpReq> = out[..n].chunks(CARPREQ_LEN).map(|c| carpreq::decode(c).unwrap()).collect();
-    assert_eq!(recs.iter().map(|r| (r.count, r.vhid, r.state)).collect::<Vec<_>>(), [(3, 1, 2), (3, 5, 1), (3, 9, 0)]);
+    let recs: Vec<CarpReq> = out[..n]
+        .chunks(CARPREQ_LEN)
+        .map(|c| carpreq::decode(c).unwrap())
+        .collect();
+    assert_eq!(
+        recs.iter()
+            .map(|r| (r.count, r.vhid, r.state))
+            .collect::<Vec<_>>(),
+        [(3, 1, 2), (3, 5, 1), (3, 9, 0)]
+    );
     assert!(out[n..].iter().all(|&b| b == 0xaa));
 }
 
 #[test]
 fn get_hides_the_key_from_unprivileged_readers() {
     let all = [status(1, CarpState::Master)];
-    let req = CarpReq { count: 1, vhid: 1, ..Default::default() };
+    let req = CarpReq {
+        count: 1,
+        vhid: 1,
+        ..Default::default()
+    };
     let mut out = [0u8; CARPREQ_LEN];
     carpreq::ioctl_get(&req, Some(&all), false, &mut out).unwrap();
     assert_eq!(carpreq::decode(&out).unwrap().key, [0; 20]);
@@ -184,7 +261,16 @@ fn get_errors_in_freebsd_order() {
     let all = [status(1, CarpState::Master), status(2, CarpState::Backup)];
     let mut out = [0u8; 255 * CARPREQ_LEN];
     let get = |vhid, count, all: Option<&[VhidStatus]>, out: &mut [u8]| {
-        carpreq::ioctl_get(&CarpReq { count, vhid, ..Default::default() }, all, true, out)
+        carpreq::ioctl_get(
+            &CarpReq {
+                count,
+                vhid,
+                ..Default::default()
+            },
+            all,
+            true,
+            out,
+        )
     };
     // vhid range is checked before count ...
     assert_eq!(get(256, 0, Some(&all), &mut out), Err(Errno::EINVAL));
@@ -204,45 +290,103 @@ fn get_errors_in_freebsd_order() {
 #[test]
 fn get_on_an_empty_container_reports_zero_records() {
     let mut out = [0xaau8; CARPREQ_LEN];
-    let n = carpreq::ioctl_get(&CarpReq { count: 4, ..Default::default() }, Some(&[]), true, &mut out).unwrap();
+    let n = carpreq::ioctl_get(
+        &CarpReq {
+            count: 4,
+            ..Default::default()
+        },
+        Some(&[]),
+        true,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(n, CARPREQ_LEN);
     assert_eq!(carpreq::decode(&out).unwrap(), CarpReq::default());
 }
 
 #[test]
 fn get_of_a_vrrp_vhid_reports_state_and_vhid_only() {
-    let v = VhidStatus { version: Version::Vrrp3, ..status(4, CarpState::Master) };
+    let v = VhidStatus {
+        version: Version::Vrrp3,
+        ..status(4, CarpState::Master)
+    };
     let r = CarpReq::from_status(&v, 1, true);
-    assert_eq!(r, CarpReq { count: 1, vhid: 4, state: 2, advskew: 0, advbase: 0, key: [0; 20] });
+    assert_eq!(
+        r,
+        CarpReq {
+            count: 1,
+            vhid: 4,
+            state: 2,
+            advskew: 0,
+            advbase: 0,
+            key: [0; 20]
+        }
+    );
 }
 
 #[test]
 fn interface_checks_follow_carp_is_supported_if_then_multicast() {
-    let eth = Interface { if_type: IFT_ETHER, if_flags: IFF_UP | IFF_MULTICAST, carp_clone: false };
+    let eth = Interface {
+        if_type: IFT_ETHER,
+        if_flags: IFF_UP | IFF_MULTICAST,
+        carp_clone: false,
+    };
     for op in [Op::IoctlSet, Op::IoctlGet, Op::NetlinkSet, Op::NetlinkGet] {
         assert_eq!(check_interface(None, op), Err(Errno::ENXIO), "{op:?}");
         assert_eq!(check_interface(Some(eth), op), Ok(Model::Modern));
         for t in [IFT_L2VLAN, IFT_BRIDGE] {
-            assert_eq!(check_interface(Some(Interface { if_type: t, ..eth }), op), Ok(Model::Modern));
+            assert_eq!(
+                check_interface(Some(Interface { if_type: t, ..eth }), op),
+                Ok(Model::Modern)
+            );
         }
         // lo0 (IFT_LOOP 0x18), gif (0xf0), tun (IFT_PROPVIRTUAL 0x35): EOPNOTSUPP
         for t in [0x18u8, 0xf0, 0x35] {
-            assert_eq!(check_interface(Some(Interface { if_type: t, ..eth }), op), Err(Errno::EOPNOTSUPP));
+            assert_eq!(
+                check_interface(Some(Interface { if_type: t, ..eth }), op),
+                Err(Errno::EOPNOTSUPP)
+            );
         }
     }
-    let no_mcast = Interface { if_flags: IFF_UP, ..eth };
-    assert_eq!(check_interface(Some(no_mcast), Op::IoctlSet), Err(Errno::EADDRNOTAVAIL));
-    assert_eq!(check_interface(Some(no_mcast), Op::IoctlGet), Err(Errno::EADDRNOTAVAIL));
-    assert_eq!(check_interface(Some(no_mcast), Op::NetlinkSet), Err(Errno::EADDRNOTAVAIL));
-    assert_eq!(check_interface(Some(no_mcast), Op::NetlinkGet), Ok(Model::Modern));
+    let no_mcast = Interface {
+        if_flags: IFF_UP,
+        ..eth
+    };
+    assert_eq!(
+        check_interface(Some(no_mcast), Op::IoctlSet),
+        Err(Errno::EADDRNOTAVAIL)
+    );
+    assert_eq!(
+        check_interface(Some(no_mcast), Op::IoctlGet),
+        Err(Errno::EADDRNOTAVAIL)
+    );
+    assert_eq!(
+        check_interface(Some(no_mcast), Op::NetlinkSet),
+        Err(Errno::EADDRNOTAVAIL)
+    );
+    assert_eq!(
+        check_interface(Some(no_mcast), Op::NetlinkGet),
+        Ok(Model::Modern)
+    );
     // The type check comes first.
-    let odd = Interface { if_type: 0x18, if_flags: 0, carp_clone: false };
-    assert_eq!(check_interface(Some(odd), Op::IoctlSet), Err(Errno::EOPNOTSUPP));
+    let odd = Interface {
+        if_type: 0x18,
+        if_flags: 0,
+        carp_clone: false,
+    };
+    assert_eq!(
+        check_interface(Some(odd), Op::IoctlSet),
+        Err(Errno::EOPNOTSUPP)
+    );
 }
 
 #[test]
 fn our_carp_clones_are_accepted_as_legacy() {
-    let carp0 = Interface { if_type: 0xf8, if_flags: IFF_UP, carp_clone: true };
+    let carp0 = Interface {
+        if_type: 0xf8,
+        if_flags: IFF_UP,
+        carp_clone: true,
+    };
     for op in [Op::IoctlSet, Op::IoctlGet, Op::NetlinkSet, Op::NetlinkGet] {
         assert_eq!(check_interface(Some(carp0), op), Ok(Model::Legacy));
     }

@@ -11,7 +11,15 @@ const VIP: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 50);
 fn host(masters: &[u8], running: &[u8], target: Ipv4Addr) -> Vec<ArpVhid> {
     [1u8, 2]
         .iter()
-        .map(|&v| ArpVhid::with_addrs(v, running.contains(&v), masters.contains(&v), &[VIP], target))
+        .map(|&v| {
+            ArpVhid::with_addrs(
+                v,
+                running.contains(&v),
+                masters.contains(&v),
+                &[VIP],
+                target,
+            )
+        })
         .collect()
 }
 
@@ -21,7 +29,9 @@ fn who(client: Ipv4Addr, a: &[ArpVhid], b: &[ArpVhid]) -> (Option<u8>, Option<u8
 }
 
 fn clients() -> Vec<Ipv4Addr> {
-    (1..=40).map(|i| Ipv4Addr::new(192, 168, 1, 100 + i)).collect()
+    (1..=40)
+        .map(|i| Ipv4Addr::new(192, 168, 1, 100 + i))
+        .collect()
 }
 
 #[test]
@@ -36,7 +46,11 @@ fn clients_with_different_sources_spread_over_two_masters() {
             other => panic!("client {c}: exactly one host must answer, got {other:?}"),
         }
         // index = ntohl(source) mod 2: even sources map to vhid 1, odd to vhid 2.
-        let expect = if u32::from(c) % 2 == 0 { (Some(1), None) } else { (None, Some(2)) };
+        let expect = if u32::from(c) % 2 == 0 {
+            (Some(1), None)
+        } else {
+            (None, Some(2))
+        };
         assert_eq!(who(c, &a, &b), expect, "client {c}");
     }
     assert_eq!((by_a, by_b), (20, 20));
@@ -112,10 +126,21 @@ fn without_balancing_the_first_master_answers() {
 
 #[test]
 fn three_vhids_spread_by_source_modulo_three() {
-    let vhids: Vec<ArpVhid> =
-        [3u8, 8, 20].iter().map(|&v| ArpVhid { vhid: v, running: true, owns_target: true, master: true }).collect();
+    let vhids: Vec<ArpVhid> = [3u8, 8, 20]
+        .iter()
+        .map(|&v| ArpVhid {
+            vhid: v,
+            running: true,
+            owns_target: true,
+            master: true,
+        })
+        .collect();
     for s in 0u32..9 {
         let expect = [3, 8, 20][(s % 3) as usize];
-        assert_eq!(decide(true, Ipv4Addr::from(s), &vhids), Some(expect), "source {s}");
+        assert_eq!(
+            decide(true, Ipv4Addr::from(s), &vhids),
+            Some(expect),
+            "source {s}"
+        );
     }
 }

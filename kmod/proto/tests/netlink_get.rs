@@ -89,14 +89,26 @@ fn stock_get_with_ifname_and_vhid_decodes() {
     let cmd = netlink::decode_get(&GET_EM0_VHID1).unwrap();
     assert_eq!(cmd.iface, IfSelector::Name(b"em0"));
     assert_eq!(cmd.vhid, 1);
-    assert_eq!(cmd.query(), Ok(GetQuery { vhid: Some(1), max: 255 }));
+    assert_eq!(
+        cmd.query(),
+        Ok(GetQuery {
+            vhid: Some(1),
+            max: 255
+        })
+    );
 }
 
 #[test]
 fn stock_status_get_asks_for_every_vhid() {
     let cmd = netlink::decode_get(&GET_CARP0_ALL).unwrap();
     assert_eq!(cmd.iface, IfSelector::Name(b"carp0"));
-    assert_eq!(cmd.query(), Ok(GetQuery { vhid: None, max: 255 }));
+    assert_eq!(
+        cmd.query(),
+        Ok(GetQuery {
+            vhid: None,
+            max: 255
+        })
+    );
 }
 
 #[test]
@@ -123,18 +135,29 @@ fn get_shares_the_set_parser_errors() {
 fn reply_for_a_privileged_reader_is_byte_exact() {
     let request = NlMsgHeader::parse(&GET_EM0_VHID1).unwrap();
     // The netlink layer stamps the request with the socket's port id before dispatch.
-    let request = NlMsgHeader { pid: 4242, ..request };
+    let request = NlMsgHeader {
+        pid: 4242,
+        ..request
+    };
     let hdr = ReplyHeader::for_get_reply(&request);
     let mut out = [0xaau8; 200];
     let n = netlink::encode_status(&hdr, &vhid1_master(), true, &mut out).unwrap();
     assert_eq!(n, netlink::status_msg_len(&vhid1_master(), true));
     assert_eq!(&out[..n], &REPLY_VHID1_PRIVILEGED[..]);
-    assert!(out[n..].iter().all(|&b| b == 0xaa), "nothing written past the message");
+    assert!(
+        out[n..].iter().all(|&b| b == 0xaa),
+        "nothing written past the message"
+    );
 }
 
 #[test]
 fn unprivileged_reader_gets_no_key_attribute() {
-    let hdr = ReplyHeader { family_id: 0x17, flags: 0x0307, seq: 2, pid: 4242 };
+    let hdr = ReplyHeader {
+        family_id: 0x17,
+        flags: 0x0307,
+        seq: 2,
+        pid: 4242,
+    };
     let mut out = [0u8; 200];
     let n = netlink::encode_status(&hdr, &vhid1_master(), false, &mut out).unwrap();
     assert_eq!(n, 112 - 24);
@@ -170,11 +193,26 @@ fn vrrp_reply_carries_priority_and_interval_only() {
 #[test]
 fn short_output_buffer_is_enomem_and_reply_round_trips() {
     let mut small = [0u8; 111];
-    let hdr = ReplyHeader { family_id: 0x17, flags: 0x0307, seq: 2, pid: 4242 };
-    assert_eq!(netlink::encode_status(&hdr, &vhid1_master(), true, &mut small), Err(Errno::ENOMEM));
+    let hdr = ReplyHeader {
+        family_id: 0x17,
+        flags: 0x0307,
+        seq: 2,
+        pid: 4242,
+    };
+    assert_eq!(
+        netlink::encode_status(&hdr, &vhid1_master(), true, &mut small),
+        Err(Errno::ENOMEM)
+    );
     // What libifconfig reads back from the reply is what we encoded.
     let back = netlink::decode_status_payload(&REPLY_VHID1_PRIVILEGED[16..]).unwrap();
-    assert_eq!(back, VhidStatus { vrrp_priority: 0, vrrp_interval_cs: 0, ..vhid1_master() });
+    assert_eq!(
+        back,
+        VhidStatus {
+            vrrp_priority: 0,
+            vrrp_interval_cs: 0,
+            ..vhid1_master()
+        }
+    );
 }
 
 #[test]
@@ -196,11 +234,30 @@ fn selection_follows_carp_ioctl_get() {
     let a = vhid1_master();
     let b = VhidStatus { vhid: 2, ..a };
     let all = [a, b];
-    let one = GetQuery { vhid: Some(2), max: 255 };
+    let one = GetQuery {
+        vhid: Some(2),
+        max: 255,
+    };
     assert_eq!(select(&one, Some(&all)), Ok(Selection::One(&all[1])));
-    assert_eq!(select(&GetQuery { vhid: Some(3), max: 255 }, Some(&all)), Err(Errno::ENOENT));
-    assert_eq!(select(&one, None), Err(Errno::ENOENT), "no CARP container on the interface");
-    let every = GetQuery { vhid: None, max: 255 };
+    assert_eq!(
+        select(
+            &GetQuery {
+                vhid: Some(3),
+                max: 255
+            },
+            Some(&all)
+        ),
+        Err(Errno::ENOENT)
+    );
+    assert_eq!(
+        select(&one, None),
+        Err(Errno::ENOENT),
+        "no CARP container on the interface"
+    );
+    let every = GetQuery {
+        vhid: None,
+        max: 255,
+    };
     let s = select(&every, Some(&all)).unwrap();
     assert_eq!(s.iter().map(|s| s.vhid).collect::<Vec<_>>(), [1, 2]);
 }

@@ -156,7 +156,11 @@ fn stock_ifconfig_em0_vhid_advskew_pass_decodes_to_the_set_request() {
     assert_eq!(cmd.iface.name_str(), Some("em0"));
     assert_eq!(
         cmd.request,
-        SetRequest { advskew: Some(100), key: Some(key(b"testpass")), ..carp_req(1) }
+        SetRequest {
+            advskew: Some(100),
+            key: Some(key(b"testpass")),
+            ..carp_req(1)
+        }
     );
 }
 
@@ -164,7 +168,13 @@ fn stock_ifconfig_em0_vhid_advskew_pass_decodes_to_the_set_request() {
 fn stock_ifconfig_carp0_vhid_pass_decodes_with_the_carp0_name() {
     let cmd = netlink::decode_set(&CARP0_VHID1_PASS_X).unwrap();
     assert_eq!(cmd.iface, IfSelector::Name(b"carp0"));
-    assert_eq!(cmd.request, SetRequest { key: Some(key(b"x")), ..carp_req(1) });
+    assert_eq!(
+        cmd.request,
+        SetRequest {
+            key: Some(key(b"x")),
+            ..carp_req(1)
+        }
+    );
 }
 
 #[test]
@@ -230,38 +240,77 @@ const INTER_AT: usize = 132;
 #[test]
 fn vhid_outside_1_to_255_is_einval() {
     for bad in [0u32, 256, u32::MAX] {
-        assert_eq!(netlink::decode_set(&patched(VHID_AT, bad.to_le_bytes())), Err(Errno::EINVAL), "vhid {bad}");
+        assert_eq!(
+            netlink::decode_set(&patched(VHID_AT, bad.to_le_bytes())),
+            Err(Errno::EINVAL),
+            "vhid {bad}"
+        );
     }
-    assert_eq!(netlink::decode_set(&patched(VHID_AT, 255u32.to_le_bytes())).unwrap().request.vhid, 255);
+    assert_eq!(
+        netlink::decode_set(&patched(VHID_AT, 255u32.to_le_bytes()))
+            .unwrap()
+            .request
+            .vhid,
+        255
+    );
 }
 
 #[test]
 fn state_above_master_is_einval_and_init_forces_nothing() {
-    assert_eq!(netlink::decode_set(&patched(STATE_AT, 3u32.to_le_bytes())), Err(Errno::EINVAL));
-    let m = netlink::decode_set(&patched(STATE_AT, 2u32.to_le_bytes())).unwrap().request;
+    assert_eq!(
+        netlink::decode_set(&patched(STATE_AT, 3u32.to_le_bytes())),
+        Err(Errno::EINVAL)
+    );
+    let m = netlink::decode_set(&patched(STATE_AT, 2u32.to_le_bytes()))
+        .unwrap()
+        .request;
     assert_eq!(m.state, Some(CarpState::Master));
-    let i = netlink::decode_set(&patched(STATE_AT, 0u32.to_le_bytes())).unwrap().request;
+    let i = netlink::decode_set(&patched(STATE_AT, 0u32.to_le_bytes()))
+        .unwrap()
+        .request;
     assert_eq!(i.state, None);
 }
 
 #[test]
 fn advbase_and_advskew_ranges() {
-    assert_eq!(netlink::decode_set(&patched(ADVBASE_AT, 256i32.to_le_bytes())), Err(Errno::EINVAL));
-    assert_eq!(netlink::decode_set(&patched(ADVBASE_AT, (-1i32).to_le_bytes())), Err(Errno::EINVAL));
-    assert_eq!(netlink::decode_set(&patched(ADVSKEW_AT, 255i32.to_le_bytes())), Err(Errno::EINVAL));
-    assert_eq!(netlink::decode_set(&patched(ADVSKEW_AT, (-1i32).to_le_bytes())), Err(Errno::EINVAL));
-    let ok = netlink::decode_set(&patched(ADVBASE_AT, 255i32.to_le_bytes())).unwrap().request;
+    assert_eq!(
+        netlink::decode_set(&patched(ADVBASE_AT, 256i32.to_le_bytes())),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        netlink::decode_set(&patched(ADVBASE_AT, (-1i32).to_le_bytes())),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        netlink::decode_set(&patched(ADVSKEW_AT, 255i32.to_le_bytes())),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        netlink::decode_set(&patched(ADVSKEW_AT, (-1i32).to_le_bytes())),
+        Err(Errno::EINVAL)
+    );
+    let ok = netlink::decode_set(&patched(ADVBASE_AT, 255i32.to_le_bytes()))
+        .unwrap()
+        .request;
     assert_eq!(ok.advbase, Some(255));
-    let ok = netlink::decode_set(&patched(ADVSKEW_AT, 254i32.to_le_bytes())).unwrap().request;
+    let ok = netlink::decode_set(&patched(ADVSKEW_AT, 254i32.to_le_bytes()))
+        .unwrap()
+        .request;
     assert_eq!(ok.advskew, Some(254));
 }
 
 #[test]
 fn unknown_versions_are_einval_and_zero_means_carp() {
     for bad in [1u8, 4, 255] {
-        assert_eq!(netlink::decode_set(&patched(VERSION_AT, [bad, 0, 0, 0])), Err(Errno::EINVAL), "version {bad}");
+        assert_eq!(
+            netlink::decode_set(&patched(VERSION_AT, [bad, 0, 0, 0])),
+            Err(Errno::EINVAL),
+            "version {bad}"
+        );
     }
-    let two = netlink::decode_set(&patched(VERSION_AT, [2, 0, 0, 0])).unwrap().request;
+    let two = netlink::decode_set(&patched(VERSION_AT, [2, 0, 0, 0]))
+        .unwrap()
+        .request;
     assert_eq!(two.version, Version::Carp);
 }
 
@@ -271,7 +320,10 @@ fn vrrp_interval_above_4095_is_einval_but_carp_ignores_it() {
     m[INTER_AT..INTER_AT + 2].copy_from_slice(&4096u16.to_le_bytes());
     assert_eq!(netlink::decode_set(&m), Err(Errno::EINVAL));
     m[INTER_AT..INTER_AT + 2].copy_from_slice(&4095u16.to_le_bytes());
-    assert_eq!(netlink::decode_set(&m).unwrap().request.vrrp_interval_cs, Some(4095));
+    assert_eq!(
+        netlink::decode_set(&m).unwrap().request.vrrp_interval_cs,
+        Some(4095)
+    );
     // A CARP vhid never looks at the VRRP interval.
     let mut c = EM0_VHID1_ADVSKEW100_PASS_TESTPASS;
     c[INTER_AT..INTER_AT + 2].copy_from_slice(&u16::MAX.to_le_bytes());
@@ -320,9 +372,15 @@ fn minimal_set_has_vhid_only_and_no_interface() {
 #[test]
 fn ifname_wins_over_ifindex_and_index_zero_is_absent() {
     let both = msg(&[&VHID1, &nla(6, &3u32.to_le_bytes()), &nla(9, b"em1\0")]);
-    assert_eq!(netlink::decode_set(&both).unwrap().iface, IfSelector::Name(b"em1"));
+    assert_eq!(
+        netlink::decode_set(&both).unwrap().iface,
+        IfSelector::Name(b"em1")
+    );
     let idx = msg(&[&VHID1, &nla(6, &3u32.to_le_bytes())]);
-    assert_eq!(netlink::decode_set(&idx).unwrap().iface, IfSelector::Index(3));
+    assert_eq!(
+        netlink::decode_set(&idx).unwrap().iface,
+        IfSelector::Index(3)
+    );
     let zero = msg(&[&VHID1, &nla(6, &0u32.to_le_bytes())]);
     assert_eq!(netlink::decode_set(&zero).unwrap().iface, IfSelector::None);
 }
@@ -372,7 +430,11 @@ fn attribute_shorter_than_its_header_is_einval() {
     for nla_len in [0u16, 1, 2, 3] {
         let mut bad = nla_len.to_le_bytes().to_vec();
         bad.extend_from_slice(&[1, 0, 0, 0, 0, 0]); // type 1 + bytes so the padded length fits
-        assert_eq!(set(&[&VHID1, &bad]), Err(Errno::EINVAL), "nla_len {nla_len}");
+        assert_eq!(
+            set(&[&VHID1, &bad]),
+            Err(Errno::EINVAL),
+            "nla_len {nla_len}"
+        );
     }
 }
 
@@ -396,7 +458,12 @@ fn nested_and_byteorder_flags_are_masked_off_the_type() {
 
 #[test]
 fn unknown_attribute_types_are_ignored() {
-    let cmd = set(&[&VHID1, &nla(0, &[1, 2, 3]), &nla(13, &[0; 40]), &nla(0x3fff, &[])]);
+    let cmd = set(&[
+        &VHID1,
+        &nla(0, &[1, 2, 3]),
+        &nla(13, &[0; 40]),
+        &nla(0x3fff, &[]),
+    ]);
     assert_eq!(cmd.unwrap().request, carp_req(1));
 }
 

@@ -105,7 +105,11 @@ impl CarpReq {
             state: status.state as i32,
             advskew: if carp { i32::from(status.advskew) } else { 0 },
             advbase: if carp { i32::from(status.advbase) } else { 0 },
-            key: if carp && privileged { status.key } else { [0; CARP_KEY_LEN] },
+            key: if carp && privileged {
+                status.key
+            } else {
+                [0; CARP_KEY_LEN]
+            },
         }
     }
 

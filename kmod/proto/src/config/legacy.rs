@@ -33,7 +33,9 @@
 
 use super::carpreq::{forced_state, CarpReq, CARPREQ_LEN};
 use super::GetQuery;
-use crate::types::{CarpState, Errno, SetRequest, Version, CARP_DFLTINTV, CARP_KEY_LEN, CARP_MAXVHID};
+use crate::types::{
+    CarpState, Errno, SetRequest, Version, CARP_DFLTINTV, CARP_KEY_LEN, CARP_MAXVHID,
+};
 
 /// The vhids already in use on the `carpN`'s parent (when it has one).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -195,7 +197,11 @@ pub fn netlink_set(req: &SetRequest, cur: &CarpIf<'_>) -> Result<LegacyChange, E
 /// unconfigured vhid); a non-zero `vhid` must be the `carpN`'s own (`ENOENT`); the vhid
 /// must be free on the parent just found ([`check_vhid_free`], `EEXIST`). Returns the
 /// `carpN`'s vhid. Parent discovery itself is [`crate::parent::find_parent`].
-pub fn attach_check(vhid: u8, carp_vhid: Option<u8>, parent: &ParentVhids<'_>) -> Result<u8, Errno> {
+pub fn attach_check(
+    vhid: u8,
+    carp_vhid: Option<u8>,
+    parent: &ParentVhids<'_>,
+) -> Result<u8, Errno> {
     let Some(own) = carp_vhid else {
         return Err(Errno::ENOENT);
     };
@@ -219,7 +225,13 @@ pub struct CarpIfStatus {
 impl Default for CarpIfStatus {
     /// A freshly created `carpN`: no vhid, INIT, advbase 1, advskew 0, no key.
     fn default() -> Self {
-        CarpIfStatus { vhid: None, state: CarpState::Init, advbase: CARP_DFLTINTV, advskew: 0, key: [0; CARP_KEY_LEN] }
+        CarpIfStatus {
+            vhid: None,
+            state: CarpState::Init,
+            advbase: CARP_DFLTINTV,
+            advskew: 0,
+            key: [0; CARP_KEY_LEN],
+        }
     }
 }
 
@@ -233,7 +245,11 @@ pub fn ioctl_get(status: &CarpIfStatus, privileged: bool) -> [u8; CARPREQ_LEN] {
         state: status.state as i32,
         advskew: i32::from(status.advskew),
         advbase: i32::from(status.advbase),
-        key: if privileged { status.key } else { [0; CARP_KEY_LEN] },
+        key: if privileged {
+            status.key
+        } else {
+            [0; CARP_KEY_LEN]
+        },
     }
     .encode()
 }

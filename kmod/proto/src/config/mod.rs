@@ -136,7 +136,11 @@ pub fn check_privilege(privileged: bool) -> Result<(), Errno> {
 /// `AF_INET` nor `AF_INET6` → `EPROTOTYPE`; the interface has no CARP container (no vhid
 /// was ever configured on it) → `ENOPROTOOPT`; the vhid is not configured on it →
 /// `ENOENT`. A multicast join failure afterwards is the glue's own errno.
-pub fn attach_check(sa_family: u8, has_container: bool, vhid_configured: bool) -> Result<(), Errno> {
+pub fn attach_check(
+    sa_family: u8,
+    has_container: bool,
+    vhid_configured: bool,
+) -> Result<(), Errno> {
     if sa_family != AF_INET && sa_family != AF_INET6 {
         return Err(Errno::EPROTOTYPE);
     }
@@ -216,7 +220,11 @@ pub fn select<'a>(query: &GetQuery, all: Option<&'a [VhidStatus]>) -> Result<Sel
         return Err(Errno::ENOENT);
     };
     match query.vhid {
-        Some(v) => all.iter().find(|s| s.vhid == v).map(Selection::One).ok_or(Errno::ENOENT),
+        Some(v) => all
+            .iter()
+            .find(|s| s.vhid == v)
+            .map(Selection::One)
+            .ok_or(Errno::ENOENT),
         None => {
             let n = u32::try_from(all.len()).unwrap_or(u32::MAX);
             if n > query.max {

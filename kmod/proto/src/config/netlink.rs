@@ -137,7 +137,13 @@ impl NlMsgHeader {
     pub fn parse(msg: &[u8]) -> Result<NlMsgHeader, Errno> {
         let f32 = |off| bytes::u32_le(msg, off).ok_or(Errno::EINVAL);
         let f16 = |off| bytes::u16_le(msg, off).ok_or(Errno::EINVAL);
-        Ok(NlMsgHeader { len: f32(0)?, ty: f16(4)?, flags: f16(6)?, seq: f32(8)?, pid: f32(12)? })
+        Ok(NlMsgHeader {
+            len: f32(0)?,
+            ty: f16(4)?,
+            flags: f16(6)?,
+            seq: f32(8)?,
+            pid: f32(12)?,
+        })
     }
 
     /// Writes the 16 bytes into the start of `out`; `ENOMEM` if it does not fit.
@@ -186,7 +192,10 @@ pub struct Attrs<'a> {
 
 impl<'a> Attrs<'a> {
     pub fn new(area: &'a [u8]) -> Attrs<'a> {
-        Attrs { rest: area, failed: false }
+        Attrs {
+            rest: area,
+            failed: false,
+        }
     }
 }
 
@@ -210,7 +219,10 @@ impl<'a> Iterator for Attrs<'a> {
         }
         let data = self.rest.get(NLA_HDRLEN..nla_len)?;
         self.rest = self.rest.get(padded..).unwrap_or(&[]);
-        Some(Ok(Attr { ty: nla_type & NLA_TYPE_MASK, data }))
+        Some(Ok(Attr {
+            ty: nla_type & NLA_TYPE_MASK,
+            data,
+        }))
     }
 }
 
@@ -396,7 +408,10 @@ pub fn decode_set_payload(payload: &[u8]) -> Result<SetCommand<'_>, Errno> {
             request.vrrp_interval_cs = (p.vrrp_adv_inter != 0).then_some(p.vrrp_adv_inter);
         }
     }
-    Ok(SetCommand { iface: p.iface(), request })
+    Ok(SetCommand {
+        iface: p.iface(),
+        request,
+    })
 }
 
 /// A decoded CARP_NL_CMD_GET.
@@ -427,7 +442,10 @@ pub fn decode_get(msg: &[u8]) -> Result<GetCommand<'_>, Errno> {
 /// too).
 pub fn decode_get_payload(payload: &[u8]) -> Result<GetCommand<'_>, Errno> {
     let p = parse_payload(payload)?;
-    Ok(GetCommand { iface: p.iface(), vhid: p.vhid })
+    Ok(GetCommand {
+        iface: p.iface(),
+        vhid: p.vhid,
+    })
 }
 
 /// Writes attributes one after another, padding each to 4 bytes with zeros.
@@ -467,7 +485,11 @@ pub fn status_attrs_len(status: &VhidStatus, privileged: bool) -> usize {
 /// VERSION u8, then for CARP: ADVBASE s32, ADVSKEW s32, ADDR, ADDR6 and — only for a
 /// privileged reader — KEY (20 bytes); for VRRPv3: VRRP_PRIORITY u8, VRRP_ADV_INTER u16.
 /// Returns the bytes written; `ENOMEM` if `out` is too short.
-pub fn encode_status_attrs(status: &VhidStatus, privileged: bool, out: &mut [u8]) -> Result<usize, Errno> {
+pub fn encode_status_attrs(
+    status: &VhidStatus,
+    privileged: bool,
+    out: &mut [u8],
+) -> Result<usize, Errno> {
     let mut w = AttrWriter { out, off: 0 };
     w.put(attr::VHID, &u32::from(status.vhid).to_le_bytes())?;
     w.put(attr::STATE, &(status.state as u32).to_le_bytes())?;
@@ -493,7 +515,11 @@ pub fn encode_status_attrs(status: &VhidStatus, privileged: bool, out: &mut [u8]
 /// Writes the payload of one GET reply: `genlmsghdr` {cmd GET, version 0, reserved 0},
 /// then [`encode_status_attrs`]. For a glue that lets the kernel write the `nlmsghdr`
 /// (`nlmsg_reply`) and reserves this many bytes after it.
-pub fn encode_status_payload(status: &VhidStatus, privileged: bool, out: &mut [u8]) -> Result<usize, Errno> {
+pub fn encode_status_payload(
+    status: &VhidStatus,
+    privileged: bool,
+    out: &mut [u8],
+) -> Result<usize, Errno> {
     bytes::put(out, 0, &[CMD_GET, 0, 0, 0]).ok_or(Errno::ENOMEM)?;
     let rest = out.get_mut(GENL_HDRLEN..).ok_or(Errno::ENOMEM)?;
     let n = encode_status_attrs(status, privileged, rest)?;
@@ -515,7 +541,12 @@ impl ReplyHeader {
     /// The header of a GET dump reply to `request`: its type, seq and pid, and its flags
     /// with `NLM_F_MULTI` added (as `carp_nl_get` does before replying).
     pub fn for_get_reply(request: &NlMsgHeader) -> ReplyHeader {
-        ReplyHeader { family_id: request.ty, flags: request.flags | NLM_F_MULTI, seq: request.seq, pid: request.pid }
+        ReplyHeader {
+            family_id: request.ty,
+            flags: request.flags | NLM_F_MULTI,
+            seq: request.seq,
+            pid: request.pid,
+        }
     }
 }
 
@@ -526,7 +557,12 @@ pub fn status_msg_len(status: &VhidStatus, privileged: bool) -> usize {
 
 /// Writes one complete GET reply message (`nlmsghdr` with `nlmsg_len` filled in,
 /// `genlmsghdr`, attributes). Returns its length; `ENOMEM` if `out` is too short.
-pub fn encode_status(hdr: &ReplyHeader, status: &VhidStatus, privileged: bool, out: &mut [u8]) -> Result<usize, Errno> {
+pub fn encode_status(
+    hdr: &ReplyHeader,
+    status: &VhidStatus,
+    privileged: bool,
+    out: &mut [u8],
+) -> Result<usize, Errno> {
     let body = out.get_mut(NLMSG_HDRLEN..).ok_or(Errno::ENOMEM)?;
     let n = encode_status_payload(status, privileged, body)?;
     let total = NLMSG_HDRLEN.checked_add(n).ok_or(Errno::ENOMEM)?;

@@ -367,9 +367,36 @@ impl Table {
         self.vhids.iter().find(|v| v.has_address(addr)).map(Vhid::vhid)
     }
 
+    /// Hand an advertisement accepted by [`crate::input`] (run with this table as its
+    /// [`crate::input::VhidLookup`]) to its vhid. Returns `false` if the vhid is gone.
+    pub fn handle_advert(&mut self, now: Instant, adv: &crate::input::Advert, sys: &Sysctls) -> bool {
+        match self.get_mut(adv.vhid()) {
+            Some(v) => {
+                v.handle_advert(now, adv, sys);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// State of `vhid`, if configured.
     pub fn state(&self, vhid: u8) -> Option<CarpState> {
         self.get(vhid).map(Vhid::state)
+    }
+}
+
+/// The receiving interface's CARP container, as the receive pipeline sees it.
+impl crate::input::VhidLookup for Table {
+    type Vhid = Vhid;
+
+    /// `carp_find_ifa`: the vhid, if it has an address of `family` here.
+    fn find(&self, family: Family, vhid: u8) -> Option<&Vhid> {
+        self.get(vhid).filter(|v| v.address_count(family) > 0)
+    }
+
+    /// `carp_source_is_self`: `src` is one of this parent's CARP addresses.
+    fn source_is_self(&self, src: &IpAddr) -> bool {
+        self.vhids.iter().any(|v| v.has_address(src))
     }
 }
 

@@ -430,6 +430,21 @@ impl Vhid {
         self.auth.verify(counter, md)
     }
 
+    /// Hand an advertisement accepted by the receive pipeline ([`crate::input`]) to the
+    /// matching handler: [`Vhid::handle_carp_advert`] or [`Vhid::handle_vrrp_advert`].
+    pub fn handle_advert(&mut self, now: Instant, adv: &crate::input::Advert, sys: &Sysctls) {
+        match adv.body {
+            crate::input::AdvertBody::Carp(c) => {
+                let a = CarpAdvert { family: adv.family, advbase: c.advbase, advskew: c.advskew, counter: c.counter };
+                self.handle_carp_advert(now, &a, sys);
+            }
+            crate::input::AdvertBody::Vrrp(v) => {
+                let a = VrrpAdvert { family: adv.family, priority: v.priority, max_adver_int: v.max_adver_int_raw };
+                self.handle_vrrp_advert(now, &a, sys);
+            }
+        }
+    }
+
     // ----------------------------------------------------------------------------------
     // Configuration inputs
     // ----------------------------------------------------------------------------------
@@ -959,6 +974,21 @@ impl Vhid {
                 },
             }),
         }
+    }
+}
+
+/// The vhid-level receive checks of [`crate::input`].
+impl crate::input::VhidView for Vhid {
+    fn version(&self) -> Version {
+        self.version
+    }
+
+    fn advert_dest_is_multicast(&self, family: Family) -> bool {
+        self.advert_dst_is_multicast(family)
+    }
+
+    fn verify(&self, counter: u64, md: &[u8; MD_LEN]) -> bool {
+        self.auth.verify(counter, md)
     }
 }
 

@@ -281,7 +281,7 @@ fn backup_takes_over_when_the_master_will_time_out() {
 #[test]
 fn every_authenticated_advert_is_adopted_as_our_counter() {
     let (mut v, _d) = backup();
-    v.handle_carp_advert(at(1 * SEC), &adv(1, 0, 0xdead_beef_0000_0001), &sys());
+    v.handle_carp_advert(at(SEC), &adv(1, 0, 0xdead_beef_0000_0001), &sys());
     assert_eq!(v.counter(), 0xdead_beef_0000_0001);
     v.handle_timeout(at(4 * SEC + 1), &sys());
     let tx = carp_tx(&transmits(&mut v));
@@ -602,7 +602,7 @@ fn dual_family_takeover_order_and_counters() {
     assert_eq!(v.timer(Timer::MasterDown4), Some(at(3 * SEC)));
     assert_eq!(v.timer(Timer::MasterDown6), Some(at(3 * SEC)));
     // An IPv6 advert restarts only the IPv6 timer.
-    v.handle_carp_advert(at(1 * SEC), &CarpAdvert { family: Family::Inet6, advbase: 1, advskew: 0, counter: 10 }, &sys());
+    v.handle_carp_advert(at(SEC), &CarpAdvert { family: Family::Inet6, advbase: 1, advskew: 0, counter: 10 }, &sys());
     assert_eq!(v.timer(Timer::MasterDown6), Some(at(4 * SEC)));
     assert_eq!(v.timer(Timer::MasterDown4), Some(at(3 * SEC)));
     v.handle_timeout(at(3 * SEC), &sys());

@@ -4,6 +4,7 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::auth::MD_LEN;
 use crate::types::{virtual_mac, Family, CARP_GROUP_V4, CARP_GROUP_V6};
+use crate::wire;
 
 /// A CARP v2 advertisement, with every field the wire needs (reference A.1, A.4).
 ///
@@ -36,6 +37,23 @@ impl CarpTransmit {
     /// The Ethernet source to use when tagged.
     pub fn virtual_mac(&self) -> [u8; 6] {
         virtual_mac(self.vhid)
+    }
+
+    /// The CARP header to emit (authlen 7).
+    pub fn repr(&self) -> wire::carp::Repr {
+        wire::carp::Repr::new(self.vhid, self.advbase, self.advskew, self.counter, self.md)
+    }
+
+    /// Write the whole IP packet (IPv4: 56 bytes, IPv6: 76 bytes) into `buf`: source `src`
+    /// (the parent's preferred address of this family), DSCP from the sysctl, IPv4
+    /// identification `ident` (ignored for IPv6). `Err` if `src` is of the other family or
+    /// `buf` is too short.
+    pub fn emit(&self, buf: &mut [u8], src: IpAddr, dscp: u8, ident: u16) -> wire::Result<usize> {
+        match (src, self.dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => wire::carp::emit_ipv4(buf, s, d, dscp, ident, &self.repr()),
+            (IpAddr::V6(s), IpAddr::V6(d)) => wire::carp::emit_ipv6(buf, s, d, dscp, &self.repr()),
+            _ => Err(wire::Error),
+        }
     }
 }
 
@@ -88,6 +106,30 @@ impl VrrpTransmit<'_> {
 
     pub fn virtual_mac(&self) -> [u8; 6] {
         virtual_mac(self.vrid)
+    }
+
+    /// The VRRPv3 header and address list to emit.
+    pub fn repr(&self) -> wire::vrrp::Repr<'_> {
+        wire::vrrp::Repr {
+            vrid: self.vrid,
+            priority: self.priority,
+            max_adver_int_cs: self.max_adver_int_cs,
+            addresses: match self.addresses {
+                VrrpAddresses::V4(a) => wire::vrrp::Addresses::Ipv4(a),
+                VrrpAddresses::V6(a) => wire::vrrp::Addresses::Ipv6(a),
+            },
+        }
+    }
+
+    /// Write the whole IP packet into `buf` (checksum over the pseudo-header included).
+    /// `Err` if `src` is of the other family, there are more than 255 addresses or `buf` is
+    /// too short.
+    pub fn emit(&self, buf: &mut [u8], src: IpAddr, dscp: u8, ident: u16) -> wire::Result<usize> {
+        match (src, self.dst()) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => wire::vrrp::emit_ipv4(buf, s, d, dscp, ident, &self.repr()),
+            (IpAddr::V6(s), IpAddr::V6(d)) => wire::vrrp::emit_ipv6(buf, s, d, dscp, &self.repr()),
+            _ => Err(wire::Error),
+        }
     }
 }
 

@@ -4,13 +4,13 @@
 //! password `s3cretpw`, the single address 10.99.0.100, multicast destination).
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use carp_proto::auth::Authenticator;
 use carp_proto::input::{self, AdvertBody, Verdict, VhidLookup, VhidView};
 use carp_proto::wire::ethernet::{self, EtherType};
-use carp_proto::wire::ipv4;
+use carp_proto::wire::{ipv4, ipv6};
 use carp_proto::{CarpStats, Family, Stat, Version};
 use pcap_file::pcapng::{Block, PcapNgReader};
 use pcap_file::DataLink;
@@ -155,12 +155,12 @@ fn carp_packets() -> Vec<Found> {
                 }
             }
             EtherType::Ipv6 => {
-                // Fixed header only (CARP packets carry no extension headers).
-                if ip.len() >= 40 && ip[6] == 112 {
-                    let src: [u8; 16] = ip[8..24].try_into().unwrap();
+                // Next header right after the fixed header (CARP carries no extension headers).
+                let p = ipv6::Packet::new_checked(ip).expect("ipv6 packet");
+                if p.next_header() == 112 {
                     found.push(Found {
                         frame,
-                        src: IpAddr::V6(Ipv6Addr::from(src)),
+                        src: IpAddr::V6(p.src_addr()),
                         ip_packet: ip.to_vec(),
                     });
                 }

@@ -502,3 +502,17 @@ fn nlmsg_len_bounds_the_attributes() {
     m.extend_from_slice(&nla(2, &7u32.to_le_bytes()));
     assert_eq!(netlink::decode_set(&m).unwrap().request.state, None);
 }
+
+#[test]
+fn version_reads_its_first_padding_byte_like_the_15_kernel() {
+    // nlattr_get_uint8 stores a uint16_t: [2, 0x01] becomes version 0x0102 → EINVAL.
+    let mut m = EM0_VHID1_ADVSKEW100_PASS_TESTPASS;
+    m[VERSION_AT..VERSION_AT + 4].copy_from_slice(&[2, 1, 0, 0]);
+    assert_eq!(netlink::decode_set(&m), Err(Errno::EINVAL));
+    // The other padding bytes are never read.
+    m[VERSION_AT..VERSION_AT + 4].copy_from_slice(&[2, 0, 0xff, 0xff]);
+    assert_eq!(
+        netlink::decode_set(&m).unwrap().request.version,
+        Version::Carp
+    );
+}

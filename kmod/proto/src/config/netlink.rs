@@ -29,9 +29,12 @@
 //! - fewer than 4 trailing bytes cannot hold an attribute header; the kernel would read
 //!   beyond the message there, we stop (ignored).
 //!
-//! The 15 kernel's `nlattr_get_uint8` stores two bytes (the value and the first padding
-//! byte, which well-formed senders such as libifconfig always zero); we read the one
-//! byte the attribute carries.
+//! The 15 kernel's `nlattr_get_uint8` checks for one data byte but stores a `uint16_t`
+//! read from the data: the value and the first padding byte after it. Senders such as
+//! libifconfig zero the padding, so only a sender with garbage padding notices; it is
+//! observable for VERSION alone (stored into a 4-byte enum, so `[2, 0x01]` reads as
+//! 0x0102 → `EINVAL`), and we reproduce that. VRRP_PRIORITY's extra byte lands in struct
+//! padding in the kernel and is ignored here too.
 //!
 //! Privilege: SET is registered with `cmd_priv = PRIV_NETINET_CARP`, so the framework
 //! answers `EPERM` before [`decode_set`] would run; GET needs no privilege, but the key is
@@ -180,6 +183,8 @@ pub fn payload_of(msg: &[u8]) -> Result<&[u8], Errno> {
 pub struct Attr<'a> {
     pub ty: u16,
     pub data: &'a [u8],
+    /// The data followed by its padding (up to the next attribute).
+    pub padded: &'a [u8],
 }
 
 /// Walks an attribute area with the kernel's `NLA_FOREACH` rules (see the module doc).
@@ -218,10 +223,12 @@ impl<'a> Iterator for Attrs<'a> {
             return Some(Err(Errno::EINVAL));
         }
         let data = self.rest.get(NLA_HDRLEN..nla_len)?;
+        let with_padding = self.rest.get(NLA_HDRLEN..padded)?;
         self.rest = self.rest.get(padded..).unwrap_or(&[]);
         Some(Ok(Attr {
             ty: nla_type & NLA_TYPE_MASK,
             data,
+            padded: with_padding,
         }))
     }
 }
@@ -262,7 +269,8 @@ pub struct Parsed<'a> {
     pub key: [u8; CARP_KEY_LEN],
     pub addr: Ipv4Addr,
     pub addr6: Ipv6Addr,
-    pub version: u8,
+    /// As the kernel stores it: the VERSION byte | first padding byte << 8.
+    pub version: u16,
     pub vrrp_prio: u8,
     pub vrrp_adv_inter: u16,
 }
@@ -325,7 +333,11 @@ pub fn parse_payload(payload: &[u8]) -> Result<Parsed<'_>, Errno> {
                 let nul = a.data.iter().position(|&b| b == 0).ok_or(Errno::EINVAL)?;
                 p.ifname = Some(a.data.get(..nul).ok_or(Errno::EINVAL)?);
             }
-            attr::VERSION => p.version = u8::from_le_bytes(exact(a.data)?),
+            attr::VERSION => {
+                let [v] = exact::<1>(a.data)?;
+                let pad = a.padded.get(1).copied().unwrap_or(0);
+                p.version = u16::from_le_bytes([v, pad]);
+            }
             attr::VRRP_PRIORITY => p.vrrp_prio = u8::from_le_bytes(exact(a.data)?),
             attr::VRRP_ADV_INTER => p.vrrp_adv_inter = u16::from_le_bytes(exact(a.data)?),
             _ => {}

@@ -50,6 +50,8 @@ pub struct Config {
     pub control: Option<PathBuf>,
     /// Don't print anything but state changes.
     pub quiet: bool,
+    /// Log every dropped advertisement (`log 2`).
+    pub verbose: bool,
     /// Don't touch interfaces/addresses (no macvlan, no `ip addr`): protocol only.
     pub no_addrs: bool,
 }
@@ -69,7 +71,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, CliError> {
     Err(CliError(msg.into()))
 }
 
-pub const USAGE: &str = "usage: carpd [preempt] [demotion N] [arpbalance] [dscp N] [control FIFO] [-q] [noaddrs]
+pub const USAGE: &str = "usage: carpd [preempt] [demotion N] [arpbalance] [dscp N] [control FIFO] [-q] [-v] [noaddrs]
              IFACE vhid N [advbase B] [advskew S] [pass P] [peer A] [peer6 A] [mcast] [mcast6]
              [carpver 2|3] [vrrpprio P] [vrrpinterval CS] [state master|backup] ADDR[/LEN]...
              [vhid M ...]...";
@@ -121,6 +123,7 @@ pub fn parse(args: &[String]) -> Result<Config, CliError> {
         dscp: None,
         control: None,
         quiet: false,
+        verbose: false,
         no_addrs: false,
     };
     let mut it = args.iter().peekable();
@@ -132,6 +135,7 @@ pub fn parse(args: &[String]) -> Result<Config, CliError> {
             "-preempt" => cfg.preempt = false,
             "arpbalance" => cfg.arpbalance = true,
             "-q" => cfg.quiet = true,
+            "-v" | "log2" => cfg.verbose = true,
             "noaddrs" => cfg.no_addrs = true,
             "demotion" => cfg.demotion = num(w, "demotion", it.next())?,
             "dscp" => {

@@ -42,6 +42,8 @@ pub struct Node {
     /// vhid -> Linux side.
     pub linux: BTreeMap<u8, VhidLinux>,
     pub quiet: bool,
+    /// Print the core's receive diagnostics (FreeBSD's `net.inet.carp.log` 2).
+    pub verbose: bool,
     /// The parent's own (non-virtual) addresses: advertisement sources.
     pub src4: Option<Ipv4Addr>,
     pub src6: Option<Ipv6Addr>,
@@ -100,6 +102,7 @@ impl Node {
             table,
             linux: BTreeMap::new(),
             quiet: cfg.quiet,
+            verbose: cfg.verbose,
             src4: None,
             src6: None,
             link_up,

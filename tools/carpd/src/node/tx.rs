@@ -4,8 +4,8 @@
 //! adverts as IP packets on a raw IP socket so that the kernel resolves the peer's MAC
 //! (FreeBSD sends them from the physical MAC too).
 
-use carp_proto::vhid::Transmit;
-use carp_proto::wire::{carp, ethernet};
+use carp_proto::vhid::{Transmit, VrrpAddresses};
+use carp_proto::wire::{arp, carp, ethernet, ndp, vrrp};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -60,10 +60,53 @@ pub fn build(
                 }
             }
         }
-        Transmit::Vrrp(_) => Err("VRRPv3 transmit: waiting for carp_proto::wire::vrrp".into()),
-        Transmit::GratuitousArp { .. } => Err("gratuitous ARP: waiting for carp_proto::wire::arp".into()),
-        Transmit::NeighborAdvert { .. } => Err("unsolicited NA: waiting for carp_proto::wire::ndp".into()),
+        Transmit::Vrrp(v) => {
+            let smac = v.virtual_mac();
+            let addrs = match v.addresses {
+                VrrpAddresses::V4(a) => vrrp::Addresses::Ipv4(a),
+                VrrpAddresses::V6(a) => vrrp::Addresses::Ipv6(a),
+            };
+            let repr = vrrp::Repr { vrid: v.vrid, priority: v.priority, max_adver_int_cs: v.max_adver_int_cs, addresses: addrs };
+            match v.dst() {
+                IpAddr::V4(dst) => {
+                    let src = src4.unwrap_or(Ipv4Addr::UNSPECIFIED);
+                    let rest = eth(buf, smac, ethernet::ipv4_multicast_mac(dst), ethernet::EtherType::Ipv4)?;
+                    let n = vrrp::emit_ipv4(rest, src, dst, dscp, ident, &repr).map_err(|e| e.to_string())?;
+                    Ok(Built { len: ethernet::HEADER_LEN + n, unicast: None })
+                }
+                IpAddr::V6(dst) => {
+                    let src = src6.unwrap_or(Ipv6Addr::UNSPECIFIED);
+                    let rest = eth(buf, smac, ethernet::ipv6_multicast_mac(dst), ethernet::EtherType::Ipv6)?;
+                    let n = vrrp::emit_ipv6(rest, src, dst, dscp, &repr).map_err(|e| e.to_string())?;
+                    Ok(Built { len: ethernet::HEADER_LEN + n, unicast: None })
+                }
+            }
+        }
+        Transmit::GratuitousArp { addr, mac } => {
+            // FreeBSD's arp_announce_ifaddr: a broadcast request, spa = tpa = addr, sha = the
+            // virtual MAC; the frame itself leaves from the parent's MAC.
+            let r = arp::Repr::gratuitous(*mac, *addr);
+            let n = arp::emit_frame(buf, hwaddr, ethernet::BROADCAST, &r).map_err(|e| e.to_string())?;
+            Ok(Built { len: pad(buf, n), unicast: None })
+        }
+        Transmit::NeighborAdvert { addr, mac } => {
+            let src = src6.unwrap_or(Ipv6Addr::UNSPECIFIED);
+            let dst = carp_proto::wire::ipv6::LINK_LOCAL_ALL_NODES;
+            let rest = eth(buf, *mac, ethernet::ipv6_multicast_mac(dst), ethernet::EtherType::Ipv6)?;
+            let n = ndp::emit_unsolicited_na(rest, src, *addr, *mac, false).map_err(|e| e.to_string())?;
+            Ok(Built { len: ethernet::HEADER_LEN + n, unicast: None })
+        }
     }
+}
+
+/// Ethernet minimum frame size (without FCS): short frames are zero-padded.
+pub fn pad(buf: &mut [u8], n: usize) -> usize {
+    const MIN: usize = 60;
+    if n >= MIN || buf.len() < MIN {
+        return n;
+    }
+    buf[n..MIN].fill(0);
+    MIN
 }
 
 /// A raw IP socket for sending complete IP packets to unicast peers (IP_HDRINCL /

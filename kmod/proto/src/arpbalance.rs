@@ -79,7 +79,7 @@ fn nth_in_vhid_order(
 
 /// The vhid that answers the request from `source` for the target the entries were built
 /// for, or `None` when this host stays silent. The reply carries
-/// [`answer_mac`]`(vhid)` = 00:00:5e:00:01:<vhid>.
+/// [`answer_mac`]`(vhid)` = `00:00:5e:00:01:<vhid>`.
 pub fn decide(arpbalance: bool, source: Ipv4Addr, vhids: &[ArpVhid]) -> Option<u8> {
     if !arpbalance {
         return nth_in_vhid_order(vhids, |v| v.eligible() && v.master, 0).map(|v| v.vhid);

@@ -61,7 +61,7 @@ pub struct LegacyChange {
     /// The vhid after the change (the new one, or the current one).
     pub vhid: Option<u8>,
     /// The vhid number changes: the glue re-keys the vhid, and the `carpN`'s link-layer
-    /// address becomes 00:00:5e:00:01:<vhid>.
+    /// address becomes `00:00:5e:00:01:<vhid>`.
     pub renumber: bool,
     /// Administrative forcing (applied only if the vhid is not INIT and differs).
     pub state: Option<CarpState>,

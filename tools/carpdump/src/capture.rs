@@ -43,36 +43,28 @@ fn read_pcap(bytes: &[u8]) -> Result<Vec<Frame>, String> {
 
 fn read_pcapng<R: Read>(src: R) -> Result<Vec<Frame>, String> {
     let mut r = PcapNgReader::new(src).map_err(|e| format!("pcapng: {e}"))?;
+    let mut ifaces: Vec<DataLink> = r.interfaces().iter().map(|i| i.linktype).collect();
     let mut out = Vec::new();
     let mut n = 0u64;
     while let Some(b) = r.next_block() {
         let b = b.map_err(|e| format!("pcapng block after frame {n}: {e}"))?;
-        match b {
-            Block::EnhancedPacket(p) => {
-                n += 1;
-                let linktype = r
-                    .interfaces()
-                    .get(p.interface_id as usize)
-                    .map(|i| i.linktype)
-                    .ok_or_else(|| format!("frame {n}: unknown interface {}", p.interface_id))?;
-                out.push(Frame { number: n, ts: p.timestamp, linktype, data: p.data.into_owned() });
+        let (iface, ts, data) = match b {
+            Block::SectionHeader(_) => {
+                ifaces.clear();
+                continue;
             }
-            Block::SimplePacket(p) => {
-                n += 1;
-                let linktype = r.interfaces().first().map(|i| i.linktype).ok_or("no interface")?;
-                out.push(Frame { number: n, ts: Duration::ZERO, linktype, data: p.data.into_owned() });
+            Block::InterfaceDescription(i) => {
+                ifaces.push(i.linktype);
+                continue;
             }
-            Block::Packet(p) => {
-                n += 1;
-                let linktype = r
-                    .interfaces()
-                    .get(usize::from(p.interface_id))
-                    .map(|i| i.linktype)
-                    .ok_or("unknown interface")?;
-                out.push(Frame { number: n, ts: p.timestamp, linktype, data: p.data.into_owned() });
-            }
-            _ => {}
-        }
+            Block::EnhancedPacket(p) => (p.interface_id as usize, p.timestamp, p.data.into_owned()),
+            Block::SimplePacket(p) => (0, Duration::ZERO, p.data.into_owned()),
+            Block::Packet(p) => (usize::from(p.interface_id), Duration::from_nanos(p.timestamp), p.data.into_owned()),
+            _ => continue,
+        };
+        n += 1;
+        let linktype = *ifaces.get(iface).ok_or_else(|| format!("frame {n}: unknown interface {iface}"))?;
+        out.push(Frame { number: n, ts, linktype, data });
     }
     Ok(out)
 }
@@ -93,7 +85,7 @@ pub fn network_layer(f: &Frame) -> Option<(u16, &[u8])> {
         DataLink::ETHERNET => {
             let eth = ethernet::Frame::new_checked(d).ok()?;
             let mut ty = u16::from(eth.ethertype());
-            let mut payload = eth.payload();
+            let mut payload = d.get(ethernet::HEADER_LEN..)?;
             // One 802.1Q tag (a capture on a trunk port).
             if ty == ETHERTYPE_VLAN {
                 let inner = payload.get(2..4)?;

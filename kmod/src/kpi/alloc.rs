@@ -1,0 +1,71 @@
+//! The global allocator: malloc(9)/free(9) with the module's malloc type `M_CARP`.
+//!
+//! - Never sleeps: every request uses `M_NOWAIT`, so allocation is allowed wherever the
+//!   kernel allows `M_NOWAIT` (including under mutexes and in the network epoch) and may
+//!   fail. Failure returns null; kernel code must use fallible APIs (`try_reserve`...),
+//!   because the infallible ones (`Box::new`, `Vec::push` on a full vector) would reach
+//!   the panic handler, which the build rejects.
+//! - Honours alignment: malloc(9) returns memory aligned for any pointer-sized object; larger
+//!   alignments (up to a page) go through malloc_aligned(9); beyond a page the request fails.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ffi::c_int;
+use core::ptr;
+
+use sys_bindings as sys;
+
+/// Alignment every malloc(9) result has (UMA zones are at least pointer-aligned).
+const MALLOC_MIN_ALIGN: usize = core::mem::align_of::<usize>();
+/// malloc_aligned(9) accepts power-of-two alignments up to PAGE_SIZE (4096 on amd64).
+const MALLOC_MAX_ALIGN: usize = 4096;
+
+/// `GlobalAlloc` over malloc(9).
+pub struct KernelAllocator;
+
+#[global_allocator]
+static ALLOCATOR: KernelAllocator = KernelAllocator;
+
+impl KernelAllocator {
+    fn malloc(layout: Layout, flags: c_int) -> *mut u8 {
+        let flags = flags | sys::M_NOWAIT as c_int;
+        let mtp = malloc_type();
+        if layout.align() <= MALLOC_MIN_ALIGN {
+            // SAFETY: malloc(9) with M_NOWAIT never sleeps and returns null or a block of
+            // at least `size` bytes, aligned to at least MALLOC_MIN_ALIGN; `mtp` is the
+            // module's malloc type, registered by the shim's MALLOC_DEFINE for the whole
+            // life of the module.
+            unsafe { sys::malloc(layout.size(), mtp, flags) }.cast()
+        } else if layout.align() <= MALLOC_MAX_ALIGN {
+            // SAFETY: as above; `Layout` guarantees a power-of-two alignment, and it is at
+            // most PAGE_SIZE, the two preconditions of malloc_aligned(9).
+            unsafe { sys::malloc_aligned(layout.size(), layout.align(), mtp, flags) }.cast()
+        } else {
+            ptr::null_mut()
+        }
+    }
+}
+
+fn malloc_type() -> *mut sys::malloc_type {
+    // Taking the address of an extern static is safe; only accesses are not.
+    (&raw mut sys::M_CARP).cast()
+}
+
+// SAFETY: `alloc` returns null or a fresh block of at least `layout.size()` bytes aligned
+// to `layout.align()` (see `malloc`), blocks are only released through `dealloc`, and
+// malloc(9)/free(9) are thread-safe.
+unsafe impl GlobalAlloc for KernelAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        Self::malloc(layout, 0)
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        Self::malloc(layout, sys::M_ZERO as c_int)
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+        // SAFETY: the caller guarantees `ptr` came from this allocator, i.e. from malloc(9)
+        // or malloc_aligned(9) with M_CARP, both released by free(9) with the same type;
+        // free(9) never sleeps.
+        unsafe { sys::free(ptr.cast(), malloc_type()) }
+    }
+}

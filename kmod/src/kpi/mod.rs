@@ -1,0 +1,23 @@
+//! The KPI layer: every `unsafe` operation of carp.ko lives under this module.
+//!
+//! Rules (from Rust-for-Linux's coding guidelines):
+//! - each `unsafe` block carries a `// SAFETY:` comment saying why it is sound, and each
+//!   `unsafe fn` a `# Safety` section (`unsafe_op_in_unsafe_fn` is denied crate-wide);
+//! - raw bindings (`sys_bindings`) are used here and nowhere else; the rest of the crate
+//!   sees safe functions and types, errors as [`carp_proto::Errno`];
+//! - nothing here may panic or sleep unless its documentation says so.
+//!
+//! Submodules:
+//! - [`alloc`]: `#[global_allocator]` over malloc(9)/free(9) (M_NOWAIT, alignment honoured);
+//! - [`errno`]: `Result<(), Errno>` to and from C `int`;
+//! - [`log`]: log(9) / printf(9);
+//! - [`vnet`]: per-VNET values kept by the shim;
+//! - `entry`: the `#[no_mangle]` functions the C shim calls (see kmod/shim/carp_shim.h);
+//! - `panic`: the panic handler, which makes any surviving panic path visible at link time.
+
+pub mod alloc;
+mod entry;
+pub mod errno;
+pub mod log;
+mod panic;
+pub mod vnet;

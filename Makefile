@@ -1,0 +1,227 @@
+# carp.ko: build, check and test (GNU make).
+#
+#   make          build build/carp.ko and print its summary
+#   make test     host unit tests, artifact checks, fuzz smoke, interop suite, man lint
+#   make bench    criterion benchmarks of the protocol core
+#
+# On Debian bookworm, missing packages and the FreeBSD 15.0 headers are installed first
+# (tools/setup-host.sh; root needed only when something is missing).
+#
+# Settings (make VAR=value):
+#   SYSDIR            FreeBSD kernel source tree to build against (e.g. /usr/src/sys on a
+#                     FreeBSD host). Empty (default): FreeBSD 15.0's installed headers from
+#                     the ziglang wheel, unpacked under .toolchain/.
+#   FREEBSD_VERSION   __FreeBSD_version the module is built for and depends on
+#                     (default 1500068 = 15.0-RELEASE; with SYSDIR, read from its sys/param.h).
+#   LLVM_SUFFIX       suffix of the clang/lld/llvm tools (default -14; empty on FreeBSD).
+#   SETUP             set to 0 to skip tools/setup-host.sh.
+#
+# Only GNU make is supported here; FreeBSD users can also use kmod/bsd/Makefile
+# (bsd.kmod.mk), see README.md.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+ROOT := $(CURDIR)
+BUILD := $(ROOT)/build
+SETUP ?= 1
+
+# ---------------------------------------------------------------------------------------
+# Tools
+LLVM_SUFFIX ?= -14
+CC_KERNEL := clang$(LLVM_SUFFIX)
+LD_KERNEL := ld.lld$(LLVM_SUFFIX)
+NM := llvm-nm$(LLVM_SUFFIX)
+OBJCOPY := llvm-objcopy$(LLVM_SUFFIX)
+OBJDUMP := llvm-objdump$(LLVM_SUFFIX)
+LLVM_MC := llvm-mc$(LLVM_SUFFIX)
+PYTHON ?= python3
+# The kernel build uses Debian's rustc-web (1.96, with library sources for build-std);
+# host tests use whatever `cargo` is first in PATH (rustup stable).
+KERNEL_RUSTC ?= /usr/bin/rustc
+KERNEL_CARGO ?= /usr/bin/cargo
+LIBCLANG_PATH ?= /usr/lib/llvm-14/lib
+HOST_CARGO ?= cargo
+
+# ---------------------------------------------------------------------------------------
+# Kernel headers and the ONE definition of the kernel compiler flags.
+ZIG_HEADERS := $(ROOT)/.toolchain/freebsd-headers-zig-0.17.0
+SYSDIR ?=
+ifeq ($(strip $(SYSDIR)),)
+  FREEBSD_VERSION ?= 1500068
+  HEADER_STAMP := $(ZIG_HEADERS)/.complete
+  CK_INCLUDE := $(BUILD)/ck
+  KERNEL_INCLUDES := -isystem $(ZIG_HEADERS)/x86_64-freebsd-none \
+                     -isystem $(ZIG_HEADERS)/generic-freebsd \
+                     -isystem $(ROOT)/kmod/shim/ck -isystem $(CK_INCLUDE)
+  # Zig's headers leave __FreeBSD_version to the compiler.
+  VERSION_FLAGS := -D__FreeBSD_version=$(FREEBSD_VERSION)
+else
+  FREEBSD_VERSION ?= $(shell awk '/^\#define[[:space:]]+__FreeBSD_version/ {print $$3}' $(SYSDIR)/sys/param.h)
+  HEADER_STAMP := $(BUILD)/sysinc/.complete
+  CK_INCLUDE := $(SYSDIR)/contrib/ck/include
+  # Like bsd.kmod.mk: `machine` and `x86` links next to the source tree.
+  KERNEL_INCLUDES := -isystem $(BUILD)/sysinc -isystem $(SYSDIR) -isystem $(CK_INCLUDE)
+  VERSION_FLAGS :=
+endif
+FREEBSD_MAJOR := $(shell echo $$(( $(FREEBSD_VERSION) / 100000 )))
+OPT_DIR := $(BUILD)/opt
+
+# Preprocessor + code generation, as FreeBSD's kern.mk/kmod.mk use them for amd64 modules.
+# Used verbatim for the C shim AND handed to bindgen (sys-bindings/build.rs reads it from
+# CARP_KERNEL_CFLAGS) AND used by the artifact check to read the kernel's declarations.
+KERNEL_CFLAGS := --target=x86_64-unknown-freebsd$(FREEBSD_MAJOR).0 -std=gnu17 \
+  -nostdinc $(KERNEL_INCLUDES) -I$(OPT_DIR) \
+  -D_KERNEL -DKLD_MODULE -DHAVE_KERNEL_OPTION_HEADERS -include opt_global.h \
+  $(VERSION_FLAGS) -D__printf__=__freebsd_kprintf__ \
+  -O2 -ffreestanding -fwrapv -fno-common -fno-builtin -fno-strict-aliasing \
+  -mcmodel=kernel -mno-red-zone -mno-mmx -mno-sse -msoft-float -mno-aes -mno-avx \
+  -fno-asynchronous-unwind-tables -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
+  -fstack-protector -fno-addrsig
+# Warnings for our own C only, as kern.mk sets them (they do not change code or layout).
+SHIM_WARNINGS := -Wall -Wredundant-decls -Wnested-externs -Wstrict-prototypes \
+  -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wundef -Wno-pointer-sign -Werror
+
+# ---------------------------------------------------------------------------------------
+# Outputs
+TARGET_NAME := x86_64-unknown-freebsd-kmod
+TARGET_JSON := $(ROOT)/kmod/$(TARGET_NAME).json
+KMOD_TARGET_DIR := $(BUILD)/kmod-target
+RUST_LIB := $(KMOD_TARGET_DIR)/$(TARGET_NAME)/release/libcarp_kmod.a
+SHIM_SRCS := $(wildcard $(ROOT)/kmod/shim/*.c)
+SHIM_OBJS := $(patsubst $(ROOT)/kmod/shim/%.c,$(BUILD)/obj/%.o,$(SHIM_SRCS))
+KO_FULL := $(BUILD)/carp.ko.full
+KO := $(BUILD)/carp.ko
+# Global symbols carp.ko keeps (kmod.mk's EXPORT_SYMS): none, everything else is localized.
+EXPORT_SYMS ?=
+
+# Sources the artifact check reads the kernel declarations from (their <...> includes).
+DECL_SOURCES := $(ROOT)/sys-bindings/wrapper.h $(SHIM_SRCS) $(wildcard $(ROOT)/kmod/shim/*.h)
+CHECK_KO := $(PYTHON) $(ROOT)/tests/artifact/check_ko.py
+CHECK_ENV := PYTHONDONTWRITEBYTECODE=1 CARP_KERNEL_CFLAGS="$(KERNEL_CFLAGS)" CARP_DECL_SOURCES="$(DECL_SOURCES)" \
+  CC_KERNEL=$(CC_KERNEL) LD_KERNEL=$(LD_KERNEL) OBJCOPY=$(OBJCOPY) OBJDUMP=$(OBJDUMP) NM=$(NM) \
+  LLVM_MC=$(LLVM_MC) CARP_SHIM_DIR=$(ROOT)/kmod/shim
+
+.PHONY: all ko setup setup-test summary test host-test artifact-test fuzz-smoke \
+        interop-test manlint bench bench-failover demo clean FORCE
+
+all: ko summary
+
+ko: $(KO)
+
+# ---------------------------------------------------------------------------------------
+# Host setup (packages + headers). A stamp keeps `make` from re-running it needlessly.
+setup:
+ifeq ($(SETUP),1)
+	@$(if $(strip $(SYSDIR)),SKIP_ZIG_HEADERS=1) $(ROOT)/tools/setup-host.sh build
+endif
+
+setup-test:
+ifeq ($(SETUP),1)
+	@$(if $(strip $(SYSDIR)),SKIP_ZIG_HEADERS=1) $(ROOT)/tools/setup-host.sh test
+endif
+
+$(ZIG_HEADERS)/.complete: | setup
+	$(ROOT)/tools/setup-host.sh headers
+
+$(BUILD)/sysinc/.complete: | setup
+	@test -d $(SYSDIR)/amd64/include || { echo "SYSDIR=$(SYSDIR): no amd64/include"; exit 1; }
+	mkdir -p $(BUILD)/sysinc
+	ln -sfn $(SYSDIR)/amd64/include $(BUILD)/sysinc/machine
+	ln -sfn $(SYSDIR)/x86/include $(BUILD)/sysinc/x86
+	touch $@
+
+# ConcurrencyKit headers from Debian's libck-dev, minus its userland ck_md.h (ours is in
+# kmod/shim/ck). Linked one by one: -isystem /usr/include would expose glibc's headers.
+$(BUILD)/ck/.complete: | setup
+	@test -f /usr/include/ck_queue.h || { echo "libck-dev is not installed"; exit 1; }
+	rm -rf $(BUILD)/ck && mkdir -p $(BUILD)/ck
+	for f in $$(dpkg -L libck-dev | grep -E '^/usr/include/(ck_|gcc/).*\.h$$'); do \
+	  rel=$${f#/usr/include/}; [ "$$rel" = ck_md.h ] && continue; \
+	  mkdir -p $(BUILD)/ck/$$(dirname $$rel); ln -sf $$f $(BUILD)/ck/$$rel; done
+	touch $@
+
+# Kernel option headers, as `make` in sys/modules generates them for a GENERIC kernel.
+$(OPT_DIR)/.complete: $(ROOT)/Makefile
+	mkdir -p $(OPT_DIR)
+	printf '#define SMP 1\n#define MAC 1\n#define VIMAGE 1\n' > $(OPT_DIR)/opt_global.h
+	printf '#define INET 1\n#define TCP_OFFLOAD 1\n' > $(OPT_DIR)/opt_inet.h
+	printf '#define INET6 1\n' > $(OPT_DIR)/opt_inet6.h
+	printf '#define DEV_BPF 1\n' > $(OPT_DIR)/opt_bpf.h
+	touch $@
+
+PREREQS := $(HEADER_STAMP) $(OPT_DIR)/.complete $(if $(strip $(SYSDIR)),,$(BUILD)/ck/.complete)
+
+# ---------------------------------------------------------------------------------------
+# Rust staticlib for the kernel target. Cargo tracks its own inputs, so always ask it.
+# /usr/bin goes first in PATH for this step only (Debian's rustc/cargo, not rustup's).
+$(RUST_LIB): FORCE | setup $(PREREQS)
+	cd $(ROOT)/kmod && env PATH=/usr/bin:$$PATH RUSTC=$(KERNEL_RUSTC) RUSTC_BOOTSTRAP=1 \
+	  RUSTUP_TOOLCHAIN= CARGO_TARGET_DIR=$(KMOD_TARGET_DIR) LIBCLANG_PATH=$(LIBCLANG_PATH) \
+	  CARP_KERNEL_CFLAGS="$(KERNEL_CFLAGS)" \
+	  RUSTFLAGS="-C force-unwind-tables=no" \
+	  $(KERNEL_CARGO) build --release --quiet --target $(TARGET_JSON) \
+	    -Z build-std=core,alloc -Z json-target-spec
+
+# C shim, with exactly the kernel flags.
+$(BUILD)/obj/%.o: $(ROOT)/kmod/shim/%.c $(wildcard $(ROOT)/kmod/shim/*.h) $(ROOT)/Makefile | setup $(PREREQS)
+	@mkdir -p $(dir $@)
+	$(CC_KERNEL) $(KERNEL_CFLAGS) $(SHIM_WARNINGS) -I$(ROOT)/kmod/shim -c $< -o $@
+
+# Link like kmod.mk: ld -r, strip debug info, localize every symbol not exported.
+# compiler_builtins' objects embed LLVM bitcode (.llvmbc, for LTO) that the kernel does not
+# want and that LLVM 14's tools cannot read: it goes with the debug info.
+$(KO): $(SHIM_OBJS) $(RUST_LIB)
+	$(LD_KERNEL) -m elf_x86_64_fbsd -r -d --warn-common --build-id=sha1 \
+	  -o $(KO_FULL) $(SHIM_OBJS) $(RUST_LIB) 2> >(grep -v -- '-d, -dc, -dp, and' >&2 || true)
+	$(OBJCOPY) --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd \
+	  $(KO_FULL) $@.tmp
+	$(NM) --defined-only --extern-only --format=just-symbols $@.tmp \
+	  | { grep -vxF -f <(printf '%s\n' $(EXPORT_SYMS)) || true; } > $(BUILD)/localize.syms
+	$(OBJCOPY) --localize-symbols=$(BUILD)/localize.syms $@.tmp
+	mv $@.tmp $@
+
+summary: $(KO)
+	@$(CHECK_KO) --summary $(KO)
+
+# ---------------------------------------------------------------------------------------
+# Tests
+test: setup-test all host-test artifact-test fuzz-smoke interop-test manlint
+	@echo "make test: all passed"
+
+host-test:
+	$(HOST_CARGO) test --workspace --quiet
+
+artifact-test: $(KO)
+	$(CHECK_ENV) $(CHECK_KO) $(KO)
+	$(CHECK_ENV) $(PYTHON) $(ROOT)/tests/artifact/test_negative.py $(KO)
+
+fuzz-smoke:
+	@if [ -f tests/fuzz-smoke.sh ]; then bash tests/fuzz-smoke.sh; \
+	 else echo "fuzz-smoke: tests/fuzz-smoke.sh not present, skipped"; fi
+
+interop-test:
+	@if [ -f tests/interop/run.sh ]; then bash tests/interop/run.sh; \
+	 else echo "interop-test: tests/interop/run.sh not present, skipped"; fi
+
+manlint:
+	@pages=$$(find kmod tools -name target -prune -o -type f -name '*.[1-9]' -print | sort); \
+	 if [ -z "$$pages" ]; then echo "manlint: no man pages"; exit 0; fi; \
+	 for p in $$pages; do echo "mandoc -Tlint -Wwarning $$p"; mandoc -Tlint -Wwarning $$p; done
+
+bench:
+	$(HOST_CARGO) bench -p carp-proto
+
+bench-failover:
+	bash tests/interop/bench-failover.sh
+
+demo:
+	bash tests/interop/demo.sh
+
+# Removes only this Makefile's outputs (not the host target/ dir nor .toolchain/).
+clean:
+	rm -rf $(BUILD)
+
+FORCE:

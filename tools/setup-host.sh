@@ -78,7 +78,7 @@ fetch_headers() {
 	if [ ! -f "$dl/$ZIG_WHEEL" ]; then
 		log "downloading ziglang==$ZIG_VERSION wheel (about 100 MB) for its FreeBSD headers"
 		python3 -m pip download --quiet --no-deps --only-binary=:all: \
-			--platform manylinux_2_12_x86_64 --python-version 3 \
+			--platform manylinux_2_12_x86_64 \
 			"ziglang==$ZIG_VERSION" -d "$dl"
 	fi
 	echo "$ZIG_WHEEL_SHA256  $dl/$ZIG_WHEEL" | sha256sum -c --quiet -

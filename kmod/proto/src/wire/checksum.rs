@@ -142,7 +142,12 @@ pub const fn verify(sum: u16) -> bool {
 }
 
 /// RFC 1624 incremental update: the new checksum after one 16-bit word of the covered data
-/// changed from `old_word` to `new_word` (HC' = ~(~HC + ~m + m')).
+/// changed from `old_word` to `new_word` (HC' = ~(~HC + ~m + m'), eqn. 3).
+///
+/// The result verifies exactly like a recomputed one, with one exception inherent to the
+/// equation: when every covered word other than the checksum is zero after the change, it
+/// yields 0x0000 where recomputation gives 0xffff (which no IP, CARP or VRRP header hits:
+/// they all carry a nonzero version field).
 pub fn update(old_checksum: u16, old_word: u16, new_word: u16) -> u16 {
     !combine(&[!old_checksum, !old_word, new_word])
 }
@@ -273,6 +278,13 @@ mod tests {
         }
         d[6..8].copy_from_slice(&c0.to_be_bytes());
         assert!(verify(data(&d)));
+    }
+
+    #[test]
+    fn incremental_update_all_zero_exception() {
+        // Data [checksum, word] with word 0x1234 -> 0: everything else is zero now.
+        assert_eq!(update(!0x1234, 0x1234, 0), 0x0000);
+        assert_eq!(finish(data(&[0, 0, 0, 0])), 0xffff);
     }
 
     #[test]

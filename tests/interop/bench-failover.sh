@@ -29,11 +29,18 @@ for t in ucarp keepalived tcpdump tshark; do
     command -v "$t" >/dev/null || it_die "$t is not installed (see tests/interop/run.sh)"
 done
 
+# Every implementation runs with the same real-time priority (SCHED_FIFO 50, memory
+# locked): the machine is shared, and a kernel's callouts are not delayed by user tasks
+# either. BENCH_RT= (empty) runs them all as ordinary tasks instead.
+export IT_RT=${BENCH_RT-50}
+RT=()
+[[ -n "$IT_RT" ]] && RT=(rtprio "$IT_RT")
+
 it_init
 OUT=${OUT_DIR:-$IT_WORK}
 mkdir -p "$OUT"
 
-block() { ip -n "$(it_ns br)" link set dev "$1" type bridge_slave state "$2"; }
+block() { bridge -n "$(it_ns br)" link set dev "$1" state "$2"; }
 now() { date +%s.%N; }
 
 # wait_count LOG REGEX N SECONDS: bounded wait until LOG has at least N matching lines.
@@ -46,8 +53,10 @@ wait_count() {
 # (block time from STAMPS) take the last advert from MASTER captured before the block took
 # effect and the first advert from BACKUP after it.
 measure() {
-    local cap=$1 filter=$2 master=$3 backup=$4 stamps=$5
-    tshark -r "$cap" -d ip.proto==112,carp -Y "$filter" -T fields -e frame.time_epoch \
+    local cap=$1 filter=$2 master=$3 backup=$4 stamps=$5 decode=()
+    # Protocol 112 dissects as VRRP by default; CARP needs to be asked for.
+    [[ "$filter" == carp* ]] && decode=(-d ip.proto==112,carp)
+    tshark -r "$cap" "${decode[@]}" -Y "$filter" -T fields -e frame.time_epoch \
         -e ip.src 2>/dev/null |
         awk -v M="$master" -v B="$backup" -v S="$stamps" '
         BEGIN { n = 0; while ((getline line < S) > 0) { split(line, f, " "); blk[++n] = f[2] } }
@@ -80,8 +89,8 @@ stats() { # name mode nominal_ms file
 carp_bench() {
     it_lan 4
     it_capture_start "$OUT/carp.pcap"
-    it_bg n1 "$OUT/carpd-m.log" "$CARPD" -q eth0 vhid 1 advbase 1 advskew 0 pass benchpw 10.99.0.101/24
-    it_bg n2 "$OUT/carpd-b.log" "$CARPD" -q eth0 vhid 1 advbase 1 advskew 100 pass benchpw 10.99.0.101/24
+    it_bg n1 "$OUT/carpd-m.log" "$CARPD" -q "${RT[@]}" eth0 vhid 1 advbase 1 advskew 0 pass benchpw 10.99.0.101/24
+    it_bg n2 "$OUT/carpd-b.log" "$CARPD" -q "${RT[@]}" eth0 vhid 1 advbase 1 advskew 100 pass benchpw 10.99.0.101/24
     it_ucarp n3 "$OUT/ucarp-m.log" 2 benchpw 10.99.0.102 1 0 --preempt
     it_ucarp n4 "$OUT/ucarp-b.log" 2 benchpw 10.99.0.102 1 100
     it_wait_log "$OUT/carpd-m.log" '-> MASTER' 10 || it_die "carpd master did not come up"
@@ -113,8 +122,8 @@ vrrp_bench() {
     IT_PREFIX="${IT_PREFIX}v"
     it_lan 4
     it_capture_start "$OUT/vrrp.pcap"
-    it_bg n1 "$OUT/vcarpd-m.log" "$CARPD" -q eth0 vhid 11 carpver 3 vrrpprio 200 vrrpinterval 1 10.99.0.111/24
-    it_bg n2 "$OUT/vcarpd-b.log" "$CARPD" -q eth0 vhid 11 carpver 3 vrrpprio 100 vrrpinterval 1 10.99.0.111/24
+    it_bg n1 "$OUT/vcarpd-m.log" "$CARPD" -q "${RT[@]}" eth0 vhid 11 carpver 3 vrrpprio 200 vrrpinterval 1 10.99.0.111/24
+    it_bg n2 "$OUT/vcarpd-b.log" "$CARPD" -q "${RT[@]}" eth0 vhid 11 carpver 3 vrrpprio 100 vrrpinterval 1 10.99.0.111/24
     it_keepalived n3 "$OUT/ka-m.log" kam 12 200 0.01 10.99.0.112/24
     it_keepalived n4 "$OUT/ka-b.log" kab 12 100 0.01 10.99.0.112/24
     it_wait_log "$OUT/vcarpd-m.log" '-> MASTER' 10 || it_die "carpd VRRP master did not come up"
@@ -142,7 +151,7 @@ vrrp_bench() {
     it_teardown
 }
 
-echo "failover benchmark: $CARP_CYCLES CARP cycles, $VRRP_CYCLES VRRPv3 cycles (kernel $(uname -r), $(nproc) CPUs)" >&2
+echo "failover benchmark: $CARP_CYCLES CARP cycles, $VRRP_CYCLES VRRPv3 cycles (kernel $(uname -r), $(nproc) CPUs, SCHED_FIFO ${IT_RT:-off} for every peer)" >&2
 carp_bench
 vrrp_bench
 echo >&2

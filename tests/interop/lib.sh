@@ -172,7 +172,7 @@ it_stop() {
 }
 
 # it_wait_log LOG REGEX SECONDS: bounded wait for a line matching REGEX (grep -E) in LOG.
-it_wait_log() { it_wait "$3" grep -qE -- "$2" "$1"; }
+it_wait_log() { it_wait "$3" grep -sqE -- "$2" "$1"; }
 
 # it_count_log LOG REGEX: number of matching lines.
 it_count_log() { grep -cE -- "$2" "$1" 2>/dev/null || true; }
@@ -186,7 +186,7 @@ it_capture_start() {
     local f=$1
     it_bg br "$f.log" tcpdump -Z root -i br0 -n -s 256 -U -w "$f" 'ip proto 112 or ip6 proto 112 or arp or icmp6'
     IT_CAPPID=$IT_LASTPID
-    it_wait 5 grep -q 'listening on' "$f.log" || it_die "tcpdump did not start"
+    it_wait 5 grep -sq 'listening on' "$f.log" || it_die "tcpdump did not start"
 }
 
 it_capture_stop() {
@@ -212,7 +212,10 @@ it_ucarp() {
     local node=$1 log=$2 vhid=$3 pass=$4 vip=$5 base=$6 skew=$7; shift 7
     local idx=${node#n}
     [[ -x "$IT_WORK/vip-up.sh" ]] || it_ucarp_scripts
-    it_bg "$node" "$log" stdbuf -oL -eL ucarp --interface=eth0 --srcip="$IT_V4NET.$idx" \
+    # IT_RT=N: run it with SCHED_FIFO priority N (as the benchmark does for every peer).
+    local rt=()
+    [[ -n "${IT_RT:-}" ]] && rt=(chrt -f "$IT_RT")
+    it_bg "$node" "$log" "${rt[@]}" stdbuf -oL -eL ucarp --interface=eth0 --srcip="$IT_V4NET.$idx" \
         --vhid="$vhid" --pass="$pass" --addr="$vip" --advbase="$base" --advskew="$skew" \
         --upscript="$IT_WORK/vip-up.sh" --downscript="$IT_WORK/vip-down.sh" \
         --shutdown --facility=none "$@"
@@ -244,6 +247,10 @@ it_keepalived() {
         echo "  router_id $name"
         echo "  vrrp_garp_master_delay 0"
         echo "  vrrp_garp_master_repeat 1"
+        if [[ -n "${IT_RT:-}" ]]; then
+            echo "  vrrp_rt_priority $IT_RT"
+            echo "  vrrp_no_swap"
+        fi
         echo "}"
         echo "vrrp_instance $name {"
         echo "  state BACKUP"

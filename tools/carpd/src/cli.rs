@@ -52,6 +52,8 @@ pub struct Config {
     pub quiet: bool,
     /// Log every dropped advertisement (`log 2`).
     pub verbose: bool,
+    /// Run with SCHED_FIFO at this priority and locked memory (precise timing under load).
+    pub rtprio: Option<u8>,
     /// Don't touch interfaces/addresses (no macvlan, no `ip addr`): protocol only.
     pub no_addrs: bool,
 }
@@ -71,7 +73,7 @@ fn err<T>(msg: impl Into<String>) -> Result<T, CliError> {
     Err(CliError(msg.into()))
 }
 
-pub const USAGE: &str = "usage: carpd [preempt] [demotion N] [arpbalance] [dscp N] [control FIFO] [-q] [-v] [noaddrs]
+pub const USAGE: &str = "usage: carpd [preempt] [demotion N] [arpbalance] [dscp N] [control FIFO] [rtprio N] [-q] [-v] [noaddrs]
              IFACE vhid N [advbase B] [advskew S] [pass P] [peer A] [peer6 A] [mcast] [mcast6]
              [carpver 2|3] [vrrpprio P] [vrrpinterval CS] [state master|backup] ADDR[/LEN]...
              [vhid M ...]...";
@@ -124,6 +126,7 @@ pub fn parse(args: &[String]) -> Result<Config, CliError> {
         control: None,
         quiet: false,
         verbose: false,
+        rtprio: None,
         no_addrs: false,
     };
     let mut it = args.iter().peekable();
@@ -144,6 +147,13 @@ pub fn parse(args: &[String]) -> Result<Config, CliError> {
                     return err("dscp: must be 0..63");
                 }
                 cfg.dscp = Some(d);
+            }
+            "rtprio" => {
+                let p: u8 = num(w, "priority", it.next())?;
+                if !(1..=99).contains(&p) {
+                    return err("rtprio: must be 1..99");
+                }
+                cfg.rtprio = Some(p);
             }
             "control" => {
                 let Some(p) = it.next() else { return err("control: missing path") };

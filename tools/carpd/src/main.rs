@@ -2,7 +2,7 @@
 //! benchmarks and demos (not the product: that is carp.ko).
 //!
 //! ```text
-//! carpd [preempt] [demotion N] [arpbalance] [dscp N] [control FIFO] [-q] [noaddrs]
+//! carpd [preempt] [demotion N] [arpbalance] [dscp N] [control FIFO] [rtprio N] [-q] [-v] [noaddrs]
 //!       IFACE vhid N [advbase B] [advskew S] [pass P] [peer A] [peer6 A] [mcast] [mcast6]
 //!             [carpver 2|3] [vrrpprio P] [vrrpinterval CS] [state master|backup] ADDR[/LEN]...
 //!             [vhid M ...]...
@@ -34,6 +34,11 @@ fn main() {
 
 fn run(cfg: &carpd::cli::Config) -> std::io::Result<()> {
     sys::precise_timers();
+    if let Some(p) = cfg.rtprio {
+        if let Err(e) = sys::realtime(p) {
+            eprintln!("carpd: rtprio {p}: {e} (continuing without)");
+        }
+    }
     let signals = sys::Signals::new()?;
     let mut control = match &cfg.control {
         Some(p) => Some(sys::Control::open(p)?),

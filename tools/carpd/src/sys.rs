@@ -34,6 +34,18 @@ pub fn precise_timers() {
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
 }
 
+/// SCHED_FIFO at `prio` and all memory locked: wake-ups are not delayed behind ordinary
+/// tasks (the machine is shared; a kernel callout is not delayed either).
+pub fn realtime(prio: u8) -> io::Result<()> {
+    let p = libc::sched_param { sched_priority: i32::from(prio) };
+    // SAFETY: plain syscalls with valid arguments.
+    unsafe {
+        cvt(libc::sched_setscheduler(0, libc::SCHED_FIFO, &p))?;
+        cvt(libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE))?;
+    }
+    Ok(())
+}
+
 /// Interface index, or an error naming the interface.
 pub fn ifindex(name: &str) -> io::Result<i32> {
     let c = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;

@@ -55,6 +55,9 @@ pub mod vrrp;
 
 pub use ethernet::EthernetAddress;
 
+#[cfg(test)]
+mod proptests;
+
 /// A packet could not be parsed or emitted (truncated, malformed, unsupported, buffer too
 /// short). Deliberately carries no detail.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

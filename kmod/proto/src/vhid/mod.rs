@@ -111,6 +111,8 @@ const USEC_PER_CS: u64 = 10_000;
 const ANNOUNCE_DONE: u16 = u16::MAX;
 const ADV_V4: u8 = 1;
 const ADV_V6: u8 = 2;
+/// The queued advertisements are the legacy hand-off ones (advbase 255, advskew 255).
+const ADV_HANDOFF: u8 = 4;
 /// Upper bound on timers handled by one `handle_timeout` call (there are three; a timer
 /// re-armed at `now` by a zero interval must not loop).
 const MAX_TIMERS_PER_CALL: usize = 6;
@@ -675,6 +677,26 @@ impl Vhid {
         }
     }
 
+    /// Legacy graceful hand-off (FreeBSD <= 9.x `ifconfig carpN down`, reference D.2): a
+    /// MASTER CARP vhid queues one last advertisement per family with advbase 255 and
+    /// advskew 255, so every backup takes over at once ("master will time out"). The caller
+    /// polls and sends them, then takes the vhid down ([`Vhid::handle_parent`] with the
+    /// interface down, or [`Vhid::shutdown`]). Returns whether anything was queued (not
+    /// MASTER, or a VRRPv3 vhid: nothing).
+    pub fn queue_handoff(&mut self) -> bool {
+        if self.state != CarpState::Master || self.version != Version::Carp || !self.has_addresses() {
+            return false;
+        }
+        if !self.addrs4.is_empty() {
+            self.adv_pending |= ADV_V4;
+        }
+        if !self.addrs6.is_empty() {
+            self.adv_pending |= ADV_V6;
+        }
+        self.adv_pending |= ADV_HANDOFF;
+        true
+    }
+
     /// The global demotion changed (FreeBSD's send-all task): a MASTER advertises now, with
     /// the new effective skew, and re-arms its advertisement timer.
     pub fn handle_demotion_change(&mut self, now: Instant) {
@@ -745,16 +767,24 @@ impl Vhid {
     /// Next packet to send: advertisements (IPv4, then IPv6), then gratuitous ARPs, then
     /// unsolicited NAs. A CARP advertisement consumes a counter value and is signed here.
     pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
-        if self.adv_pending & ADV_V4 != 0 {
-            self.adv_pending &= !ADV_V4;
-            if !self.addrs4.is_empty() {
-                return Some(self.advert(Family::Inet));
+        while self.adv_pending != 0 {
+            let handoff = self.adv_pending & ADV_HANDOFF != 0;
+            let family = if self.adv_pending & ADV_V4 != 0 {
+                self.adv_pending &= !ADV_V4;
+                Family::Inet
+            } else if self.adv_pending & ADV_V6 != 0 {
+                self.adv_pending &= !ADV_V6;
+                Family::Inet6
+            } else {
+                self.adv_pending = 0;
+                break;
+            };
+            if self.adv_pending & (ADV_V4 | ADV_V6) == 0 {
+                // The hand-off flag covers this batch only.
+                self.adv_pending = 0;
             }
-        }
-        if self.adv_pending & ADV_V6 != 0 {
-            self.adv_pending &= !ADV_V6;
-            if !self.addrs6.is_empty() {
-                return Some(self.advert(Family::Inet6));
+            if self.address_count(family) > 0 {
+                return Some(self.advert(family, handoff));
             }
         }
         let mac = self.virtual_mac();
@@ -939,7 +969,7 @@ impl Vhid {
         self.timers.set(Timer::Advertise, at);
     }
 
-    fn advert(&mut self, family: Family) -> Transmit<'_> {
+    fn advert(&mut self, family: Family, handoff: bool) -> Transmit<'_> {
         match self.version {
             Version::Carp => {
                 let counter = if self.init_counter {
@@ -957,8 +987,8 @@ impl Vhid {
                     family,
                     dst,
                     vhid: self.vhid,
-                    advbase: self.advbase,
-                    advskew: self.effective_advskew(),
+                    advbase: if handoff { u8::MAX } else { self.advbase },
+                    advskew: if handoff { u8::MAX } else { self.effective_advskew() },
                     counter,
                     md: self.auth.sign(counter),
                 })

@@ -783,3 +783,31 @@ fn display_of_events_is_the_log_line() {
     assert!(matches!(e, Event::DemotionChanged(_)));
 }
 
+
+#[test]
+fn legacy_handoff_advertises_255_255_once_per_family() {
+    let d = Demotion::new();
+    let mut v = carp(&d);
+    v.add_address(at(0), vip4(), &sys()).unwrap();
+    v.add_address(at(0), vip6(), &sys()).unwrap();
+    assert!(!v.queue_handoff(), "only a MASTER hands off");
+    v.handle_timeout(at(3 * SEC), &sys());
+    drain(&mut v);
+    assert!(v.queue_handoff());
+    let tx = carp_tx(&transmits(&mut v));
+    assert_eq!(tx.len(), 2);
+    assert!(tx.iter().all(|c| c.advbase == 255 && c.advskew == 255 && v.verify(c.counter, &c.md)));
+    assert_eq!(tx[1].counter, tx[0].counter.wrapping_add(1));
+    // The next regular advert is normal again, even if the caller stopped polling right
+    // after the last hand-off advert.
+    assert!(v.queue_handoff());
+    assert!(v.poll_transmit().is_some());
+    assert!(v.poll_transmit().is_some());
+    v.handle_demotion_change(at(4 * SEC));
+    let tx = carp_tx(&transmits(&mut v));
+    assert!(tx.iter().all(|c| c.advbase == 1 && c.advskew == 0));
+    // A backup receiving the hand-off takes over at once.
+    let (mut b, _d) = backup();
+    b.handle_carp_advert(at(1), &adv(255, 255, 1), &sys());
+    assert_eq!(events(&mut b), ["carp: 1@em0: BACKUP -> MASTER (master will time out)"]);
+}

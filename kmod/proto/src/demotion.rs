@@ -161,9 +161,9 @@ pub enum DemotionReason {
     InterfaceDown,
     /// It came back.
     InterfaceUp,
-    /// Three consecutive advertisement send errors: "send error <errno> on <if>".
+    /// Three consecutive advertisement send errors: `"send error <errno> on <if>"`.
     SendError { errno: i32, ifname: IfName },
-    /// Three successful sends after that: "send ok on <if>".
+    /// Three successful sends after that: `"send ok on <if>"`.
     SendOk { ifname: IfName },
     /// A demoted vhid was destroyed.
     VhidRemoved,

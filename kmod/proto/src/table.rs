@@ -1,7 +1,7 @@
 //! The per-parent vhid container (FreeBSD's `struct carp_if`, "cif").
 //!
 //! A [`Table`] holds the vhids configured on one parent interface, sorted by vhid, with an
-//! O(1) index from vhid (and therefore from virtual MAC 00:00:5e:00:01:<vhid>) to its
+//! O(1) index from vhid (and therefore from virtual MAC `00:00:5e:00:01:<vhid>`) to its
 //! slot. It answers the data-plane questions the kernel hooks ask
 //! ([`Table::forus`], [`Table::is_master`], [`Table::iamatch`], [`Table::iamatch6`],
 //! [`Table::macmatch6`], [`Table::vhid_of`]), applies configuration ([`Table::set`],

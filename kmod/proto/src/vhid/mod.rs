@@ -46,6 +46,8 @@
 //!
 //! # Rules (reference B, A.3, A.7)
 //!
+//! * The live demotion comes from the [`Demotion`] handle given at creation (shared by every
+//!   vhid of the VNET); `Sysctls::demotion` is not read.
 //! * Timing values are compared as FreeBSD's `struct timeval`s: `(advbase s, skew*1000000/256
 //!   µs)`. Our own value uses the *demoted* skew (`clamp(advskew + demotion, 0, 240)`); the
 //!   master-down interval uses the *configured* skew: `3*advbase + advskew/256` s.
@@ -266,7 +268,7 @@ impl Vhid {
         &self.ifname
     }
 
-    /// 00:00:5e:00:01:<vhid>.
+    /// `00:00:5e:00:01:<vhid>`.
     pub fn virtual_mac(&self) -> [u8; 6] {
         virtual_mac(self.vhid)
     }
@@ -564,7 +566,9 @@ impl Vhid {
         removed
     }
 
-    /// The parent's `IFF_UP` flag or link state changed (`carp_linkstate`, B.4).
+    /// The parent's `IFF_UP` flag or link state changed (`carp_linkstate`, B.4). Like
+    /// FreeBSD's `carp_sc_state`, this re-runs the whole interface-state logic, so an "up"
+    /// call bounces even a MASTER through INIT to BACKUP: call it on real changes only.
     pub fn handle_parent(&mut self, now: Instant, iff_up: bool, link_up: bool, sys: &Sysctls) {
         self.iff_up = iff_up;
         self.link_up = link_up;
@@ -707,8 +711,8 @@ impl Vhid {
 
     /// What happened to an advertisement handed out by [`Vhid::poll_transmit`]:
     /// `opackets`/`opackets6` (or `onomem`) and the send-error demotion (A.4): three
-    /// consecutive errors demote by `senderr_demotion_factor` ("send error <errno> on
-    /// <if>"), three successes after that undo it ("send ok on <if>").
+    /// consecutive errors demote by `senderr_demotion_factor` (`"send error <errno> on
+    /// <if>"`), three successes after that undo it (`"send ok on <if>"`).
     pub fn handle_send_result(&mut self, family: Family, result: SendResult, sys: &Sysctls, stats: &mut CarpStats) {
         let sent = match family {
             Family::Inet => Stat::OPackets,

@@ -79,7 +79,7 @@ impl VrrpAddresses<'_> {
 }
 
 /// A VRRPv3 advertisement (reference A.7): always to 224.0.0.18 / ff02::12, always with the
-/// virtual MAC 00:00:5e:00:01:<vrid> as source (both families), no authentication.
+/// virtual MAC `00:00:5e:00:01:<vrid>` as source (both families), no authentication.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VrrpTransmit<'a> {
     pub family: Family,

@@ -47,12 +47,12 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::auth::{scope_cleared, MD_LEN};
 use crate::types::{CarpStats, Family, Stat, Version, IPPROTO_CARP};
-use crate::wire::{carp, checksum, ipv4, ipv6};
+use crate::wire::{carp, checksum, ipv4, ipv6, vrrp};
 
 /// TTL / hop limit required of multicast advertisements (`CARP_DFLTTL`).
 pub const CARP_DFLTTL: u8 = 255;
 /// Size of a VRRPv3 header: the minimum for any advertisement (`sizeof(struct vrrpv3_header)`).
-pub const VRRP_HEADER_LEN: usize = 8;
+pub const VRRP_HEADER_LEN: usize = vrrp::HEADER_LEN;
 /// Size of a CARP advertisement (`sizeof(struct carp_header)`).
 pub const CARP_HEADER_LEN: usize = carp::HEADER_LEN;
 /// `sizeof(struct ip)`, which FreeBSD subtracts in two length diagnostics (also for IPv6).
@@ -740,19 +740,6 @@ fn carp_common<L: VhidLookup + ?Sized>(
     )
 }
 
-/// VRRPv3 header fields (RFC 9568 5.1), read without panicking (missing bytes read 0).
-/// TODO(wire::vrrp): switch to `wire::vrrp::Packet` once it exists.
-mod vrrp_field {
-    pub const VRID: usize = 1;
-    pub const PRIORITY: usize = 2;
-    pub const COUNT: usize = 3;
-    pub const MAX_ADVER_INT: core::ops::Range<usize> = 4..6;
-}
-
-fn byte_at(b: &[u8], at: usize) -> u8 {
-    b.get(at).copied().unwrap_or(0)
-}
-
 /// `vrrp_input_c`, on a packet of at least 8 bytes; `phdr` is the pseudo-header sum.
 fn vrrp_common<L: VhidLookup + ?Sized>(
     rx: Stat,
@@ -763,7 +750,8 @@ fn vrrp_common<L: VhidLookup + ?Sized>(
     payload: &[u8],
     phdr: u16,
 ) -> Outcome {
-    let vrid = byte_at(payload, vrrp_field::VRID);
+    let packet = vrrp::Packet::new_unchecked(payload);
+    let vrid = packet.vrid();
     let sc = match find_vhid(lookup, family, vrid, &src) {
         Ok(sc) => sc,
         Err((verdict, diag)) => return Outcome::drop(rx, verdict, diag),
@@ -791,15 +779,11 @@ fn vrrp_common<L: VhidLookup + ?Sized>(
             Some(Diag::VrrpIncorrectChecksum { vhid: vrid }),
         );
     }
-    let [hi, lo] = [
-        byte_at(payload, vrrp_field::MAX_ADVER_INT.start),
-        byte_at(payload, vrrp_field::MAX_ADVER_INT.start.saturating_add(1)),
-    ];
     let advert = VrrpAdvert {
         vrid,
-        priority: byte_at(payload, vrrp_field::PRIORITY),
-        addr_count: byte_at(payload, vrrp_field::COUNT),
-        max_adver_int_raw: u16::from_be_bytes([hi, lo]),
+        priority: packet.priority(),
+        addr_count: packet.count(),
+        max_adver_int_raw: packet.max_adver_int_word(),
     };
     Outcome::accept(
         rx,

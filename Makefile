@@ -25,6 +25,15 @@ SHELL := /bin/bash
 .DELETE_ON_ERROR:
 
 ROOT := $(CURDIR)
+# V=1 shows every command.
+V ?= 0
+ifeq ($(V),1)
+  Q :=
+  say := @true
+else
+  Q := @
+  say := @printf '  %-6s %s\n'
+endif
 BUILD := $(ROOT)/build
 SETUP ?= 1
 
@@ -137,20 +146,22 @@ $(BUILD)/sysinc/.complete: | setup
 # kmod/shim/ck). Linked one by one: -isystem /usr/include would expose glibc's headers.
 $(BUILD)/ck/.complete: | setup
 	@test -f /usr/include/ck_queue.h || { echo "libck-dev is not installed"; exit 1; }
-	rm -rf $(BUILD)/ck && mkdir -p $(BUILD)/ck
-	for f in $$(dpkg -L libck-dev | grep -E '^/usr/include/(ck_|gcc/).*\.h$$'); do \
+	$(say) GEN "build/ck (libck-dev headers without its userland ck_md.h)"
+	$(Q)rm -rf $(BUILD)/ck && mkdir -p $(BUILD)/ck
+	$(Q)for f in $$(dpkg -L libck-dev | grep -E '^/usr/include/(ck_|gcc/).*\.h$$'); do \
 	  rel=$${f#/usr/include/}; [ "$$rel" = ck_md.h ] && continue; \
 	  mkdir -p $(BUILD)/ck/$$(dirname $$rel); ln -sf $$f $(BUILD)/ck/$$rel; done
-	touch $@
+	$(Q)touch $@
 
 # Kernel option headers, as `make` in sys/modules generates them for a GENERIC kernel.
 $(OPT_DIR)/.complete: $(ROOT)/Makefile
-	mkdir -p $(OPT_DIR)
-	printf '#define SMP 1\n#define MAC 1\n#define VIMAGE 1\n' > $(OPT_DIR)/opt_global.h
-	printf '#define INET 1\n#define TCP_OFFLOAD 1\n' > $(OPT_DIR)/opt_inet.h
-	printf '#define INET6 1\n' > $(OPT_DIR)/opt_inet6.h
-	printf '#define DEV_BPF 1\n' > $(OPT_DIR)/opt_bpf.h
-	touch $@
+	$(say) GEN "build/opt/opt_{global,inet,inet6,bpf}.h"
+	$(Q)mkdir -p $(OPT_DIR)
+	$(Q)printf '#define SMP 1\n#define MAC 1\n#define VIMAGE 1\n' > $(OPT_DIR)/opt_global.h
+	$(Q)printf '#define INET 1\n#define TCP_OFFLOAD 1\n' > $(OPT_DIR)/opt_inet.h
+	$(Q)printf '#define INET6 1\n' > $(OPT_DIR)/opt_inet6.h
+	$(Q)printf '#define DEV_BPF 1\n' > $(OPT_DIR)/opt_bpf.h
+	$(Q)touch $@
 
 PREREQS := $(HEADER_STAMP) $(OPT_DIR)/.complete $(if $(strip $(SYSDIR)),,$(BUILD)/ck/.complete)
 
@@ -158,7 +169,8 @@ PREREQS := $(HEADER_STAMP) $(OPT_DIR)/.complete $(if $(strip $(SYSDIR)),,$(BUILD
 # Rust staticlib for the kernel target. Cargo tracks its own inputs, so always ask it.
 # /usr/bin goes first in PATH for this step only (Debian's rustc/cargo, not rustup's).
 $(RUST_LIB): FORCE | setup $(PREREQS)
-	cd $(ROOT)/kmod && env PATH=/usr/bin:$$PATH RUSTC=$(KERNEL_RUSTC) RUSTC_BOOTSTRAP=1 \
+	$(say) CARGO "carp-kmod + carp-proto + sys-bindings (build-std core, alloc)"
+	$(Q)cd $(ROOT)/kmod && env PATH=/usr/bin:$$PATH RUSTC=$(KERNEL_RUSTC) RUSTC_BOOTSTRAP=1 \
 	  RUSTUP_TOOLCHAIN= CARGO_TARGET_DIR=$(KMOD_TARGET_DIR) LIBCLANG_PATH=$(LIBCLANG_PATH) \
 	  CARP_KERNEL_CFLAGS="$(KERNEL_CFLAGS)" \
 	  RUSTFLAGS="-C force-unwind-tables=no" \
@@ -167,21 +179,24 @@ $(RUST_LIB): FORCE | setup $(PREREQS)
 
 # C shim, with exactly the kernel flags.
 $(BUILD)/obj/%.o: $(ROOT)/kmod/shim/%.c $(wildcard $(ROOT)/kmod/shim/*.h) $(ROOT)/Makefile | setup $(PREREQS)
+	$(say) CC kmod/shim/$(notdir $<)
 	@mkdir -p $(dir $@)
-	$(CC_KERNEL) $(KERNEL_CFLAGS) $(SHIM_WARNINGS) -I$(ROOT)/kmod/shim -c $< -o $@
+	$(Q)$(CC_KERNEL) $(KERNEL_CFLAGS) $(SHIM_WARNINGS) -I$(ROOT)/kmod/shim -c $< -o $@
 
 # Link like kmod.mk: ld -r, strip debug info, localize every symbol not exported.
 # compiler_builtins' objects embed LLVM bitcode (.llvmbc, for LTO) that the kernel does not
 # want and that LLVM 14's tools cannot read: it goes with the debug info.
 $(KO): $(SHIM_OBJS) $(RUST_LIB)
-	$(LD_KERNEL) -m elf_x86_64_fbsd -r -d --warn-common --build-id=sha1 \
-	  -o $(KO_FULL) $(SHIM_OBJS) $(RUST_LIB) 2> >(grep -v -- '-d, -dc, -dp, and' >&2 || true)
-	$(OBJCOPY) --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd \
+	$(say) LD "build/carp.ko (ld -r, strip, localize)"
+	$(Q)if ! $(LD_KERNEL) -m elf_x86_64_fbsd -r -d --warn-common --build-id=sha1 \
+	  -o $(KO_FULL) $(SHIM_OBJS) $(RUST_LIB) 2> $(BUILD)/ld.log; then cat $(BUILD)/ld.log >&2; exit 1; fi
+	$(Q)grep -v -- '-d, -dc, -dp, and --\[no-\]define-common will be removed' $(BUILD)/ld.log >&2 || true
+	$(Q)$(OBJCOPY) --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd \
 	  $(KO_FULL) $@.tmp
-	$(NM) --defined-only --extern-only --format=just-symbols $@.tmp \
+	$(Q)$(NM) --defined-only --extern-only --format=just-symbols $@.tmp \
 	  | { grep -vxF -f <(printf '%s\n' $(EXPORT_SYMS)) || true; } > $(BUILD)/localize.syms
-	$(OBJCOPY) --localize-symbols=$(BUILD)/localize.syms $@.tmp
-	mv $@.tmp $@
+	$(Q)$(OBJCOPY) --localize-symbols=$(BUILD)/localize.syms $@.tmp
+	$(Q)mv $@.tmp $@
 
 summary: $(KO)
 	@$(CHECK_KO) --summary $(KO)
@@ -192,11 +207,14 @@ test: setup-test all host-test artifact-test fuzz-smoke interop-test manlint
 	@echo "make test: all passed"
 
 host-test:
-	$(HOST_CARGO) test --workspace --quiet
+	$(say) TEST "host workspace (cargo test --workspace)"
+	$(Q)$(HOST_CARGO) test --workspace --quiet
 
 artifact-test: $(KO)
-	$(CHECK_ENV) $(CHECK_KO) $(KO)
-	$(CHECK_ENV) $(PYTHON) $(ROOT)/tests/artifact/test_negative.py $(KO)
+	$(say) CHECK "build/carp.ko (tests/artifact/check_ko.py)"
+	$(Q)$(CHECK_ENV) $(CHECK_KO) $(KO)
+	$(say) CHECK "negative cases (tests/artifact/test_negative.py)"
+	$(Q)$(CHECK_ENV) $(PYTHON) $(ROOT)/tests/artifact/test_negative.py $(KO)
 
 fuzz-smoke:
 	@if [ -f tests/fuzz-smoke.sh ]; then bash tests/fuzz-smoke.sh; \
@@ -206,10 +224,13 @@ interop-test:
 	@if [ -f tests/interop/run.sh ]; then bash tests/interop/run.sh; \
 	 else echo "interop-test: tests/interop/run.sh not present, skipped"; fi
 
+# Man pages: files named *.[1-9] under kmod/ or tools/ that start like mdoc/man pages.
 manlint:
-	@pages=$$(find kmod tools -name target -prune -o -type f -name '*.[1-9]' -print | sort); \
+	@pages=$$(find kmod tools -name target -prune -o -type f -name '*.[1-9]' -print | sort \
+	   | while read -r f; do head -n 40 "$$f" | grep -qE '^\.(Dd|TH)' && echo "$$f"; done || true); \
 	 if [ -z "$$pages" ]; then echo "manlint: no man pages"; exit 0; fi; \
-	 for p in $$pages; do echo "mandoc -Tlint -Wwarning $$p"; mandoc -Tlint -Wwarning $$p; done
+	 for p in $$pages; do printf '  %-6s %s\n' LINT "$$p (mandoc -Tlint -Wwarning)"; \
+	   mandoc -Tlint -Wwarning "$$p"; done
 
 bench:
 	$(HOST_CARGO) bench -p carp-proto

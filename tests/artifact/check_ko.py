@@ -533,26 +533,40 @@ def summary(path, info):
         elif r["type"] == MDT_DEPEND:
             out.append(f"  depends  {r['cval']} {r['min']} (preferred {r['pref']}, max {r['max']})")
     secs = [s for s in elf.sections if s.flags & SHF_ALLOC]
-    out.append("  sections (allocated): " + ", ".join(f"{s.name} {s.size}" for s in secs))
+    nonalloc = [s.name for s in elf.sections[1:] if not s.flags & SHF_ALLOC
+                and s.type not in (SHT_RELA, SHT_REL)]
+    nrel = sum(1 for s in elf.sections if s.type in (SHT_RELA, SHT_REL))
+    out += wrap(f"  sections: {len(elf.sections) - 1}; allocated (bytes): ",
+                [f"{s.name} {s.size}" for s in secs], ", ")
+    out += wrap("    not allocated: ", nonalloc + [f"{nrel} .rela*"], ", ")
     text = sum(s.size for s in secs if s.flags & SHF_EXECINSTR)
     data = sum(s.size for s in secs if not s.flags & SHF_EXECINSTR)
-    out.append(f"  code {text} bytes, data/rodata/sets {data} bytes; relocations: " +
-               ", ".join(f"R_X86_64_{R_X86_64.get(t, t)} {n}" for t, n in sorted(counts.items())))
+    out.append(f"  code {text} bytes, data/rodata/sets {data} bytes")
+    out += wrap("  relocations: ", [f"R_X86_64_{R_X86_64.get(t, t)} {n}"
+                                    for t, n in sorted(counts.items())], ", ")
     glob = [s.name for s in elf.symbols[1:]
             if s.shndx != SHN_UNDEF and s.bind != STB_LOCAL and s.name]
     out.append(f"  defined global symbols: {len(glob)}" + (f" ({', '.join(glob[:8])})" if glob else ""))
     sets = [n for n in undef if LINKER_SET_BOUND.match(n)]
     other = [n for n in undef if not LINKER_SET_BOUND.match(n)]
     out.append(f"  undefined: {len(other)} kernel symbols + {len(sets)} linker-set bounds")
-    line = "    "
-    for n in other:
-        if len(line) + len(n) + 1 > 96:
-            out.append(line.rstrip())
-            line = "    "
-        line += n + " "
     if other:
-        out.append(line.rstrip())
+        out += wrap("    ", other, " ")
     return "\n".join(out)
+
+
+def wrap(first, items, sep, width=96):
+    """Lines starting with `first`, then items joined by `sep`, wrapped and indented."""
+    lines, line = [], first
+    indent = " " * 4
+    for i, item in enumerate(items):
+        piece = item + (sep.rstrip() if i + 1 < len(items) else "")
+        if len(line) + len(piece) + 1 > width and line.strip():
+            lines.append(line.rstrip())
+            line = indent
+        line += piece + (" " if sep.endswith(" ") or sep == " " else "")
+    lines.append(line.rstrip())
+    return lines
 
 
 def main():

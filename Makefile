@@ -13,6 +13,7 @@
 #                     the ziglang wheel, unpacked under .toolchain/.
 #   FREEBSD_VERSION   __FreeBSD_version the module is built for and depends on
 #                     (default 1500068 = 15.0-RELEASE; with SYSDIR, read from its sys/param.h).
+#   BUILD             output directory (default build/).
 #   LLVM_SUFFIX       suffix of the clang/lld/llvm tools (default -14; empty on FreeBSD).
 #   SETUP             set to 0 to skip tools/setup-host.sh.
 #
@@ -34,7 +35,7 @@ else
   Q := @
   say := @printf '  %-6s %s\n'
 endif
-BUILD := $(ROOT)/build
+BUILD ?= $(ROOT)/build
 SETUP ?= 1
 
 # ---------------------------------------------------------------------------------------
@@ -68,12 +69,19 @@ ifeq ($(strip $(SYSDIR)),)
   # Zig's headers leave __FreeBSD_version to the compiler.
   VERSION_FLAGS := -D__FreeBSD_version=$(FREEBSD_VERSION)
 else
-  FREEBSD_VERSION ?= $(shell awk '/^\#define[[:space:]]+__FreeBSD_version/ {print $$3}' $(SYSDIR)/sys/param.h)
+  # A source tree's sys/param.h defines __FreeBSD_version itself; that value is used.
+  SYSDIR_VERSION := $(shell awk '/^\#define[[:space:]]+__FreeBSD_version/ {print $$3; exit}' $(SYSDIR)/sys/param.h 2>/dev/null)
+  FREEBSD_VERSION ?= $(if $(SYSDIR_VERSION),$(SYSDIR_VERSION),1500068)
+  ifneq ($(SYSDIR_VERSION),)
+    ifneq ($(SYSDIR_VERSION),$(FREEBSD_VERSION))
+      $(error FREEBSD_VERSION=$(FREEBSD_VERSION) but $(SYSDIR)/sys/param.h says $(SYSDIR_VERSION))
+    endif
+  endif
   HEADER_STAMP := $(BUILD)/sysinc/.complete
   CK_INCLUDE := $(SYSDIR)/contrib/ck/include
   # Like bsd.kmod.mk: `machine` and `x86` links next to the source tree.
   KERNEL_INCLUDES := -isystem $(BUILD)/sysinc -isystem $(SYSDIR) -isystem $(CK_INCLUDE)
-  VERSION_FLAGS :=
+  VERSION_FLAGS := $(if $(SYSDIR_VERSION),,-D__FreeBSD_version=$(FREEBSD_VERSION))
 endif
 FREEBSD_MAJOR := $(shell echo $$(( $(FREEBSD_VERSION) / 100000 )))
 OPT_DIR := $(BUILD)/opt
@@ -187,7 +195,7 @@ $(BUILD)/obj/%.o: $(ROOT)/kmod/shim/%.c $(wildcard $(ROOT)/kmod/shim/*.h) $(ROOT
 # compiler_builtins' objects embed LLVM bitcode (.llvmbc, for LTO) that the kernel does not
 # want and that LLVM 14's tools cannot read: it goes with the debug info.
 $(KO): $(SHIM_OBJS) $(RUST_LIB)
-	$(say) LD "build/carp.ko (ld -r, strip, localize)"
+	$(say) LD "$(patsubst $(ROOT)/%,%,$(KO)) (ld -r, strip, localize)"
 	$(Q)if ! $(LD_KERNEL) -m elf_x86_64_fbsd -r -d --warn-common --build-id=sha1 \
 	  -o $(KO_FULL) $(SHIM_OBJS) $(RUST_LIB) 2> $(BUILD)/ld.log; then cat $(BUILD)/ld.log >&2; exit 1; fi
 	$(Q)grep -v -- '-d, -dc, -dp, and --\[no-\]define-common will be removed' $(BUILD)/ld.log >&2 || true

@@ -112,8 +112,20 @@ PY
 	rm -f "$dl/$ZIG_WHEEL"
 }
 
+check_kernel_rustc() {
+	# bookworm itself has rustc-web 1.85 without matching build-std support for our target
+	# JSON; 1.96 comes from bookworm-security.
+	local v
+	v="$(/usr/bin/rustc --version 2>/dev/null | awk '{print $2}')"
+	case "$v" in
+	1.9[6-9].* | 1.[1-9][0-9][0-9].*) ;;
+	*) log "/usr/bin/rustc is '${v:-missing}', need rustc-web >= 1.96 (bookworm-security)"; exit 1 ;;
+	esac
+}
+
 if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then
 	install_packages "${packages[@]}"
+	[ "$mode" = headers ] || check_kernel_rustc
 else
 	log "not a Debian host: installing nothing (see README.md for what is needed)"
 fi

@@ -113,8 +113,8 @@ PY
 }
 
 check_kernel_rustc() {
-	# bookworm itself has rustc-web 1.85 without matching build-std support for our target
-	# JSON; 1.96 comes from bookworm-security.
+	# bookworm's main archive has rustc-web 1.85; the kernel build (target JSON fields,
+	# `-Z json-target-spec`) is only known to work with 1.96, from bookworm-security.
 	local v
 	v="$(/usr/bin/rustc --version 2>/dev/null | awk '{print $2}')"
 	case "$v" in

@@ -46,7 +46,6 @@ LD_KERNEL := ld.lld$(LLVM_SUFFIX)
 NM := llvm-nm$(LLVM_SUFFIX)
 OBJCOPY := llvm-objcopy$(LLVM_SUFFIX)
 OBJDUMP := llvm-objdump$(LLVM_SUFFIX)
-LLVM_MC := llvm-mc$(LLVM_SUFFIX)
 PYTHON ?= python3
 # The kernel build uses Debian's rustc-web (1.96, with library sources for build-std);
 # host tests use whatever `cargo` is first in PATH (rustup stable).
@@ -119,7 +118,7 @@ DECL_SOURCES := $(ROOT)/sys-bindings/wrapper.h $(SHIM_SRCS) $(wildcard $(ROOT)/k
 CHECK_KO := $(PYTHON) $(ROOT)/tests/artifact/check_ko.py
 CHECK_ENV := PYTHONDONTWRITEBYTECODE=1 CARP_KERNEL_CFLAGS="$(KERNEL_CFLAGS)" CARP_DECL_SOURCES="$(DECL_SOURCES)" \
   CC_KERNEL=$(CC_KERNEL) LD_KERNEL=$(LD_KERNEL) OBJCOPY=$(OBJCOPY) OBJDUMP=$(OBJDUMP) NM=$(NM) \
-  LLVM_MC=$(LLVM_MC) CARP_SHIM_DIR=$(ROOT)/kmod/shim
+  CARP_SHIM_DIR=$(ROOT)/kmod/shim
 
 .PHONY: all ko setup setup-test summary test host-test artifact-test fuzz-smoke \
         interop-test manlint bench bench-failover demo clean FORCE
@@ -129,7 +128,7 @@ all: ko summary
 ko: $(KO)
 
 # ---------------------------------------------------------------------------------------
-# Host setup (packages + headers). A stamp keeps `make` from re-running it needlessly.
+# Host setup (packages + headers). Runs every time; it only checks when nothing is missing.
 setup:
 ifeq ($(SETUP),1)
 	@$(if $(strip $(SYSDIR)),SKIP_ZIG_HEADERS=1) $(ROOT)/tools/setup-host.sh build

@@ -32,10 +32,14 @@
 //! state machine hands those out as events, and the caller then runs
 //! `Table::handle_demotion_change` on every table (the send-all task).
 //!
-//! # Concurrency
+//! # Concurrency and ownership
 //!
-//! The state is an `Arc` with two atomics, so tokens can be dropped from any context
-//! without a lock. The value uses wrapping arithmetic (like FreeBSD's `atomic_add_int`),
+//! The state is two atomics ([`DemotionState`]), so tokens can be dropped from any context
+//! without a lock. A [`Demotion`] handle either shares it through an `Arc`
+//! ([`Demotion::new`]: userspace, tests) or points at a `'static` [`DemotionState`] the
+//! caller owns ([`Demotion::from_static`]: the kernel's per-VNET storage). The latter
+//! allocates nothing, so it has no allocation-failure (panic) path, which carp.ko's build
+//! forbids. The value uses wrapping arithmetic (like FreeBSD's `atomic_add_int`),
 //! which keeps every add/subtract pair exactly reversible; effective skews are computed in
 //! 64 bits and clamped, so no value of the accumulator can overflow anything.
 
@@ -46,54 +50,92 @@ use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use crate::types::CARP_MAXSKEW;
 use crate::vhid::IfName;
 
+/// The accumulator itself: the demotion value and the number of live paired sources.
 #[derive(Debug, Default)]
-struct DemotionState {
+pub struct DemotionState {
     value: AtomicI32,
     sources: AtomicU32,
 }
 
 impl DemotionState {
+    /// Demotion 0, no sources (usable in a `static`).
+    pub const fn new() -> DemotionState {
+        DemotionState { value: AtomicI32::new(0), sources: AtomicU32::new(0) }
+    }
+
     /// Add `adj` and return the new value.
     fn add(&self, adj: i32) -> i32 {
         self.value.fetch_add(adj, Ordering::AcqRel).wrapping_add(adj)
     }
 }
 
+#[derive(Clone, Debug)]
+enum Handle {
+    Shared(Arc<DemotionState>),
+    Static(&'static DemotionState),
+}
+
+impl Handle {
+    fn state(&self) -> &DemotionState {
+        match self {
+            Handle::Shared(a) => a,
+            Handle::Static(s) => s,
+        }
+    }
+}
+
 /// The per-VNET demotion accumulator. Cloning gives another handle to the same value.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Demotion {
-    state: Arc<DemotionState>,
+    handle: Handle,
+}
+
+impl Default for Demotion {
+    fn default() -> Self {
+        Demotion::new()
+    }
 }
 
 impl Demotion {
-    /// A fresh accumulator at 0 with no sources.
+    /// A fresh accumulator at 0 with no sources, shared through an `Arc` (allocates, and
+    /// cannot report an allocation failure: for userspace and tests).
     pub fn new() -> Demotion {
-        Demotion::default()
+        Demotion { handle: Handle::Shared(Arc::new(DemotionState::new())) }
+    }
+
+    /// A handle to an accumulator the caller owns for the whole life of every vhid and token
+    /// using it (the kernel's per-VNET storage). Allocates nothing.
+    pub fn from_static(state: &'static DemotionState) -> Demotion {
+        Demotion { handle: Handle::Static(state) }
+    }
+
+    fn state(&self) -> &DemotionState {
+        self.handle.state()
     }
 
     /// Current demotion (`net.inet.carp.demotion` read).
     pub fn value(&self) -> i32 {
-        self.state.value.load(Ordering::Acquire)
+        self.state().value.load(Ordering::Acquire)
     }
 
     /// Number of active paired sources: the legacy `suppress_preempt` counter.
     pub fn suppress_preempt(&self) -> u32 {
-        self.state.sources.load(Ordering::Acquire)
+        self.state().sources.load(Ordering::Acquire)
     }
 
     /// An unpaired adjustment: the `demotion` sysctl write handler (which *adds* the
     /// written value) or an unpaired external caller. Returns the record to log.
     pub fn adjust(&self, adj: i32, reason: DemotionReason) -> DemotionChange {
-        let value = self.state.add(adj);
+        let value = self.state().add(adj);
         DemotionChange { adj, value, reason }
     }
 
     /// A paired adjustment: add `amount` now, subtract it when the token is released or
     /// dropped. Returns the token and the record to log.
     pub fn demote(&self, amount: i32, reason: DemotionReason) -> (DemotionToken, DemotionChange) {
-        self.state.sources.fetch_add(1, Ordering::AcqRel);
-        let value = self.state.add(amount);
-        let token = DemotionToken { state: Arc::clone(&self.state), amount, live: true };
+        self.state().sources.fetch_add(1, Ordering::AcqRel);
+        let value = self.state().add(amount);
+        let token = DemotionToken { handle: self.handle.clone(), amount, live: true };
         (token, DemotionChange { adj: amount, value, reason })
     }
 
@@ -105,7 +147,7 @@ impl Demotion {
 
     /// Whether `other` is a handle to the same accumulator.
     pub fn same_as(&self, other: &Demotion) -> bool {
-        Arc::ptr_eq(&self.state, &other.state)
+        core::ptr::eq(self.state(), other.state())
     }
 }
 
@@ -120,7 +162,7 @@ pub fn effective_skew(advskew: u8, demotion: i32) -> u8 {
 #[must_use = "dropping a DemotionToken immediately undoes the demotion"]
 #[derive(Debug)]
 pub struct DemotionToken {
-    state: Arc<DemotionState>,
+    handle: Handle,
     amount: i32,
     live: bool,
 }
@@ -139,12 +181,13 @@ impl DemotionToken {
     }
 
     fn undo(&mut self) -> i32 {
+        let state = self.handle.state();
         if !self.live {
-            return self.state.value.load(Ordering::Acquire);
+            return state.value.load(Ordering::Acquire);
         }
         self.live = false;
-        self.state.sources.fetch_sub(1, Ordering::AcqRel);
-        self.state.add(self.amount.wrapping_neg())
+        state.sources.fetch_sub(1, Ordering::AcqRel);
+        state.add(self.amount.wrapping_neg())
     }
 }
 
@@ -286,6 +329,21 @@ mod tests {
         assert_eq!(d.value(), 7);
         assert!(d.same_as(&e));
         assert!(!d.same_as(&Demotion::new()));
+    }
+
+    #[test]
+    fn a_static_accumulator_works_without_allocation() {
+        static STATE: DemotionState = DemotionState::new();
+        let d = Demotion::from_static(&STATE);
+        let e = Demotion::from_static(&STATE);
+        assert!(d.same_as(&e));
+        let (t, c) = d.demote(240, DemotionReason::InterfaceDown);
+        assert_eq!(c.value, 240);
+        assert_eq!(e.value(), 240);
+        assert_eq!(e.suppress_preempt(), 1);
+        drop(t);
+        assert_eq!(e.value(), 0);
+        assert_eq!(e.suppress_preempt(), 0);
     }
 
     #[test]

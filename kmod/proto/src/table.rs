@@ -168,12 +168,19 @@ impl Table {
         if let Some(v) = self.get_mut(req.vhid) {
             return v.apply(now, req, sys);
         }
-        self.vhids.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         let mut v = Vhid::new(req.vhid, req.version, self.ifname, self.demotion.clone(), counter_seed);
         v.set_parent_flags(self.iff_up, self.link_up);
         v.apply(now, req, sys)?;
+        // Append (fallibly, without a panic path), then rotate into vhid order.
         let at = self.vhids.partition_point(|x| x.vhid() < req.vhid);
-        self.vhids.insert(at, v);
+        if !crate::vhid::push_fallible(&mut self.vhids, v) {
+            return Err(Errno::ENOMEM);
+        }
+        if let Some(tail) = self.vhids.get_mut(at..) {
+            if !tail.is_empty() {
+                tail.rotate_right(1);
+            }
+        }
         self.rebuild_index();
         Ok(())
     }
@@ -245,10 +252,13 @@ impl Table {
     /// Remove a vhid (shut down, ready to drain and drop). Its addresses stop counting.
     pub fn remove(&mut self, vhid: u8) -> Option<Vhid> {
         let pos = self.position(vhid)?;
-        if pos >= self.vhids.len() {
+        // Rotate it to the end and pop it (order kept, no panic path).
+        let tail = self.vhids.get_mut(pos..)?;
+        if tail.is_empty() {
             return None;
         }
-        let mut v = self.vhids.remove(pos);
+        tail.rotate_left(1);
+        let mut v = self.vhids.pop()?;
         self.naddrs4 = self.naddrs4.saturating_sub(u32::try_from(v.address_count(Family::Inet)).unwrap_or(u32::MAX));
         self.naddrs6 = self.naddrs6.saturating_sub(u32::try_from(v.address_count(Family::Inet6)).unwrap_or(u32::MAX));
         self.rebuild_index();

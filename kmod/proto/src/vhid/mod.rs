@@ -152,6 +152,35 @@ fn after(now: Instant, us: u64) -> Instant {
     Instant::from_micros(now.as_micros().saturating_add(us))
 }
 
+/// Append without any panic or abort path: grow by exactly one element fallibly, and push
+/// only when the capacity is visibly there (so the optimiser drops `push`'s growth path;
+/// carp.ko's build rejects any surviving panic path). `false` when memory is short.
+pub(crate) fn push_fallible<T>(v: &mut Vec<T>, x: T) -> bool {
+    if v.try_reserve_exact(1).is_err() {
+        return false;
+    }
+    if v.len() < v.capacity() {
+        v.push(x);
+        true
+    } else {
+        false
+    }
+}
+
+/// Remove the first element equal to `x`, keeping the order, without a panic path.
+fn remove_first<T: PartialEq>(v: &mut Vec<T>, x: &T) -> bool {
+    let mut found = false;
+    v.retain(|y| {
+        if !found && y == x {
+            found = true;
+            false
+        } else {
+            true
+        }
+    });
+    found
+}
+
 /// One virtual host id on one parent interface.
 #[derive(Debug)]
 pub struct Vhid {
@@ -524,15 +553,12 @@ impl Vhid {
     /// which bounces the vhid through INIT to BACKUP (or keeps it INIT with the ifdown
     /// demotion if the parent is down). `ENOMEM` if the address list cannot grow.
     pub fn add_address(&mut self, now: Instant, addr: IpAddr, sys: &Sysctls) -> Result<(), Errno> {
-        match addr {
-            IpAddr::V4(a) => {
-                self.addrs4.try_reserve_exact(1).map_err(|_| Errno::ENOMEM)?;
-                self.addrs4.push(a);
-            }
-            IpAddr::V6(a) => {
-                self.addrs6.try_reserve_exact(1).map_err(|_| Errno::ENOMEM)?;
-                self.addrs6.push(a);
-            }
+        let pushed = match addr {
+            IpAddr::V4(a) => push_fallible(&mut self.addrs4, a),
+            IpAddr::V6(a) => push_fallible(&mut self.addrs6, a),
+        };
+        if !pushed {
+            return Err(Errno::ENOMEM);
         }
         self.rebuild_auth();
         self.sc_state(now, sys);
@@ -544,20 +570,8 @@ impl Vhid {
     /// vhid when it has no address left, unless the address is being replaced (`keep_cif`).
     pub fn remove_address(&mut self, now: Instant, addr: &IpAddr, sys: &Sysctls) -> bool {
         let removed = match addr {
-            IpAddr::V4(a) => match self.addrs4.iter().position(|x| x == a) {
-                Some(i) => {
-                    self.addrs4.remove(i);
-                    true
-                }
-                None => false,
-            },
-            IpAddr::V6(a) => match self.addrs6.iter().position(|x| x == a) {
-                Some(i) => {
-                    self.addrs6.remove(i);
-                    true
-                }
-                None => false,
-            },
+            IpAddr::V4(a) => remove_first(&mut self.addrs4, a),
+            IpAddr::V6(a) => remove_first(&mut self.addrs6, a),
         };
         if removed {
             self.rebuild_auth();

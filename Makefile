@@ -220,6 +220,7 @@ host-test:
 artifact-test: $(KO)
 	$(say) CHECK "build/carp.ko (tests/artifact/check_ko.py)"
 	$(Q)$(CHECK_ENV) $(CHECK_KO) $(KO)
+	$(Q)$(PYTHON) $(ROOT)/tests/artifact/check_unsafe.py $(ROOT)/kmod/src
 	$(say) CHECK "negative cases (tests/artifact/test_negative.py)"
 	$(Q)$(CHECK_ENV) $(PYTHON) $(ROOT)/tests/artifact/test_negative.py $(KO)
 

@@ -169,6 +169,32 @@ def main():
                     if not r.ok:
                         for p in r.problems[:3]:
                             print(f"           {r.id}: {p}")
+        # The source rule for unsafe code (check_unsafe.py) on a crafted crate tree.
+        import check_unsafe
+        src = t("src")
+        os.makedirs(os.path.join(src, "kpi"))
+        with open(os.path.join(src, "lib.rs"), "w") as f:
+            f.write("pub fn f(p: *const u8) -> u8 {\n    unsafe { *p }\n}\n")
+        with open(os.path.join(src, "kpi", "x.rs"), "w") as f:
+            f.write("pub unsafe fn g() {}\n\npub fn h(p: *const u8) -> u8 {\n"
+                    "    // just a comment\n    unsafe { *p }\n}\n"
+                    "// SAFETY: documented\npub fn k(p: *const u8) -> u8 { unsafe { *p } }\n")
+        found = []
+        for d, _, files in os.walk(src):
+            for name in files:
+                found += check_unsafe.check_file(os.path.join(d, name), os.path.join(src, "kpi"))
+        kinds = sorted(p.split(": ", 1)[1] for p in found)
+        want = sorted(["`unsafe` outside kmod/src/kpi/",
+                       "unsafe block/impl without a `// SAFETY:` comment",
+                       "unsafe block/impl without a `// SAFETY:` comment",
+                       "unsafe fn without a `# Safety` doc section"])
+        ncases += 1
+        ok = kinds == want
+        print(f"  [{'ok  ' if ok else 'FAIL'}] unsafe source rules (check_unsafe.py) on a crafted "
+              f"crate: {len(found)} problems found" + ("" if ok else f": {found}"))
+        if not ok:
+            failures.append("check_unsafe.py")
+
         never = [c for c in ALL if c not in caught]
         if never:
             failures.append(f"checks never shown to fail: {never}")

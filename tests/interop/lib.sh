@@ -184,7 +184,7 @@ it_has_addr() { it_exec "$1" ip -o addr show dev eth0 | grep -qF " $2/"; }
 # sees every forwarded frame) with tcpdump, unbuffered, into FILE (pcap).
 it_capture_start() {
     local f=$1
-    it_bg br "$f.log" tcpdump -Z root -i br0 -n -s 256 -U -w "$f" 'ip proto 112 or ip6 proto 112 or arp or icmp6'
+    it_bg br "$f.log" tcpdump -Z root --immediate-mode -i br0 -n -s 256 -U -w "$f" 'ip proto 112 or ip6 proto 112 or arp or icmp6'
     IT_CAPPID=$IT_LASTPID
     it_wait 5 grep -sq 'listening on' "$f.log" || it_die "tcpdump did not start"
 }
@@ -239,7 +239,8 @@ it_summary() {
 # to stdout. INTERVAL_S may be fractional (centiseconds in VRRPv3). Sets IT_LASTPID.
 it_keepalived() {
     local node=$1 log=$2 name=$3 vrid=$4 prio=$5 intv=$6 vips=$7 extra=${8:-}
-    local d="$IT_WORK/ka-$name" v
+    local d v
+    d=$(mktemp -d "$IT_WORK/ka-$name.XXXX")
     mkdir -p "$d"
     {
         echo "global_defs {"

@@ -25,9 +25,7 @@ CARPD=${CARPD:-$ROOT/target/release/carpd}
 if [[ ! -x "$CARPD" ]]; then
     (cd "$ROOT" && cargo build --release -q -p carpd) || it_die "cargo build carpd"
 fi
-for t in ucarp keepalived tcpdump tshark; do
-    command -v "$t" >/dev/null || it_die "$t is not installed (see tests/interop/run.sh)"
-done
+it_install_deps
 
 # Every implementation runs with the same real-time priority (SCHED_FIFO 50, memory
 # locked): the machine is shared, and a kernel's callouts are not delayed by user tasks

@@ -13,9 +13,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 . "$HERE/lib.sh"
 
-for t in tcpdump ping; do
-    command -v $t >/dev/null || it_die "$t is missing: run tests/interop/run.sh once (it installs what it needs)"
-done
+it_install_deps
 (cd "$ROOT" && cargo build --release -q -p carpd -p carpdump) || it_die "cargo build"
 CARPD=$ROOT/target/release/carpd
 CARPDUMP=$ROOT/target/release/carpdump

@@ -269,3 +269,22 @@ it_keepalived() {
         --use-file="$d/keepalived.conf" --pid="$d/k.pid" --vrrp_pid="$d/v.pid" \
         --checkers_pid="$d/c.pid" --no-syslog
 }
+
+# it_install_deps: install the peers and tools the suite needs, if missing (Debian; once).
+it_install_deps() {
+    local need=()
+    command -v ucarp >/dev/null || need+=(ucarp)
+    command -v keepalived >/dev/null || need+=(keepalived)
+    command -v tshark >/dev/null || need+=(tshark)
+    command -v tcpdump >/dev/null || need+=(tcpdump)
+    command -v ping >/dev/null || need+=(iputils-ping)
+    command -v bridge >/dev/null || need+=(iproute2)
+    command -v chrt >/dev/null || need+=(util-linux)
+    ((${#need[@]})) || return 0
+    it_log "interop: installing ${need[*]}"
+    # tshark asks whether non-root users may capture; answer before it is installed.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null
+    (export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}") >/dev/null 2>&1 ||
+        it_die "could not install ${need[*]}"
+}

@@ -12,21 +12,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 . "$HERE/lib.sh"
 
-# ---------------------------------------------------------------- dependencies
-need_pkgs=()
-command -v ucarp >/dev/null || need_pkgs+=(ucarp)
-command -v keepalived >/dev/null || need_pkgs+=(keepalived)
-command -v tshark >/dev/null || need_pkgs+=(tshark)
-command -v tcpdump >/dev/null || need_pkgs+=(tcpdump)
-command -v ping >/dev/null || need_pkgs+=(iputils-ping)
-command -v bridge >/dev/null || need_pkgs+=(iproute2)
-if ((${#need_pkgs[@]})); then
-    echo "interop: installing ${need_pkgs[*]}" >&2
-    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null
-    export DEBIAN_FRONTEND=noninteractive
-    (apt-get update -qq && apt-get install -y -qq "${need_pkgs[@]}") >/dev/null 2>&1 ||
-        it_die "could not install ${need_pkgs[*]}"
-fi
+it_install_deps
 (cd "$ROOT" && cargo build --release -q -p carpd -p carpdump) || it_die "cargo build"
 CARPD=$ROOT/target/release/carpd
 CARPSEND=$ROOT/target/release/carpsend

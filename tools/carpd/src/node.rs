@@ -12,9 +12,9 @@ use crate::cli::{Config, VhidConf};
 use crate::sys::{self, PacketSocket, VirtualIf};
 use carp_proto::demotion::{Demotion, DemotionReason};
 use carp_proto::table::Table;
-use carp_proto::vhid::{Event, IfName, RouteOp, SendResult, Transmit};
+use carp_proto::vhid::{Event, IfName, RouteOp, SendResult};
 use carp_proto::wire::ethernet;
-use carp_proto::{CarpState, CarpStats, Family, Instant, Sysctls, Version, CARP_GROUP_V4, CARP_GROUP_V6};
+use carp_proto::{CarpStats, Instant, Sysctls, CARP_GROUP_V4, CARP_GROUP_V6};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -324,62 +324,27 @@ impl Node {
         }
     }
 
-    /// SIGTERM: as MASTER, send the hand-over advertisement (advbase 255, advskew 255:
-    /// FreeBSD 9's down path; backups see "master will time out" and take over at once),
-    /// then leave: remove the addresses.
+    /// SIGTERM: a MASTER CARP vhid sends the core's hand-off advertisement
+    /// (`Vhid::queue_handoff`: advbase 255, advskew 255, FreeBSD 9's down path; backups see
+    /// "master will time out" and take over at once), then the vhid is shut down and its
+    /// addresses removed.
     pub fn shutdown(&mut self) {
         for vhid in self.vhid_list() {
-            let mut finals = Vec::new();
-            if let Some(v) = self.table.get(vhid) {
-                if v.state() == CarpState::Master && v.version() == Version::Carp {
-                    let counter = v.counter().wrapping_add(1);
-                    let md = carp_proto::auth::Authenticator::new(v.key(), vhid, v.addresses_v4(), v.addresses_v6())
-                        .sign(counter);
-                    for (fam, dst) in [(Family::Inet, IpAddr::V4(v.peer4())), (Family::Inet6, IpAddr::V6(v.peer6()))] {
-                        if v.address_count(fam) > 0 {
-                            finals.push(carp_proto::vhid::CarpTransmit {
-                                family: fam,
-                                dst,
-                                vhid,
-                                advbase: 255,
-                                advskew: 255,
-                                counter,
-                                md,
-                            });
-                        }
-                    }
+            let queued = self.table.get_mut(vhid).is_some_and(|v| v.queue_handoff());
+            if queued {
+                self.transmit_all(vhid);
+                if !self.quiet {
+                    eprintln!("carpd: vhid {vhid}: hand-off advertisement sent (advbase 255 advskew 255)");
                 }
-            }
-            for c in &finals {
-                self.send_one(&Transmit::Carp(*c));
-            }
-            if !finals.is_empty() {
-                eprintln!("carpd: vhid {vhid}: final advertisement sent (advbase 255 advskew 255)");
             }
             if let Some(v) = self.table.get_mut(vhid) {
                 v.shutdown();
+                while v.poll_event().is_some() {}
             }
             if let Some(vif) = self.linux.get_mut(&vhid).and_then(|l| l.vif.as_mut()) {
                 vif.del_all();
             }
         }
-    }
-
-    fn send_one(&mut self, t: &Transmit<'_>) {
-        let mut buf = [0u8; 1600];
-        match tx::build(t, &mut buf, self.hwaddr, self.src4, self.src6, self.sys.dscp, self.ip_ident) {
-            Ok(b) => {
-                let r = match b.unicast {
-                    None => self.sock.send(&buf[..b.len]),
-                    Some(dst) => tx::send_raw(self.raw4.as_ref(), self.raw6.as_ref(), &buf[..b.len], dst),
-                };
-                if let Err(e) = r {
-                    eprintln!("carpd: send: {e}");
-                }
-            }
-            Err(e) => eprintln!("carpd: {e}"),
-        }
-        self.ip_ident = self.ip_ident.wrapping_add(1);
     }
 
     pub fn sock_fd(&self) -> i32 {

@@ -115,3 +115,47 @@ pub fn network_layer(f: &Frame) -> Option<(u16, &[u8])> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(linktype: DataLink, data: Vec<u8>) -> Frame {
+        Frame { number: 1, ts: Duration::ZERO, linktype, data }
+    }
+
+    // An IPv4 header's first bytes are enough for the demultiplexer.
+    const IP: [u8; 4] = [0x45, 0x10, 0x00, 0x38];
+
+    #[test]
+    fn ethernet_vlan_sll_sll2_raw() {
+        let mut eth = vec![0x01, 0x00, 0x5e, 0, 0, 0x12, 0, 0, 0x5e, 0, 1, 1, 0x08, 0x00];
+        eth.extend_from_slice(&IP);
+        assert_eq!(network_layer(&frame(DataLink::ETHERNET, eth)), Some((ETHERTYPE_IPV4, &IP[..])));
+
+        let mut vlan = vec![0x01, 0x00, 0x5e, 0, 0, 0x12, 0, 0, 0x5e, 0, 1, 1, 0x81, 0x00, 0x00, 0x07, 0x86, 0xdd];
+        vlan.extend_from_slice(&IP);
+        assert_eq!(network_layer(&frame(DataLink::ETHERNET, vlan)), Some((ETHERTYPE_IPV6, &IP[..])));
+
+        // SLL: packet type, ARPHRD_ETHER, address length 6, 8 address bytes, protocol.
+        let mut sll = vec![0, 0, 0, 1, 0, 6, 0, 0, 0x5e, 0, 1, 1, 0, 0, 0x08, 0x00];
+        sll.extend_from_slice(&IP);
+        assert_eq!(network_layer(&frame(DataLink::LINUX_SLL, sll)), Some((ETHERTYPE_IPV4, &IP[..])));
+
+        // SLL2: protocol, reserved, ifindex, ARPHRD, packet type, address length, 8 bytes.
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 0, 0, 0x5e, 0, 1, 1, 0, 0];
+        sll2.extend_from_slice(&IP);
+        assert_eq!(network_layer(&frame(DataLink::LINUX_SLL2, sll2)), Some((ETHERTYPE_IPV4, &IP[..])));
+
+        assert_eq!(network_layer(&frame(DataLink::RAW, IP.to_vec())), Some((ETHERTYPE_IPV4, &IP[..])));
+        assert_eq!(network_layer(&frame(DataLink::RAW, vec![0x20])), None);
+        assert_eq!(network_layer(&frame(DataLink::LINUX_SLL, vec![0; 10])), None);
+        assert_eq!(network_layer(&frame(DataLink::ETHERNET, vec![0; 5])), None);
+    }
+
+    #[test]
+    fn not_a_capture() {
+        assert!(read_frames(b"").is_err());
+        assert!(read_frames(b"hello world, not a capture").is_err());
+    }
+}

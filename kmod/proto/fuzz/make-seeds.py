@@ -13,7 +13,7 @@ import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PCAP = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "../../../../shared/fixtures/ucarp-vhid42.pcapng")
+PCAP = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "../../../tests/fixtures/ucarp-vhid42.pcapng")
 
 
 def pcapng_frames(path):

@@ -19,15 +19,14 @@ const CAPTURE: &str = "ucarp-vhid42.pcapng";
 const EXPECTED: &str = "ucarp-vhid42.expected.tsv";
 
 fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }
 
 fn fixture(name: &str) -> PathBuf {
     let p = fixtures_dir().join(name);
     assert!(
         p.is_file(),
-        "fixture {} not found (expected the shared fixtures directory at {}, i.e. \
-         CARGO_MANIFEST_DIR/../../../shared/fixtures)",
+        "fixture {} not found (expected the repository's tests/fixtures at {})",
         name,
         fixtures_dir().display()
     );

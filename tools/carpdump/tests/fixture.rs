@@ -5,13 +5,14 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-fn fixtures() -> Option<PathBuf> {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
-    d.join("ucarp-vhid42.pcapng").exists().then_some(d)
+fn fixtures() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+    assert!(d.join("ucarp-vhid42.pcapng").is_file(), "fixture missing in {}", d.display());
+    d
 }
 
 fn run(extra: &[&str]) -> (i32, String) {
-    let d = fixtures().unwrap();
+    let d = fixtures();
     let out = Command::new(env!("CARGO_BIN_EXE_carpdump"))
         .arg(d.join("ucarp-vhid42.pcapng"))
         .args(["--pass", "s3cretpw", "--addr", "10.99.0.100", "--brief"])
@@ -22,7 +23,7 @@ fn run(extra: &[&str]) -> (i32, String) {
 }
 
 fn expected() -> String {
-    let t = std::fs::read_to_string(fixtures().unwrap().join("ucarp-vhid42.expected.tsv")).unwrap();
+    let t = std::fs::read_to_string(fixtures().join("ucarp-vhid42.expected.tsv")).unwrap();
     let mut lines = t.lines();
     assert_eq!(lines.next(), Some("frame\tsource\texpected"));
     lines.map(|l| format!("{l}\n")).collect()
@@ -34,10 +35,6 @@ fn body(out: &str) -> String {
 
 #[test]
 fn reproduces_expected_tsv() {
-    if fixtures().is_none() {
-        eprintln!("shared/fixtures not found next to the repository: skipped");
-        return;
-    }
     let want = expected();
     assert_eq!(want.lines().count(), 139);
     for extra in [&["--vhid", "42"][..], &[][..]] {
@@ -51,10 +48,7 @@ fn reproduces_expected_tsv() {
 
 #[test]
 fn wrong_password_fails_every_authenticated_packet() {
-    if fixtures().is_none() {
-        return;
-    }
-    let d = fixtures().unwrap();
+    let d = fixtures();
     let out = Command::new(env!("CARGO_BIN_EXE_carpdump"))
         .arg(d.join("ucarp-vhid42.pcapng"))
         .args(["--pass", "wrong", "--addr", "10.99.0.100", "--vhid", "42", "--brief"])

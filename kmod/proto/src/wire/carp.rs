@@ -591,7 +591,7 @@ mod tests {
         use std::string::String;
 
         let dir =
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
         let tsv =
             std::fs::read_to_string(dir.join("ucarp-vhid42.expected.tsv")).expect("expected.tsv");
         let verdicts: BTreeMap<usize, String> = tsv

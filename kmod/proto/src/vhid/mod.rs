@@ -66,6 +66,9 @@
 //!   `preempt` takes over if the peer's interval is longer or its priority lower; master-down
 //!   is `3*master_inter + (256-prio)*master_inter/256` cs; adverts every `adv_inter` cs; no
 //!   authentication, no counter, no demotion.
+//!   Two deliberate refinements (RFC 9568, invisible on the wire): the skew time is exact
+//!   (microseconds) where FreeBSD truncates it to whole centiseconds, and the master
+//!   interval restarts from the configured interval on INIT → BACKUP.
 //!
 //! # Deliberate differences from FreeBSD (none visible on the wire)
 //!
@@ -865,10 +868,13 @@ impl Vhid {
         match self.version {
             Version::Carp => interval_us(u64::from(self.advbase).saturating_mul(3), self.advskew),
             Version::Vrrp3 => {
-                let mi = u64::from(self.vrrp_master_inter);
-                let skew_cs = 256u64.saturating_sub(u64::from(self.vrrp_prio)).saturating_mul(mi) / 256;
-                let cs = skew_cs.saturating_add(mi.saturating_mul(3));
-                cs.saturating_mul(USEC_PER_CS)
+                // RFC 9568 exactly, in microseconds: FreeBSD computes the skew time in whole
+                // centiseconds (truncating it to 0 at a 1 cs interval), which takes over up
+                // to 1 cs early; see "Deliberate differences".
+                let mi_us = u64::from(self.vrrp_master_inter).saturating_mul(USEC_PER_CS);
+                let prio_gap = 256u64.saturating_sub(u64::from(self.vrrp_prio));
+                let skew_us = prio_gap.saturating_mul(mi_us) / 256;
+                mi_us.saturating_mul(3).saturating_add(skew_us)
             }
         }
     }
@@ -931,6 +937,10 @@ impl Vhid {
         }
         let family = if self.state == CarpState::Init {
             self.set_state(CarpState::Backup, StateReason::InitializationComplete);
+            // RFC 9568 6.4.1: a backup starts with Master_Adver_Interval =
+            // Advertisement_Interval (FreeBSD keeps whatever it last learned, 100 cs at
+            // creation, so a 1 cs router first waits 3.x s).
+            self.vrrp_master_inter = self.vrrp_adv_inter;
             None
         } else {
             family

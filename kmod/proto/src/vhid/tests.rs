@@ -641,36 +641,52 @@ fn vadv(priority: u8, max_adver_int: u16) -> VrrpAdvert {
 }
 
 #[test]
-fn vrrp_timers_follow_rfc9568_in_centiseconds() {
+fn vrrp_timers_follow_rfc9568_exactly() {
     let (mut v, _d) = vrrp(100);
-    // 3*100 + (256-100)*100/256 = 300 + 60 cs.
-    assert_eq!(v.timer(Timer::MasterDown4), Some(at(3_600_000)));
-    v.handle_timeout(at(3_600_000), &sys());
+    // 3*100 + (256-100)*100/256 = 300 + 60.9375 cs (exact, in microseconds).
+    assert_eq!(v.timer(Timer::MasterDown4), Some(at(3_609_375)));
+    v.handle_timeout(at(3_609_375), &sys());
     let tx = transmits(&mut v);
     assert_eq!(
         tx[0],
         Tx::Vrrp { family: Family::Inet, vrid: 1, priority: 100, interval: 100, naddrs: 1 }
     );
     assert_eq!(tx[1], Tx::Garp(Ipv4Addr::new(192, 0, 2, 1)));
-    assert_eq!(v.poll_timeout(), Some(at(4_600_000)));
-    v.handle_timeout(at(4_600_000), &sys());
+    assert_eq!(v.poll_timeout(), Some(at(4_609_375)));
+    v.handle_timeout(at(4_609_375), &sys());
     assert_eq!(transmits(&mut v).len(), 1);
-    assert_eq!(v.poll_timeout(), Some(at(5_600_000)));
+    assert_eq!(v.poll_timeout(), Some(at(5_609_375)));
+}
+
+#[test]
+fn vrrp_backup_starts_from_the_configured_interval() {
+    // A router configured for 1 cs must not wait the 3.x s of the 100 cs default
+    // (RFC 9568 6.4.1: Master_Adver_Interval = Advertisement_Interval on start-up).
+    let d = Demotion::new();
+    let mut v = Vhid::new(1, Version::Vrrp3, IfName::new("em0"), d, SEED);
+    let mut r = req(&v);
+    r.vrrp_priority = Some(100);
+    r.vrrp_interval_cs = Some(1);
+    v.apply(at(0), &r, &sys()).unwrap();
+    v.add_address(at(0), vip4(), &sys()).unwrap();
+    assert_eq!(v.vrrp_master_interval_cs(), 1);
+    // 3*1 cs + (256-100)*1/256 cs = 30 ms + 6.09375 ms (FreeBSD truncates to 30 ms).
+    assert_eq!(v.timer(Timer::MasterDown4), Some(at(36_093)));
 }
 
 #[test]
 fn vrrp_demotion_does_not_apply() {
     let (mut v, d) = vrrp(100);
     d.adjust(240, DemotionReason::Sysctl);
-    v.handle_timeout(at(3_600_000), &sys());
+    v.handle_timeout(at(3_609_375), &sys());
     assert_eq!(transmits(&mut v)[0], Tx::Vrrp { family: Family::Inet, vrid: 1, priority: 100, interval: 100, naddrs: 1 });
-    assert_eq!(v.poll_timeout(), Some(at(4_600_000)));
+    assert_eq!(v.poll_timeout(), Some(at(4_609_375)));
 }
 
 #[test]
 fn vrrp_master_yields_to_higher_priority_or_shorter_interval() {
     let (mut v, _d) = vrrp(100);
-    v.handle_timeout(at(3_600_000), &sys());
+    v.handle_timeout(at(3_609_375), &sys());
     drain(&mut v);
     v.handle_vrrp_advert(at(4_000_000), &vadv(100, 100), &sys());
     assert!(v.is_master(), "equal priority and interval: no change");
@@ -679,12 +695,12 @@ fn vrrp_master_yields_to_higher_priority_or_shorter_interval() {
     v.handle_vrrp_advert(at(4_000_000), &vadv(101, 100), &sys());
     assert_eq!(v.state(), CarpState::Backup);
     assert_eq!(events(&mut v), ["carp: 1@em0: MASTER -> BACKUP (more frequent advertisement received)"]);
-    // The peer's interval became the master interval: 300 + 60 cs from now.
+    // The peer's interval became the master interval: 300 + 60.9375 cs from now.
     assert_eq!(v.vrrp_master_interval_cs(), 100);
-    assert_eq!(v.timer(Timer::MasterDown4), Some(at(7_600_000)));
+    assert_eq!(v.timer(Timer::MasterDown4), Some(at(7_609_375)));
 
     let (mut v, _d) = vrrp(100);
-    v.handle_timeout(at(3_600_000), &sys());
+    v.handle_timeout(at(3_609_375), &sys());
     v.handle_vrrp_advert(at(4_000_000), &vadv(1, 99), &sys());
     assert_eq!(v.state(), CarpState::Backup);
 }
@@ -694,8 +710,8 @@ fn vrrp_backup_learns_the_master_interval() {
     let (mut v, _d) = vrrp(200);
     v.handle_vrrp_advert(at(1_000_000), &vadv(100, 200), &sys());
     assert_eq!(v.vrrp_master_interval_cs(), 200);
-    // 3*200 + (256-200)*200/256 = 600 + 43 cs.
-    assert_eq!(v.timer(Timer::MasterDown4), Some(at(1_000_000 + 6_430_000)));
+    // 3*200 + (256-200)*200/256 = 600 + 43.75 cs.
+    assert_eq!(v.timer(Timer::MasterDown4), Some(at(1_000_000 + 6_437_500)));
     assert_eq!(v.state(), CarpState::Backup, "no preempt");
     v.handle_vrrp_advert(at(2_000_000), &vadv(100, 200), &preempt());
     assert!(v.is_master());
@@ -705,7 +721,9 @@ fn vrrp_backup_learns_the_master_interval() {
 #[test]
 fn vrrp_priority_255_ignores_peers() {
     let (mut v, _d) = vrrp(255);
-    v.handle_timeout(at(3_000_000), &sys());
+    // 3*100 + (256-255)*100/256 cs = 3.00390625 s.
+    assert_eq!(v.timer(Timer::MasterDown4), Some(at(3_003_906)));
+    v.handle_timeout(at(3_003_906), &sys());
     assert!(v.is_master());
     v.handle_vrrp_advert(at(4_000_000), &vadv(255, 1), &sys());
     assert!(v.is_master());
@@ -716,7 +734,7 @@ fn vrrp_priority_255_ignores_peers() {
 fn vrrp_and_carp_ignore_each_others_adverts() {
     let (mut v, _d) = vrrp(100);
     v.handle_carp_advert(at(1), &adv(1, 0, 1), &sys());
-    assert_eq!(v.timer(Timer::MasterDown4), Some(at(3_600_000)));
+    assert_eq!(v.timer(Timer::MasterDown4), Some(at(3_609_375)));
     let (mut c, _d) = backup();
     c.handle_vrrp_advert(at(1), &vadv(255, 1), &sys());
     assert_eq!(c.timer(Timer::MasterDown4), Some(at(3 * SEC)));
@@ -727,7 +745,7 @@ fn vrrp_v6_adverts_go_to_the_group_with_the_virtual_mac() {
     let d = Demotion::new();
     let mut v = Vhid::new(7, Version::Vrrp3, IfName::new("em0"), d, SEED);
     v.add_address(at(0), vip6(), &sys()).unwrap();
-    v.handle_timeout(at(3_600_000), &sys());
+    v.handle_timeout(at(3_609_375), &sys());
     match v.poll_transmit() {
         Some(Transmit::Vrrp(t)) => {
             assert_eq!(t.dst(), IpAddr::V6(CARP_GROUP_V6));

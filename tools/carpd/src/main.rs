@@ -75,8 +75,10 @@ fn run(cfg: &carpd::cli::Config) -> std::io::Result<()> {
         }
         let ready = sys::wait(&fds, Some(deadline))?;
         if ready[0] {
-            while let Some((n, kind)) = node.sock.recv(&mut buf)? {
-                let now = sys::now();
+            while let Some((n, kind, age)) = node.sock.recv(&mut buf)? {
+                // The frame's arrival time: timers start there, as in a kernel.
+                let age_us = u64::try_from(age.as_micros()).unwrap_or(0);
+                let now = carp_proto::Instant::from_micros(sys::now().as_micros().saturating_sub(age_us));
                 node.receive(&buf[..n], kind, now);
             }
         }

@@ -10,6 +10,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::process::Command;
+use std::time::Duration;
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
     if r < 0 {
@@ -26,6 +27,32 @@ pub fn now() -> Instant {
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     let us = (ts.tv_sec as u64).saturating_mul(1_000_000).saturating_add(ts.tv_nsec as u64 / 1000);
     Instant::from_micros(us)
+}
+
+/// How long ago the frame of `msg` was received, from its SCM_TIMESTAMPNS control message
+/// (zero when there is none, or when the realtime clock stepped backwards).
+fn age_of(msg: &libc::msghdr) -> Duration {
+    // SAFETY: msg was filled by recvmsg; the CMSG_* walk stays within msg_control.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
+                let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+                libc::clock_gettime(libc::CLOCK_REALTIME, &mut now);
+                let ns = |t: &libc::timespec| (t.tv_sec as i128) * 1_000_000_000 + t.tv_nsec as i128;
+                let age = ns(&now) - ns(&ts);
+                // Anything negative or absurd (a clock step) counts as "just now".
+                return if (0..1_000_000_000).contains(&age) {
+                    Duration::from_nanos(age as u64)
+                } else {
+                    Duration::ZERO
+                };
+            }
+            c = libc::CMSG_NXTHDR(msg, c);
+        }
+    }
+    Duration::ZERO
 }
 
 /// Ask the kernel for 1 ns timer slack (default 50 µs) so wake-ups land on the deadline.
@@ -163,6 +190,7 @@ impl PacketSocket {
         // Frames we send must not wait behind the qdisc: lower, steadier latency.
         let one: libc::c_int = 1;
         s.setsockopt(libc::SOL_PACKET, libc::PACKET_QDISC_BYPASS, &one)?;
+        s.enable_timestamps()?;
         Ok(s)
     }
 
@@ -191,22 +219,24 @@ impl PacketSocket {
     }
 
     /// Receive one frame into `buf`. `Ok(None)` when nothing is pending. Frames this host
-    /// sent (PACKET_OUTGOING) are skipped.
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<(usize, PktType)>> {
+    /// sent (PACKET_OUTGOING) are skipped. Also returns how long ago the kernel received
+    /// the frame (its SO_TIMESTAMPNS stamp), so the core's timers start from the frame's
+    /// arrival, as they do in a kernel, not from when this process got to read it.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<(usize, PktType, Duration)>> {
         loop {
             let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            let mut len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
-            // SAFETY: buf and sll are valid for the sizes given.
-            let n = unsafe {
-                libc::recvfrom(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr() as *mut libc::c_void,
-                    buf.len(),
-                    0,
-                    &mut sll as *mut libc::sockaddr_ll as *mut libc::sockaddr,
-                    &mut len,
-                )
-            };
+            let mut iov = libc::iovec { iov_base: buf.as_mut_ptr() as *mut libc::c_void, iov_len: buf.len() };
+            // Room for one SCM_TIMESTAMPNS control message (a struct timespec).
+            let mut cbuf = [0u64; 8];
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_name = &mut sll as *mut libc::sockaddr_ll as *mut libc::c_void;
+            msg.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as u32;
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+            msg.msg_controllen = std::mem::size_of_val(&cbuf);
+            // SAFETY: msg points at live buffers of the sizes it states.
+            let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, 0) };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 return match e.kind() {
@@ -222,8 +252,14 @@ impl PacketSocket {
                 libc::PACKET_MULTICAST => PktType::Multicast,
                 _ => PktType::OtherHost,
             };
-            return Ok(Some((n as usize, t)));
+            return Ok(Some((n as usize, t, age_of(&msg))));
         }
+    }
+
+    /// Ask for kernel receive timestamps (SO_TIMESTAMPNS, CLOCK_REALTIME).
+    pub fn enable_timestamps(&self) -> io::Result<()> {
+        let one: libc::c_int = 1;
+        self.setsockopt(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &one)
     }
 
     /// Send one complete Ethernet frame out of the interface.

@@ -74,6 +74,27 @@ impl CarpState {
     }
 }
 
+/// Interface link state (`LINK_STATE_*` of net/if.h).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LinkState {
+    Unknown = 0,
+    Down = 1,
+    Up = 2,
+}
+
+impl CarpState {
+    /// The link state a legacy cloned carpN shows for this CARP state (FreeBSD <= 9.x):
+    /// MASTER up, BACKUP down, INIT unknown; devd then reports `system=IFNET
+    /// subsystem=carpN type=LINK_UP|LINK_DOWN`.
+    pub const fn legacy_link_state(self) -> LinkState {
+        match self {
+            CarpState::Init => LinkState::Unknown,
+            CarpState::Backup => LinkState::Down,
+            CarpState::Master => LinkState::Up,
+        }
+    }
+}
+
 /// Protocol a vhid speaks (`carp_version_t`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Version {

@@ -435,3 +435,33 @@ fn a_table_never_panics_on_a_lone_node_with_everything_toggled() {
     // At the end of time the advertisement timer saturates to "never": no panic, no loop.
     t.handle_timeout(Instant::from_micros(u64::MAX), &sys);
 }
+
+/// carp(4) of old: `ifconfig carp0 down && ifconfig carp0 up` on the master hands the
+/// address to the backup at once (its last advertisement says advbase/advskew 255, so the
+/// backup's "master will time out" rule fires), then re-elects; the host that went down
+/// comes back as BACKUP and, without preemption, stays so.
+#[test]
+fn legacy_down_hands_off_at_once_and_up_reelects() {
+    let mut lan = Lan::new(MS);
+    let a = lan.add_node();
+    let b = lan.add_node();
+    lan.configure(a, carp(1, 0), &[v4(1)]);
+    lan.configure(b, carp(1, 100), &[v4(1)]);
+    lan.run_for(10 * SEC);
+    assert_eq!(lan.masters(1), vec![a]);
+
+    let down = lan.now;
+    lan.admin(a, 1, false);
+    lan.run_for(50 * MS);
+    assert_eq!(lan.masters(1), vec![b], "{}", lan.dump());
+    assert_eq!(lan.state(a, 1), Some(CarpState::Init));
+    let t = lan.transitions_since(1, down);
+    let took = t.iter().find(|t| t.node == b && t.new == CarpState::Master).expect("b took over");
+    assert_eq!(took.reason, "master will time out");
+    assert!(took.at - down <= 5 * MS, "hand-off took {} us", took.at - down);
+
+    lan.admin(a, 1, true);
+    lan.run_for(10 * SEC);
+    assert_eq!(lan.masters(1), vec![b]);
+    assert_eq!(lan.state(a, 1), Some(CarpState::Backup));
+}

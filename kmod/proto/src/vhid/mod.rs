@@ -192,6 +192,8 @@ pub struct Vhid {
     state: CarpState,
     iff_up: bool,
     link_up: bool,
+    /// Legacy carpN `IFF_UP` (always true for vhids on addresses).
+    admin_up: bool,
     init_counter: bool,
     routes_installed: bool,
     adv_pending: u8,
@@ -246,6 +248,7 @@ impl Vhid {
             version,
             state: CarpState::Init,
             iff_up: true,
+            admin_up: true,
             link_up: true,
             init_counter: true,
             routes_installed: false,
@@ -592,6 +595,37 @@ impl Vhid {
         self.sc_state(now, sys);
     }
 
+    /// Legacy `ifconfig carpN down` / `up` (reference D.2; cloned interfaces only).
+    ///
+    /// Down: a MASTER CARP vhid queues its hand-off advertisement (advbase and advskew 255,
+    /// so every backup takes over at once through "master will time out"), then the vhid
+    /// goes INIT with its timers stopped and its routes withdrawn. Unlike a parent going
+    /// down this is no fault: no demotion. Up: the election runs again (INIT → BACKUP →
+    /// master-down timer → MASTER if nobody else is master). Repeating the current value
+    /// does nothing. Poll afterwards as after any input (the hand-off advertisement is
+    /// still handed out although the vhid is already INIT).
+    pub fn handle_admin(&mut self, now: Instant, up: bool, sys: &Sysctls) {
+        if self.admin_up == up {
+            return;
+        }
+        self.admin_up = up;
+        if up {
+            self.setrun(now, None, sys);
+            return;
+        }
+        if self.state == CarpState::Init {
+            return;
+        }
+        self.queue_handoff();
+        self.timers.stop_all();
+        self.set_state(CarpState::Init, StateReason::UserRequested);
+    }
+
+    /// Whether a legacy carpN is administratively up ([`Vhid::handle_admin`]).
+    pub fn is_admin_up(&self) -> bool {
+        self.admin_up
+    }
+
     /// `net.inet.carp.allow` changed (B.4): off forces INIT with the ifdown demotion; on
     /// restarts the vhid.
     pub fn handle_allow(&mut self, now: Instant, sys: &Sysctls) {
@@ -932,7 +966,7 @@ impl Vhid {
     /// `carp_setrun` (B.1): `family` restarts only that family's master-down timer; `None`
     /// arms the timer of every family that has addresses.
     fn setrun(&mut self, now: Instant, family: Option<Family>, sys: &Sysctls) {
-        if !self.iff_up || !self.link_up || !self.has_addresses() || !sys.allow {
+        if !self.iff_up || !self.link_up || !self.admin_up || !self.has_addresses() || !sys.allow {
             return;
         }
         let family = if self.state == CarpState::Init {

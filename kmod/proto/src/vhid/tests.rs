@@ -829,3 +829,52 @@ fn legacy_handoff_advertises_255_255_once_per_family() {
     b.handle_carp_advert(at(1), &adv(255, 255, 1), &sys());
     assert_eq!(events(&mut b), ["carp: 1@em0: BACKUP -> MASTER (master will time out)"]);
 }
+
+#[test]
+fn legacy_carp_down_as_master_hands_off_then_goes_init_without_demotion() {
+    let (mut v, d) = master();
+    v.handle_admin(at(5 * SEC), false, &sys());
+    assert_eq!(v.state(), CarpState::Init);
+    assert!(!v.is_admin_up());
+    assert_eq!(events(&mut v), ["carp: 1@em0: MASTER -> INIT (user requested via ifconfig)"]);
+    let tx = carp_tx(&transmits(&mut v));
+    assert_eq!(tx.len(), 1, "one hand-off advert for the one family");
+    assert_eq!((tx[0].advbase, tx[0].advskew), (255, 255));
+    assert_eq!(routes(&mut v), [RouteOp::Delete]);
+    assert_eq!(v.poll_timeout(), None, "INIT runs no timer");
+    assert_eq!(d.value(), 0, "an administrative down is not a fault");
+    assert_eq!(d.suppress_preempt(), 0);
+    // Repeating "down" does nothing; address changes keep it down.
+    v.handle_admin(at(6 * SEC), false, &sys());
+    v.add_address(at(6 * SEC), IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), &sys()).unwrap();
+    assert_eq!(v.state(), CarpState::Init);
+    assert_eq!(v.poll_timeout(), None);
+}
+
+#[test]
+fn legacy_carp_up_runs_the_election_again() {
+    let (mut v, _d) = master();
+    v.handle_admin(at(5 * SEC), false, &sys());
+    drain(&mut v);
+    v.handle_admin(at(7 * SEC), true, &sys());
+    assert_eq!(events(&mut v), ["carp: 1@em0: INIT -> BACKUP (initialization complete)"]);
+    assert_eq!(v.timer(Timer::MasterDown4), Some(at(10 * SEC)));
+    v.handle_timeout(at(10 * SEC), &sys());
+    assert!(v.is_master());
+}
+
+#[test]
+fn legacy_carp_down_as_backup_sends_nothing() {
+    let (mut v, _d) = backup();
+    v.handle_admin(at(1 * SEC), false, &sys());
+    assert_eq!(v.state(), CarpState::Init);
+    assert!(transmits(&mut v).is_empty());
+}
+
+#[test]
+fn legacy_link_state_follows_the_carp_state() {
+    use crate::types::LinkState;
+    assert_eq!(CarpState::Master.legacy_link_state(), LinkState::Up);
+    assert_eq!(CarpState::Backup.legacy_link_state(), LinkState::Down);
+    assert_eq!(CarpState::Init.legacy_link_state(), LinkState::Unknown);
+}

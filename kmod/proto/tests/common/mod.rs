@@ -391,6 +391,18 @@ impl Lan {
         self.drain(i);
     }
 
+    /// Legacy `ifconfig carpN down|up` of `vhid` on a port (the carpN holding that vhid).
+    pub fn admin(&mut self, p: impl Into<Port>, vhid: u8, up: bool) {
+        let Port(i, k) = p.into();
+        let now = self.at();
+        let n = &mut self.nodes[i];
+        let sys = n.sys;
+        if let Some(v) = n.ifaces[k].table.get_mut(vhid) {
+            v.handle_admin(now, up, &sys);
+        }
+        self.drain(i);
+    }
+
     /// Change sysctls on node `i`; an `allow` change runs the allow handler on every table.
     pub fn sysctl(&mut self, i: usize, f: impl FnOnce(&mut Sysctls)) {
         let now = self.at();

@@ -9,7 +9,13 @@
  * The artifact check (tests/artifact) also reads this file: every undefined symbol of
  * carp.ko must be declared (extern, non-static) by one of the angle-bracket headers
  * included here or by the C shim's sources.
+ *
+ * The kernel option headers come first, as in the C shim (carp_glue.c), so that bindgen and
+ * the artifact check see the INET/INET6 parts of the headers (e.g. carp_iamatch_p,
+ * carp_iamatch6_p and carp_macmatch6_p in netinet/ip_carp.h) exactly as the C compiler does.
  */
+#include <opt_inet.h>
+#include <opt_inet6.h>
 #include <sys/param.h>
 #include <sys/systm.h>
 #include <sys/kernel.h>

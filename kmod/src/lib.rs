@@ -11,6 +11,7 @@
 //! No panics may survive optimisation: see `kpi::panic` and tests/artifact.
 #![no_std]
 #![no_builtins]
+#![feature(allocator_api)]
 // `unsafe` is confined to `kpi` (which re-allows it), every unsafe block there is explained.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -21,4 +22,8 @@ extern crate alloc;
 
 #[allow(unsafe_code)]
 pub mod kpi;
+pub mod cif;
+pub mod config;
+pub mod hooks;
 pub mod module;
+pub mod util;

@@ -1,30 +1,164 @@
-//! Module life cycle and sysctl policy: safe code, called through [`crate::kpi`].
+//! Module life cycle, module-wide state, sysctl policy and the send-all task.
 //!
-//! At this stage carp.ko registers its sysctl tree (from the C shim) and nothing else:
-//! loading and unloading always succeed and `net.inet.carp.allow` accepts any value, as in
-//! stock FreeBSD. The protocol hooks, vhid table and input path plug in here.
+//! # Locking (read this before changing anything here)
+//!
+//! | lock | kind | protects | taken by |
+//! |---|---|---|---|
+//! | `carp_sx` ([`ConfigGuard`]) | sx, sleepable | [`Global`]: the registrations and the list of parents (each a published container plus its promiscuous mode) | ioctl SIOCSVH/SIOCGVH, netlink GET/SET, carp_attach/carp_detach, the send-all task, load/unload |
+//! | `carp_if` ([`crate::cif::Cif::inner`]) | mtx, per parent | the core's `Table` (all vhids of the parent) and the parent's CARP addresses | everything that reads or changes vhid state, including `carp_forus` (which runs under the bridge lock: it takes only this lock) |
+//! | network epoch | epoch | reading `if_carp`, the multicast options, the containers | every hook and callout; containers and multicast state are freed only after `NET_EPOCH_WAIT` |
+//!
+//! Order: `carp_sx` → network epoch → `carp_if`. Nothing sleeps while holding `carp_if`,
+//! and nothing that may re-enter a hook runs while holding it: packets, ARP/NA, log lines,
+//! devctl and route changes are carried out after it is released ([`crate::cif::run`]).
+//! FreeBSD uses one mutex per vhid plus one per parent; here the parent's one mutex holds
+//! the whole table (lookups in the core are O(1)), which gives the same guarantee to
+//! `carp_forus` (only the container lock) with one lock fewer.
+//!
+//! Callouts: one per parent container, MPSAFE, re-armed to the table's earliest deadline
+//! after every drain; the handler enters the network epoch, sets the parent's VNET and runs
+//! [`crate::cif::run`]. A container's callout is drained before the container is freed.
+//!
+//! Demotion: one accumulator (`DEMOTION`) shared by every vhid. FreeBSD keeps one per
+//! VNET; that is a known difference of this build (see the README).
 
-use carp_proto::Errno;
+use alloc::vec::Vec;
 
+use carp_proto::demotion::{Demotion, DemotionState};
+use carp_proto::{Errno, Sysctls};
+
+use crate::kpi::ifnet::{CifLink, Promisc};
 use crate::kpi::log;
+use crate::kpi::net::{self, Hooks, Netlink, Proto4, Proto6};
+use crate::kpi::sync::{ConfigCell, ConfigGuard};
 
-/// `MOD_LOAD`: set up module-wide state. An error refuses the load.
+/// The demotion accumulator of every vhid (see the module documentation).
+pub static DEMOTION: DemotionState = DemotionState::new();
+
+/// A handle to [`DEMOTION`].
+pub fn demotion() -> Demotion {
+    Demotion::from_static(&DEMOTION)
+}
+
+/// Registrations made at load; dropped (in field order) at unload.
+pub struct Loaded {
+    _netlink: Netlink,
+    _proto4: Proto4,
+    _proto6: Proto6,
+    _hooks: Hooks,
+}
+
+/// One parent interface with vhids. Dropping it unpublishes and frees the container
+/// (after an epoch wait, with its callout drained), then leaves promiscuous mode.
+pub struct Parent {
+    /// The published container.
+    pub link: CifLink,
+    /// Promiscuous mode on the parent (None if the driver refused).
+    pub _promisc: Option<Promisc>,
+}
+
+/// Everything the configuration lock protects.
+pub struct Global {
+    /// Registrations, while loaded.
+    pub loaded: Option<Loaded>,
+    /// Every parent with vhids (all VNETs).
+    pub parents: Vec<Parent>,
+}
+
+/// Module-wide state, under the configuration lock.
+pub static GLOBAL: ConfigCell<Global> = ConfigCell::new(Global { loaded: None, parents: Vec::new() });
+
+/// The current VNET's sysctl values with the live demotion.
+pub fn sysctls() -> Sysctls {
+    let mut s = net::sysctls();
+    s.demotion = demotion().value();
+    s
+}
+
+/// `MOD_LOAD`: publish hooks, register protocol 112 (IPv6 and IPv4) and the netlink
+/// family. Any failure undoes what was done (the registrations are RAII values).
 pub fn load() -> Result<(), Errno> {
+    let mut g = ConfigGuard::lock();
+    let hooks = Hooks::publish();
+    let proto6 = Proto6::register()?;
+    let proto4 = Proto4::register()?;
+    let netlink = Netlink::register()?;
+    GLOBAL.get(&mut g).loaded = Some(Loaded { _netlink: netlink, _proto4: proto4, _proto6: proto6, _hooks: hooks });
     log::info(c"carp: CARP (Rust) loaded");
     Ok(())
 }
 
-/// `MOD_UNLOAD`: tear everything down, or refuse with `EBUSY` while vhids exist.
+/// `MOD_UNLOAD`: unregister, clear the hooks, wait for the network epoch and the send-all
+/// task, then detach every CARP address and free every container. Safe with vhids
+/// configured: the addresses stay on their interfaces as plain addresses (without the
+/// routes CARP installed).
 pub fn unload() -> Result<(), Errno> {
+    let mut g = ConfigGuard::lock();
+    let global = GLOBAL.get(&mut g);
+    drop(global.loaded.take());
+    net::net_epoch_wait();
+    net::sendall_drain();
+    let parents = core::mem::take(&mut global.parents);
+    for p in parents {
+        crate::config::release_parent(p);
+    }
     log::info(c"carp: CARP (Rust) unloaded");
     Ok(())
 }
 
-/// `net.inet.carp.allow` changes from `old` to `new` in the current VNET.
-///
-/// FreeBSD accepts any integer (nonzero means allowed). Once vhids exist, turning it off
-/// must force this VNET's vhids to INIT and turning it on must restart them.
+/// `net.inet.carp.allow` changes from `old` to `new` in the current VNET: every vhid of
+/// this VNET re-runs the interface-state logic (off: INIT with the ifdown demotion).
 pub fn allow_changed(old: bool, new: bool) -> Result<(), Errno> {
-    let _ = (old, new);
+    if old == new {
+        return Ok(());
+    }
+    let mut g = ConfigGuard::lock();
+    let mut sys = sysctls();
+    sys.allow = new;
+    let cur = crate::kpi::vnet::current();
+    for p in GLOBAL.get(&mut g).parents.iter() {
+        let cif = p.link.cif();
+        if cif.vnet != cur {
+            continue;
+        }
+        let ifp = p.link.ifp();
+        net::in_net_epoch(|e| crate::cif::run(cif, ifp, e, &sys, |inner, now| inner.table.handle_allow(now, &sys)));
+    }
     Ok(())
+}
+
+/// `net.inet.carp.dscp` write check: 0..=63.
+pub fn dscp_check(v: i32) -> Result<(), Errno> {
+    if (0..=63).contains(&v) {
+        Ok(())
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// `carp_demote_adj(adj, reason)` (pfsync, and writes to `net.inet.carp.demotion`): add,
+/// log "demoted by", make every MASTER advertise at once.
+pub fn demote_adj(adj: i32, reason: &str) {
+    let c = demotion().adjust(adj, carp_proto::demotion::DemotionReason::Sysctl);
+    if net::sysctls().log >= 1 {
+        log::info_fmt(format_args!("carp: demoted by {} to {} ({})", c.adj, c.value, reason));
+    }
+    net::sendall_enqueue();
+}
+
+/// The send-all task: every MASTER vhid of every parent advertises now.
+pub fn sendall() {
+    let mut g = ConfigGuard::lock();
+    for p in GLOBAL.get(&mut g).parents.iter() {
+        let cif = p.link.cif();
+        let ifp = p.link.ifp();
+        net::with_vnet(cif.vnet, || {
+            let sys = sysctls();
+            net::in_net_epoch(|e| {
+                crate::cif::run(cif, ifp, e, &sys, |inner, now| {
+                    inner.table.handle_demotion_change(now);
+                })
+            })
+        });
+    }
 }

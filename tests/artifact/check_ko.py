@@ -452,7 +452,9 @@ def run_checks(path, decl_info=None, objdump="llvm-objdump"):
 
     fpu = []
     exec_secs = [s for s in elf.sections if s.flags & SHF_EXECINSTR and s.size]
-    if exec_secs:
+    # Only x86-64 code can be judged: another e_machine (already an elf-header failure)
+    # would be disassembled as that architecture and produce meaningless findings.
+    if exec_secs and elf.e_machine == EM_X86_64:
         proc = subprocess.run([objdump, "-d", "--no-show-raw-insn", "--no-leading-addr", path],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if proc.returncode != 0:

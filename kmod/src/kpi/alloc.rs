@@ -69,3 +69,16 @@ unsafe impl GlobalAlloc for KernelAllocator {
         unsafe { sys::free(ptr.cast(), malloc_type()) }
     }
 }
+
+/// A vector of `n` zero bytes, or `ENOMEM` (no infallible-allocation path).
+pub fn zeroed_bytes(n: usize) -> Result<alloc::vec::Vec<u8>, carp_proto::Errno> {
+    let mut v = alloc::vec::Vec::new();
+    v.try_reserve_exact(n).map_err(|_| carp_proto::Errno::ENOMEM)?;
+    for b in v.spare_capacity_mut().iter_mut().take(n) {
+        b.write(0);
+    }
+    // SAFETY: the capacity is at least `n` (reserved above) and the first `n` elements
+    // were initialised by the loop.
+    unsafe { v.set_len(n) };
+    Ok(v)
+}

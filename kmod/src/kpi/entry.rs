@@ -1,15 +1,22 @@
 //! Functions the C shim calls (declared in kmod/shim/carp_shim.h). Each one converts its
-//! arguments, calls the safe implementation in [`crate::module`] and converts the result.
+//! arguments into the KPI layer's safe views, calls the safe implementation and converts
+//! the result.
 //!
 //! Each definition is checked at compile time against the typedef bindgen generated from
 //! carp_shim.h (`const _: sys::X_t = Some(X)`), so C and Rust cannot disagree on a signature.
+//! Hooks that read `if_carp` run inside the network epoch (entered here when the kernel
+//! does not already guarantee it; nesting is allowed).
 
-use core::ffi::c_int;
+use core::ffi::{c_char, c_int, c_ulong, c_void, CStr};
+use core::net::Ipv6Addr;
 
 use sys_bindings as sys;
 
 use super::errno;
-use crate::module;
+use super::ifnet::{Ifaddr, Ifnet};
+use super::net::in_net_epoch;
+use super::req::{Ifreq, Mbuf, NlRequest};
+use crate::{config, hooks, module};
 
 /// MOD_LOAD.
 #[no_mangle]
@@ -31,3 +38,200 @@ pub extern "C" fn carp_rs_allow_changed(oldval: c_int, newval: c_int) -> c_int {
     errno::to_c(module::allow_changed(oldval != 0, newval != 0))
 }
 const _: sys::carp_rs_allow_changed_t = Some(carp_rs_allow_changed);
+
+/// `net.inet.carp.dscp` write check.
+#[no_mangle]
+pub extern "C" fn carp_rs_dscp_check(newval: c_int) -> c_int {
+    errno::to_c(module::dscp_check(newval))
+}
+const _: sys::carp_rs_dscp_check_t = Some(carp_rs_dscp_check);
+
+/// `net.inet.carp.demotion` read.
+#[no_mangle]
+pub extern "C" fn carp_rs_demotion_get() -> c_int {
+    module::demotion().value()
+}
+const _: sys::carp_rs_demotion_get_t = Some(carp_rs_demotion_get);
+
+/// `net.inet.carp.suppress_preempt` read.
+#[no_mangle]
+pub extern "C" fn carp_rs_suppress_preempt() -> c_int {
+    c_int::try_from(module::demotion().suppress_preempt()).unwrap_or(c_int::MAX)
+}
+const _: sys::carp_rs_suppress_preempt_t = Some(carp_rs_suppress_preempt);
+
+/// carp_ioctl_p.
+#[no_mangle]
+pub extern "C" fn carp_rs_ioctl(ifr: *mut sys::ifreq, cmd: c_ulong, td: *mut sys::thread) -> c_int {
+    // SAFETY: the kernel passes the ioctl's own ifreq (a kernel copy) and thread.
+    let Some((ifr, td)) = (unsafe { Ifreq::from_raw(ifr, td) }) else { return libc_einval() };
+    errno::to_c(config::ioctl(&ifr, u64::from(cmd), td))
+}
+const _: sys::carp_rs_ioctl_t = Some(carp_rs_ioctl);
+
+fn libc_einval() -> c_int {
+    carp_proto::Errno::EINVAL.as_i32()
+}
+
+/// carp_attach_p.
+#[no_mangle]
+pub extern "C" fn carp_rs_attach(ifa: *mut sys::ifaddr, vhid: c_int) -> c_int {
+    // SAFETY: the kernel passes a live ifaddr for the duration of the call.
+    let Some(ifa) = (unsafe { Ifaddr::from_raw(ifa) }) else { return libc_einval() };
+    errno::to_c(config::attach(ifa, vhid))
+}
+const _: sys::carp_rs_attach_t = Some(carp_rs_attach);
+
+/// carp_detach_p.
+#[no_mangle]
+pub extern "C" fn carp_rs_detach(ifa: *mut sys::ifaddr, keep_cif: bool) {
+    // SAFETY: as for attach.
+    if let Some(ifa) = unsafe { Ifaddr::from_raw(ifa) } {
+        config::detach(ifa, keep_cif);
+    }
+}
+const _: sys::carp_rs_detach_t = Some(carp_rs_detach);
+
+/// carp_linkstate_p.
+#[no_mangle]
+pub extern "C" fn carp_rs_linkstate(ifp: *mut sys::ifnet) {
+    in_net_epoch(|e| {
+        // SAFETY: the kernel passes a live interface for the duration of the call.
+        if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
+            hooks::linkstate(ifp, e);
+        }
+    });
+}
+const _: sys::carp_rs_linkstate_t = Some(carp_rs_linkstate);
+
+/// carp_demote_adj_p (pfsync) and the `demotion` sysctl.
+#[no_mangle]
+pub extern "C" fn carp_rs_demote_adj(adj: c_int, reason: *const c_char) {
+    let text = if reason.is_null() {
+        ""
+    } else {
+        // SAFETY: callers pass a NUL-terminated string valid for the call.
+        unsafe { CStr::from_ptr(reason) }.to_str().unwrap_or("")
+    };
+    module::demote_adj(adj, text);
+}
+const _: sys::carp_rs_demote_adj_t = Some(carp_rs_demote_adj);
+
+/// carp_master_p.
+#[no_mangle]
+pub extern "C" fn carp_rs_master(ifa: *mut sys::ifaddr) -> c_int {
+    in_net_epoch(|_| {
+        // SAFETY: live ifaddr for the call.
+        unsafe { Ifaddr::from_raw(ifa) }.is_some_and(hooks::master).into()
+    })
+}
+const _: sys::carp_rs_master_t = Some(carp_rs_master);
+
+/// carp_forus_p (under the bridge lock: container lock only).
+#[no_mangle]
+pub extern "C" fn carp_rs_forus(ifp: *mut sys::ifnet, dhost: *const u8) -> c_int {
+    if dhost.is_null() {
+        return 0;
+    }
+    // SAFETY: ether_input/bridge_input pass the frame's 6-byte destination address.
+    let mac: [u8; 6] = unsafe { dhost.cast::<[u8; 6]>().read_unaligned() };
+    in_net_epoch(|_| {
+        // SAFETY: live interface for the call.
+        unsafe { Ifnet::from_raw(ifp) }.is_some_and(|i| hooks::forus(i, &mac)).into()
+    })
+}
+const _: sys::carp_rs_forus_t = Some(carp_rs_forus);
+
+/// carp_get_vhid_p.
+#[no_mangle]
+pub extern "C" fn carp_rs_get_vhid(ifa: *mut sys::ifaddr) -> c_int {
+    in_net_epoch(|_| {
+        // SAFETY: live ifaddr for the call.
+        unsafe { Ifaddr::from_raw(ifa) }.map_or(0, hooks::get_vhid)
+    })
+}
+const _: sys::carp_rs_get_vhid_t = Some(carp_rs_get_vhid);
+
+/// carp_iamatch_p (the shim turns the vhid into the virtual MAC pointer).
+#[no_mangle]
+pub extern "C" fn carp_rs_iamatch(ifa: *mut sys::ifaddr) -> c_int {
+    in_net_epoch(|_| {
+        // SAFETY: live ifaddr for the call.
+        unsafe { Ifaddr::from_raw(ifa) }.map_or(0, hooks::iamatch)
+    })
+}
+const _: sys::carp_rs_iamatch_t = Some(carp_rs_iamatch);
+
+fn addr6(p: *const u8) -> Option<Ipv6Addr> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: the shim passes 16 readable bytes (a scope-cleared in6_addr copy).
+    Some(Ipv6Addr::from(unsafe { p.cast::<[u8; 16]>().read_unaligned() }))
+}
+
+/// carp_iamatch6_p.
+#[no_mangle]
+pub extern "C" fn carp_rs_iamatch6(ifp: *mut sys::ifnet, a: *const u8) -> c_int {
+    let Some(a) = addr6(a) else { return 0 };
+    in_net_epoch(|_| {
+        // SAFETY: live interface for the call.
+        unsafe { Ifnet::from_raw(ifp) }.map_or(0, |i| hooks::iamatch6(i, a))
+    })
+}
+const _: sys::carp_rs_iamatch6_t = Some(carp_rs_iamatch6);
+
+/// carp_macmatch6_p.
+#[no_mangle]
+pub extern "C" fn carp_rs_macmatch6(ifp: *mut sys::ifnet, a: *const u8) -> c_int {
+    let Some(a) = addr6(a) else { return 0 };
+    in_net_epoch(|_| {
+        // SAFETY: live interface for the call.
+        unsafe { Ifnet::from_raw(ifp) }.map_or(0, |i| hooks::macmatch6(i, a))
+    })
+}
+const _: sys::carp_rs_macmatch6_t = Some(carp_rs_macmatch6);
+
+/// Protocol 112 input; consumes `m`.
+#[no_mangle]
+pub extern "C" fn carp_rs_input(m: *mut sys::mbuf, af: c_int) {
+    // SAFETY: ip_input/ip6_input hand over the packet (we free it).
+    let Some(m) = (unsafe { Mbuf::from_raw(m) }) else { return };
+    in_net_epoch(|e| hooks::input(m, af == 28, e));
+}
+const _: sys::carp_rs_input_t = Some(carp_rs_input);
+
+/// A container's callout.
+#[no_mangle]
+pub extern "C" fn carp_rs_callout(arg: *mut c_void) {
+    // SAFETY: `arg` is the Cif embedding the callout (kpi::callout::Callout::arm_at); a
+    // container drains its callout before it is freed, so it is alive here.
+    let Some(cif) = (unsafe { arg.cast::<crate::cif::Cif>().as_ref() }) else { return };
+    in_net_epoch(|e| hooks::callout(cif, e));
+}
+const _: sys::carp_rs_callout_t = Some(carp_rs_callout);
+
+/// The send-all task.
+#[no_mangle]
+pub extern "C" fn carp_rs_sendall() {
+    module::sendall();
+}
+const _: sys::carp_rs_sendall_t = Some(carp_rs_sendall);
+
+/// CARP_NL_CMD_GET.
+#[no_mangle]
+pub extern "C" fn carp_rs_nl_get(hdr: *mut sys::nlmsghdr, npt: *mut sys::nl_pstate) -> c_int {
+    // SAFETY: the genl framework passes the parsed message and its state.
+    let Some(r) = (unsafe { NlRequest::from_raw(hdr, npt) }) else { return libc_einval() };
+    errno::to_c(config::nl_get(&r))
+}
+const _: sys::carp_rs_nl_get_t = Some(carp_rs_nl_get);
+
+/// CARP_NL_CMD_SET.
+#[no_mangle]
+pub extern "C" fn carp_rs_nl_set(hdr: *mut sys::nlmsghdr, npt: *mut sys::nl_pstate) -> c_int {
+    // SAFETY: as for GET.
+    let Some(r) = (unsafe { NlRequest::from_raw(hdr, npt) }) else { return libc_einval() };
+    errno::to_c(config::nl_set(&r))
+}
+const _: sys::carp_rs_nl_set_t = Some(carp_rs_nl_set);

@@ -1,0 +1,329 @@
+//! The per-parent CARP container ("cif", FreeBSD's `struct carp_if`) and the drain loop
+//! that carries out what the protocol core asks for after every input.
+//!
+//! A [`Cif`] hangs off `ifp->if_carp` (published by `kpi::ifnet::CifLink`). Its mutex holds
+//! the core's [`Table`] (every vhid of the parent) and the CARP addresses bound to it. The
+//! [`run`] function is the only way the data path and the configuration path change a
+//! table: it takes the lock, applies one input, drains events, packets, route changes and
+//! the next deadline into a small outbox, releases the lock, and only then talks to the
+//! network stack (log, devctl, ip_output, ARP/NA, routes), because those may re-enter the
+//! hooks (carp_master, carp_macmatch6) that take the same lock.
+
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use carp_proto::table::Table;
+use carp_proto::vhid::{Event, RouteOp, SendResult, Transmit};
+use carp_proto::{CarpStats, Family, Instant, Sysctls};
+
+use crate::kpi::callout::Callout;
+use crate::kpi::ifnet::{IfRef, IfaRef, Ifnet, Mcast};
+use crate::kpi::log::{self, TextBuf};
+use crate::kpi::net::{self, Epoch, EpochBox, Vnet};
+use crate::kpi::sync::Mutex;
+
+/// What the container's mutex protects.
+pub struct Inner {
+    /// The core's vhid table of this parent.
+    pub table: Table,
+    /// CARP addresses bound to vhids of this parent, with a reference each.
+    pub ifas: Vec<(IfaRef, u8)>,
+    /// Parent flags last given to the table (`carp_linkstate` only reports changes).
+    pub iff_up: bool,
+    /// Link state last given to the table.
+    pub link_up: bool,
+}
+
+impl Inner {
+    /// The vhid `ifa` is bound to here.
+    pub fn vhid_of_ifa(&self, ifa: &crate::kpi::ifnet::Ifaddr<'_>) -> Option<u8> {
+        self.ifas.iter().find(|(r, _)| ifa.same(r)).map(|&(_, v)| v)
+    }
+}
+
+/// One parent's container.
+pub struct Cif {
+    /// Declared first: dropped (drained) before the table it works on.
+    callout: Callout,
+    dying: AtomicBool,
+    /// The table and the bound addresses.
+    pub inner: Mutex<Inner>,
+    /// IPv4 multicast membership and options (while the parent has IPv4 CARP addresses).
+    pub mcast4: EpochBox<Mcast>,
+    /// IPv6 multicast membership and options.
+    pub mcast6: EpochBox<Mcast>,
+    /// The parent's VNET (callouts and the send-all task run in it).
+    pub vnet: Vnet,
+    ifp: IfRef,
+}
+
+impl Cif {
+    /// A container for `table` on parent `ifp` (initialise it with `init_in_place` once boxed).
+    pub fn new(table: Table, ifp: IfRef, iff_up: bool, link_up: bool) -> Cif {
+        let vnet = ifp.get().vnet();
+        Cif {
+            callout: Callout::new(),
+            dying: AtomicBool::new(false),
+            inner: Mutex::new(Inner { table, ifas: Vec::new(), iff_up, link_up }),
+            mcast4: EpochBox::empty(),
+            mcast6: EpochBox::empty(),
+            vnet,
+            ifp,
+        }
+    }
+
+    /// The parent.
+    pub fn ifp(&self) -> Ifnet<'_> {
+        self.ifp.get()
+    }
+
+    /// The parent's counted reference.
+    pub fn ifref(&self) -> &IfRef {
+        &self.ifp
+    }
+
+    /// Initialises the lock and the callout at the container's final (heap) address.
+    pub fn init_in_place(&self) {
+        self.inner.init(c"carp_if");
+        self.callout.init();
+    }
+
+    /// Stops the timer for good (the container is about to be freed; its drop drains).
+    pub fn shutdown(&self) {
+        self.dying.store(true, Ordering::Release);
+        self.callout.drain();
+    }
+
+    /// Whether the container is being freed.
+    pub fn is_dying(&self) -> bool {
+        self.dying.load(Ordering::Acquire)
+    }
+
+    /// The multicast state of `family`.
+    pub fn mcast(&self, family: Family) -> &EpochBox<Mcast> {
+        match family {
+            Family::Inet => &self.mcast4,
+            Family::Inet6 => &self.mcast6,
+        }
+    }
+
+    fn arm(&self, at: Option<Instant>) {
+        if self.is_dying() {
+            return;
+        }
+        match at {
+            Some(t) => {
+                let arg: *const Cif = self;
+                self.callout.arm_at(t, arg.cast());
+            }
+            None => self.callout.stop(),
+        }
+    }
+}
+
+/// Largest advertisement built here (a CARP advert is 56/76 bytes; VRRPv3 with up to
+/// ~25 IPv4 or ~6 IPv6 addresses fits; larger ones count as `onomem`).
+const PKT_CAP: usize = 160;
+/// Outbox items per round (the kernel stack is small); the drain loops until empty.
+const OUTBOX: usize = 6;
+/// Rounds per `run` (each round can only be caused by send results or a full outbox).
+const MAX_ROUNDS: usize = 64;
+
+enum Item {
+    /// Log line (already filtered by the `log` level) and optional devd notification.
+    Note { line: TextBuf, log: bool, devd: Option<(TextBuf, &'static core::ffi::CStr)>, sendall: bool },
+    Advert { vhid: u8, family: Family, pkt: [u8; PKT_CAP], len: usize, tag: Option<u8> },
+    AdvertNoMem { vhid: u8, family: Family },
+    Garp { addr: Ipv4Addr, mac: [u8; 6] },
+    Na { addr: Ipv6Addr },
+    Routes { ifas: Vec<IfaRef>, add: bool },
+}
+
+struct Outbox {
+    items: [Option<Item>; OUTBOX],
+    n: usize,
+}
+
+impl Outbox {
+    fn new() -> Outbox {
+        Outbox { items: [const { None }; OUTBOX], n: 0 }
+    }
+    fn full(&self) -> bool {
+        self.n >= OUTBOX
+    }
+    fn push(&mut self, it: Item) {
+        if let Some(slot) = self.items.get_mut(self.n) {
+            *slot = Some(it);
+            self.n = self.n.saturating_add(1);
+        }
+    }
+}
+
+fn state_devd_type(s: carp_proto::CarpState) -> &'static core::ffi::CStr {
+    match s {
+        carp_proto::CarpState::Init => c"INIT",
+        carp_proto::CarpState::Backup => c"BACKUP",
+        carp_proto::CarpState::Master => c"MASTER",
+    }
+}
+
+/// Turns one core event into an outbox item.
+pub fn event_item(ev: &Event, sys: &Sysctls) -> Option<(TextBuf, bool, Option<(TextBuf, &'static core::ffi::CStr)>, bool)> {
+    let mut line = TextBuf::new();
+    let _ = write!(line, "{ev}");
+    let log = ev.should_log(sys.log);
+    match ev {
+        Event::StateChanged(c) => {
+            let mut sub = TextBuf::new();
+            let _ = write!(sub, "{}", c.devd().subsystem);
+            Some((line, log, Some((sub, state_devd_type(c.new))), false))
+        }
+        Event::DemotionChanged(_) => Some((line, log, None, true)),
+    }
+}
+
+/// Carries out a note (log line, devd, send-all).
+fn note(line: &TextBuf, log: bool, devd: &Option<(TextBuf, &'static core::ffi::CStr)>, sendall: bool) {
+    if log {
+        log::info(line.as_cstr());
+    }
+    if let Some((sub, kind)) = devd {
+        net::devctl_carp(sub.as_cstr(), kind);
+    }
+    if sendall {
+        net::sendall_enqueue();
+    }
+}
+
+/// Drains the events of a vhid that was removed from its table (its last words).
+pub fn drain_removed(v: &mut carp_proto::vhid::Vhid, sys: &Sysctls) {
+    while let Some(ev) = v.poll_event() {
+        if let Some((line, log, devd, sendall)) = event_item(&ev, sys) {
+            note(&line, log, &devd, sendall);
+        }
+    }
+}
+
+/// Collects what the table wants done, until the outbox is full.
+fn collect(inner: &mut Inner, out: &mut Outbox, src4: IpAddr, src6: IpAddr, sys: &Sysctls, ident: u16) {
+    let Inner { table, ifas, .. } = inner;
+    for v in table.iter_mut() {
+        while !out.full() {
+            let Some(ev) = v.poll_event() else { break };
+            if let Some((line, log, devd, sendall)) = event_item(&ev, sys) {
+                out.push(Item::Note { line, log, devd, sendall });
+            }
+        }
+        while !out.full() {
+            let vhid = v.vhid();
+            let Some(t) = v.poll_transmit() else { break };
+            out.push(match t {
+                Transmit::Carp(c) => {
+                    let src = if c.family == Family::Inet { src4 } else { src6 };
+                    let tag = c.tag_virtual_mac().then_some(c.vhid);
+                    let mut pkt = [0u8; PKT_CAP];
+                    match c.emit(&mut pkt, src, sys.dscp, ident) {
+                        Ok(len) => Item::Advert { vhid, family: c.family, pkt, len, tag },
+                        Err(_) => Item::AdvertNoMem { vhid, family: c.family },
+                    }
+                }
+                Transmit::Vrrp(r) => {
+                    let src = if r.family == Family::Inet { src4 } else { src6 };
+                    let mut pkt = [0u8; PKT_CAP];
+                    match r.emit(&mut pkt, src, sys.dscp, ident) {
+                        Ok(len) => Item::Advert { vhid, family: r.family, pkt, len, tag: Some(r.vrid) },
+                        Err(_) => Item::AdvertNoMem { vhid, family: r.family },
+                    }
+                }
+                Transmit::GratuitousArp { addr, mac } => Item::Garp { addr, mac },
+                Transmit::NeighborAdvert { addr, .. } => Item::Na { addr },
+            });
+        }
+        if out.full() {
+            return;
+        }
+        if let Some(op) = v.poll_route() {
+            let vhid = v.vhid();
+            let mut refs = Vec::new();
+            for (r, h) in ifas.iter() {
+                if *h == vhid && crate::util::push(&mut refs, r.clone_ref()).is_err() {
+                    log::info(c"carp: out of memory changing routes");
+                    break;
+                }
+            }
+            out.push(Item::Routes { ifas: refs, add: op == RouteOp::Add });
+        }
+    }
+}
+
+/// Applies `input` to the container's table, then carries out everything the core asks
+/// for. `ifp` is the parent; the caller is in the network epoch and curvnet is the
+/// parent's VNET. Must not be called with the container's lock held.
+pub fn run(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: impl FnOnce(&mut Inner, Instant)) {
+    // Source addresses first: finding them may ask carp_master, which takes the lock.
+    let src4 = ifp.source(Family::Inet);
+    let src6 = ifp.source(Family::Inet6);
+    let mut input = Some(input);
+    let mut results: [Option<(u8, Family, SendResult)>; OUTBOX] = [None; OUTBOX];
+    for _ in 0..MAX_ROUNDS {
+        let mut out = Outbox::new();
+        let ident = crate::kpi::net::ip_newid();
+        {
+            let mut g = cif.inner.lock();
+            let now = net::now();
+            if let Some(f) = input.take() {
+                f(&mut g, now);
+            }
+            let mut stats = CarpStats::default();
+            for r in results.iter_mut() {
+                if let Some((vhid, family, res)) = r.take() {
+                    if let Some(v) = g.table.get_mut(vhid) {
+                        v.handle_send_result(family, res, sys, &mut stats);
+                    }
+                }
+            }
+            net::stats_add(&stats);
+            collect(&mut g, &mut out, src4, src6, sys, ident);
+            cif.arm(g.table.poll_timeout());
+        }
+        if out.n == 0 {
+            return;
+        }
+        let mut ri = 0usize;
+        for it in out.items.iter_mut() {
+            let Some(it) = it.take() else { continue };
+            match it {
+                Item::Note { line, log, devd, sendall } => note(&line, log, &devd, sendall),
+                Item::Advert { vhid, family, pkt, len, tag } => {
+                    let bytes = pkt.get(..len).unwrap_or(&[]);
+                    let mc = cif.mcast(family).get(e);
+                    let res = match ifp.send(family, bytes, tag, mc) {
+                        Ok(()) => SendResult::Sent,
+                        Err(None) => SendResult::NoMemory,
+                        Err(Some(errno)) => SendResult::Error(errno),
+                    };
+                    if let Some(slot) = results.get_mut(ri) {
+                        *slot = Some((vhid, family, res));
+                        ri = ri.saturating_add(1);
+                    }
+                }
+                Item::AdvertNoMem { vhid, family } => {
+                    if let Some(slot) = results.get_mut(ri) {
+                        *slot = Some((vhid, family, SendResult::NoMemory));
+                        ri = ri.saturating_add(1);
+                    }
+                }
+                Item::Garp { addr, mac } => ifp.garp(addr, &mac),
+                // FreeBSD busy-waits 1 ms between NAs; they are sent back to back here.
+                Item::Na { addr } => ifp.unsolicited_na(addr),
+                Item::Routes { ifas, add } => {
+                    for r in ifas.iter() {
+                        r.routes(add);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The configuration plane: SIOCSVH/SIOCGVH, the generic netlink family "carp",
+//! carp_attach and carp_detach. Every check and codec is carp-proto's
+//! (`carp_proto::config`), called in FreeBSD's order; this file looks up interfaces,
+//! creates and frees parent containers and holds the locks (see [`crate::module`]).
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::ffi::CStr;
+use core::net::IpAddr;
+
+use carp_proto::config::{self, carpreq, netlink, Interface, Model, Op};
+use carp_proto::table::Table;
+use carp_proto::{Errno, Family, SetRequest, VhidStatus};
+
+use crate::cif::{self, Cif};
+use crate::kpi::ifnet::{CifLink, IfRef, Ifaddr, Ifnet, Promisc};
+use crate::kpi::log;
+use crate::kpi::net;
+use crate::kpi::req::{Ifreq, NlRequest, Thread};
+use crate::kpi::sync::ConfigGuard;
+use crate::module::{self, Global, Parent, GLOBAL};
+
+fn interface_of(ifp: Option<&IfRef>) -> Option<Interface> {
+    ifp.map(|r| {
+        let i = r.get();
+        Interface { if_type: i.if_type(), if_flags: i.flags(), carp_clone: false }
+    })
+}
+
+fn family_of(a: &IpAddr) -> Family {
+    match a {
+        IpAddr::V4(_) => Family::Inet,
+        IpAddr::V6(_) => Family::Inet6,
+    }
+}
+
+fn find_parent<'g>(global: &'g mut Global, ifp: &Ifnet<'_>) -> Option<usize> {
+    global.parents.iter().position(|p| p.link.ifp().same(ifp))
+}
+
+/// Detaches every address of a parent and frees it (unload, or last vhid gone).
+pub fn release_parent(p: Parent) {
+    let cif = p.link.cif();
+    let ifas = {
+        let mut g = cif.inner.lock();
+        core::mem::take(&mut g.ifas)
+    };
+    for (ifa, vhid) in ifas.iter() {
+        let master = cif.inner.lock().table.get(*vhid).is_some_and(|v| v.routes_installed());
+        if master {
+            ifa.routes(false);
+        }
+        ifa.set_carp(None);
+    }
+    drop(ifas);
+    let _ = cif.mcast4.take();
+    let _ = cif.mcast6.take();
+    drop(p);
+}
+
+/// Applies a validated SET to `ifp` (creating its container on the first vhid).
+fn set(g: &mut ConfigGuard, ifp: IfRef, req: &SetRequest) -> Result<(), Errno> {
+    let global = GLOBAL.get(g);
+    let idx = match find_parent(global, &ifp.get()) {
+        Some(i) => i,
+        None => {
+            let i = ifp.get();
+            let table = Table::new(i.name(), module::demotion());
+            let cif = Box::try_new(Cif::new(table, i.to_ref(), i.is_up(), i.link_up())).map_err(|_| Errno::ENOMEM)?;
+            cif.init_in_place();
+            cif.inner.lock().table.set_parent_flags(i.is_up(), i.link_up());
+            let promisc = match Promisc::enable(&i) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    log::info_fmt(format_args!("carp: {}: promiscuous mode failed: {}", i.name(), e.as_i32()));
+                    None
+                }
+            };
+            let link = CifLink::publish(cif);
+            if let Err(p) = crate::util::push(&mut global.parents, Parent { link, _promisc: promisc }) {
+                release_parent(p);
+                return Err(Errno::ENOMEM);
+            }
+            global.parents.len().saturating_sub(1)
+        }
+    };
+    let Some(p) = global.parents.get(idx) else { return Err(Errno::ENOENT) };
+    let cif = p.link.cif();
+    let ifp = p.link.ifp();
+    let sys = module::sysctls();
+    let seed = net::random_u64();
+    let mut result = Ok(());
+    net::in_net_epoch(|e| {
+        cif::run(cif, ifp, e, &sys, |inner, now| result = inner.table.set(now, req, seed, &sys));
+    });
+    let empty = cif.inner.lock().table.is_empty();
+    if empty {
+        // A failed first SET leaves no container behind.
+        if let Some(p) = crate::util::take_at(&mut global.parents, idx) {
+            release_parent(p);
+        }
+    }
+    result
+}
+
+/// Statuses of every vhid of `ifp`'s container (`None`: no container).
+fn statuses(global: &mut Global, ifp: &Ifnet<'_>) -> Result<Option<Vec<VhidStatus>>, Errno> {
+    let Some(idx) = find_parent(global, ifp) else { return Ok(None) };
+    let Some(p) = global.parents.get(idx) else { return Ok(None) };
+    let g = p.link.cif().inner.lock();
+    let mut v = Vec::new();
+    v.try_reserve_exact(g.table.len()).map_err(|_| Errno::ENOMEM)?;
+    for s in g.table.status(None)? {
+        if crate::util::push(&mut v, s).is_err() {
+            return Err(Errno::ENOMEM);
+        }
+    }
+    Ok(Some(v))
+}
+
+/// SIOCSVH / SIOCGVH.
+pub fn ioctl(ifr: &Ifreq<'_>, cmd: u64, td: Thread<'_>) -> Result<(), Errno> {
+    let op = match cmd {
+        carpreq::SIOCSVH => Op::IoctlSet,
+        carpreq::SIOCGVH => Op::IoctlGet,
+        _ => return Err(Errno::EINVAL),
+    };
+    let mut raw = [0u8; carpreq::CARPREQ_LEN];
+    ifr.copyin(&mut raw)?;
+    let req = carpreq::decode(&raw)?;
+    let ifp = ifr.name().and_then(IfRef::by_name);
+    if config::check_interface(interface_of(ifp.as_ref()), op)? != Model::Modern {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let Some(ifp) = ifp else { return Err(Errno::ENXIO) };
+    let mut g = ConfigGuard::lock();
+    match op {
+        Op::IoctlSet => {
+            let sr = carpreq::ioctl_set(&req, td.has_carp_priv())?;
+            set(&mut g, ifp, &sr)
+        }
+        _ => {
+            let all = statuses(GLOBAL.get(&mut g), &ifp.get())?;
+            let count = usize::try_from(req.count.clamp(1, 255)).unwrap_or(1);
+            let mut out = crate::kpi::alloc::zeroed_bytes(count.saturating_mul(carpreq::CARPREQ_LEN))?;
+            let n = carpreq::ioctl_get(&req, all.as_deref(), td.cred_has_carp_priv(), &mut out)?;
+            ifr.copyout(out.get(..n).ok_or(Errno::EMSGSIZE)?)
+        }
+    }
+}
+
+/// Netlink: the interface a request names.
+fn nl_ifp(sel: &netlink::IfSelector<'_>) -> Option<IfRef> {
+    match sel {
+        netlink::IfSelector::Name(n) => {
+            let mut buf = [0u8; 17];
+            if n.len() >= buf.len() {
+                return None;
+            }
+            buf.get_mut(..n.len())?.copy_from_slice(n);
+            IfRef::by_name(CStr::from_bytes_until_nul(&buf).ok()?)
+        }
+        netlink::IfSelector::Index(i) => IfRef::by_index(*i),
+        netlink::IfSelector::None => None,
+    }
+}
+
+/// CARP_NL_CMD_SET (privilege already checked by the genl framework: PRIV_NETINET_CARP).
+pub fn nl_set(r: &NlRequest<'_>) -> Result<(), Errno> {
+    let cmd = netlink::decode_set(r.msg())?;
+    let ifp = nl_ifp(&cmd.iface);
+    if config::check_interface(interface_of(ifp.as_ref()), Op::NetlinkSet)? != Model::Modern {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let Some(ifp) = ifp else { return Err(Errno::ENXIO) };
+    let mut g = ConfigGuard::lock();
+    set(&mut g, ifp, &cmd.request)
+}
+
+/// CARP_NL_CMD_GET: one message per vhid (dump), the key only for privileged readers.
+pub fn nl_get(r: &NlRequest<'_>) -> Result<(), Errno> {
+    let cmd = netlink::decode_get(r.msg())?;
+    let ifp = nl_ifp(&cmd.iface);
+    if config::check_interface(interface_of(ifp.as_ref()), Op::NetlinkGet)? != Model::Modern {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let Some(ifp) = ifp else { return Err(Errno::ENXIO) };
+    let query = cmd.query()?;
+    let mut g = ConfigGuard::lock();
+    let all = statuses(GLOBAL.get(&mut g), &ifp.get())?;
+    let sel = config::select(&query, all.as_deref())?;
+    let privileged = r.privileged();
+    let mut buf = [0u8; 128];
+    for s in sel.iter() {
+        let n = netlink::encode_status_payload(s, privileged, &mut buf)?;
+        r.reply(buf.get(..n).ok_or(Errno::ENOMEM)?)?;
+    }
+    r.end_dump(0)
+}
+
+/// carp_attach(ifa, vhid): bind an address being added to a configured vhid.
+pub fn attach(ifa: Ifaddr<'_>, vhid: i32) -> Result<(), Errno> {
+    let mut g = ConfigGuard::lock();
+    let global = GLOBAL.get(&mut g);
+    let addr = ifa.addr();
+    let sa_family = match addr {
+        Ok(IpAddr::V4(_)) => config::AF_INET,
+        Ok(IpAddr::V6(_)) => config::AF_INET6,
+        Err(af) => af,
+    };
+    let ifp = ifa.ifp().ok_or(Errno::EINVAL)?;
+    let idx = find_parent(global, &ifp);
+    let vhid = u8::try_from(vhid).unwrap_or(0);
+    let configured = idx
+        .and_then(|i| global.parents.get(i))
+        .is_some_and(|p| p.link.cif().inner.lock().table.get(vhid).is_some());
+    config::attach_check(sa_family, idx.is_some(), configured)?;
+    let (Ok(addr), Some(p)) = (addr, idx.and_then(|i| global.parents.get(i))) else {
+        return Err(Errno::EPROTOTYPE);
+    };
+    let cif = p.link.cif();
+    let family = family_of(&addr);
+    if !cif.mcast(family).is_set() {
+        let mc = crate::kpi::ifnet::Mcast::join(&ifp, family)?;
+        let mc = Box::try_new(mc).map_err(|_| Errno::ENOMEM)?;
+        let _ = cif.mcast(family).set(mc);
+    }
+    let r = ifa.to_ref();
+    let sys = module::sysctls();
+    let mut result = Ok(());
+    net::in_net_epoch(|e| {
+        cif::run(cif, p.link.ifp(), e, &sys, |inner, now| {
+            let entry = (r.clone_ref(), vhid);
+            if let Err(entry) = crate::util::push(&mut inner.ifas, entry) {
+                drop(entry);
+                result = Err(Errno::ENOMEM);
+                return;
+            }
+            match inner.table.attach(now, vhid, addr, &sys) {
+                Ok(_) => r.set_carp(Some(cif)),
+                Err(e) => {
+                    let _ = inner.ifas.pop();
+                    result = Err(e);
+                }
+            }
+        })
+    });
+    if result.is_err() && cif.inner.lock().table.address_count(family) == 0 {
+        drop(cif.mcast(family).take());
+    }
+    result
+}
+
+/// carp_detach(ifa, keep_cif): unbind an address being removed.
+pub fn detach(ifa: Ifaddr<'_>, keep_cif: bool) {
+    let mut g = ConfigGuard::lock();
+    let global = GLOBAL.get(&mut g);
+    let Some(ifp) = ifa.ifp() else { return };
+    let Some(idx) = find_parent(global, &ifp) else { return };
+    let Some(p) = global.parents.get(idx) else { return };
+    let cif = p.link.cif();
+    let Ok(addr) = ifa.addr() else { return };
+    let sys = module::sysctls();
+    let mut removed = None;
+    let mut leave = false;
+    let mut destroyed = None;
+    net::in_net_epoch(|e| {
+        cif::run(cif, p.link.ifp(), e, &sys, |inner, now| {
+            let Some(vhid) = inner.vhid_of_ifa(&ifa) else { return };
+            if let Some(pos) = inner.ifas.iter().position(|(r, _)| ifa.same(r)) {
+                removed = crate::util::take_at(&mut inner.ifas, pos).map(|(r, _)| r);
+            }
+            if let Ok(d) = inner.table.detach(now, vhid, &addr, keep_cif, &sys) {
+                leave = d.leave_multicast;
+                destroyed = d.destroyed;
+            }
+        })
+    });
+    if let Some(r) = removed {
+        r.routes(false);
+        r.set_carp(None);
+    }
+    if let Some(mut v) = destroyed {
+        cif::drain_removed(&mut v, &sys);
+    }
+    if leave {
+        drop(cif.mcast(family_of(&addr)).take());
+    }
+    let empty = cif.inner.lock().table.is_empty();
+    if empty && !keep_cif {
+        if let Some(p) = crate::util::take_at(&mut global.parents, idx) {
+            release_parent(p);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The data-plane hooks and protocol input: lookups answered by the core's `Table` under
+//! the parent container's lock only (never sleeping, never sending while locked).
+
+use core::net::Ipv6Addr;
+
+use carp_proto::input;
+use carp_proto::table::{Iamatch6, Table};
+use carp_proto::CarpStats;
+
+use crate::cif;
+use crate::kpi::ifnet::{Ifaddr, Ifnet};
+use crate::kpi::log;
+use crate::kpi::net::{self, Epoch};
+use crate::kpi::req::Mbuf;
+use crate::module;
+
+/// Largest packet examined (CARP adverts are 56/76 bytes; VRRPv3 with many addresses is
+/// larger). Longer packets are cut here, which the core counts as a bad length.
+const INPUT_CAP: usize = 1024;
+
+/// Protocol 112 input (IPv4 when `v6` is false). Consumes the packet.
+pub fn input(m: Mbuf, v6: bool, e: &Epoch) {
+    let mut buf = [0u8; INPUT_CAP];
+    let n = m.len().min(INPUT_CAP);
+    let Some(bytes) = buf.get_mut(..n) else { return };
+    if m.copy_to(bytes).is_none() {
+        return;
+    }
+    let bytes: &[u8] = bytes;
+    let Some(ifp) = m.rcvif() else { return };
+    let sys = module::sysctls();
+    let ifname = ifp.name();
+    let report = |out: &input::Outcome| {
+        let mut stats = CarpStats::default();
+        out.count(&mut stats);
+        net::stats_add(&stats);
+        if sys.log >= 2 {
+            if let Some(d) = out.diag {
+                log::debug_fmt(format_args!("{}", d.display(ifname.as_str())));
+            }
+        }
+    };
+    match ifp.cif() {
+        None => {
+            let out = if v6 {
+                input::input_ipv6::<Table>(sys.allow, None, bytes)
+            } else {
+                input::input_ipv4::<Table>(sys.allow, None, bytes)
+            };
+            report(&out);
+        }
+        Some(c) => {
+            cif::run(c, ifp, e, &sys, |inner, now| {
+                let out = if v6 {
+                    input::input_ipv6(sys.allow, Some(&inner.table), bytes)
+                } else {
+                    input::input_ipv4(sys.allow, Some(&inner.table), bytes)
+                };
+                report(&out);
+                if let Some(adv) = out.advert {
+                    inner.table.handle_advert(now, &adv, &sys);
+                }
+            });
+        }
+    }
+    drop(m);
+}
+
+/// The vhid an address is bound to, with the container (lock taken briefly).
+fn with_ifa<R>(ifa: &Ifaddr<'_>, f: impl FnOnce(&Table, u8) -> R) -> Option<R> {
+    let cif = ifa.ifp()?.cif()?;
+    let g = cif.inner.lock();
+    let vhid = g.vhid_of_ifa(ifa)?;
+    Some(f(&g.table, vhid))
+}
+
+/// carp_master: nonzero iff the address's vhid is MASTER.
+pub fn master(ifa: Ifaddr<'_>) -> bool {
+    with_ifa(&ifa, |t, v| t.is_master(v)).unwrap_or(false)
+}
+
+/// carp_get_vhid: the address's vhid or 0.
+pub fn get_vhid(ifa: Ifaddr<'_>) -> i32 {
+    with_ifa(&ifa, |_, v| i32::from(v)).unwrap_or(0)
+}
+
+/// carp_iamatch: the vhid whose virtual MAC answers ARP for this address (MASTER only).
+pub fn iamatch(ifa: Ifaddr<'_>) -> i32 {
+    with_ifa(&ifa, |t, v| t.iamatch(v).map_or(0, |_| i32::from(v))).unwrap_or(0)
+}
+
+/// carp_forus: is `dhost` the virtual MAC of a MASTER vhid of `ifp` (container lock only).
+pub fn forus(ifp: Ifnet<'_>, dhost: &[u8; 6]) -> bool {
+    let Some(cif) = ifp.cif() else { return false };
+    cif.inner.lock().table.forus(dhost)
+}
+
+/// carp_iamatch6: 0 not CARP, -1 CARP but not MASTER, vhid when MASTER.
+pub fn iamatch6(ifp: Ifnet<'_>, addr: Ipv6Addr) -> i32 {
+    let Some(cif) = ifp.cif() else { return 0 };
+    match cif.inner.lock().table.iamatch6(&addr) {
+        Iamatch6::NotCarp => 0,
+        Iamatch6::Backup => -1,
+        Iamatch6::Master { vhid, .. } => i32::from(vhid),
+    }
+}
+
+/// carp_macmatch6: vhid of a CARP address (any state), 0 if not CARP.
+pub fn macmatch6(ifp: Ifnet<'_>, addr: Ipv6Addr) -> i32 {
+    let Some(cif) = ifp.cif() else { return 0 };
+    cif.inner.lock().table.macmatch6(&addr).map_or(0, |(v, _)| i32::from(v))
+}
+
+/// carp_linkstate: the parent's IFF_UP or link state may have changed.
+pub fn linkstate(ifp: Ifnet<'_>, e: &Epoch) {
+    let Some(c) = ifp.cif() else { return };
+    let (up, link) = (ifp.is_up(), ifp.link_up());
+    net::with_vnet(ifp.vnet(), || {
+        let sys = module::sysctls();
+        cif::run(c, ifp, e, &sys, |inner, now| {
+            if inner.iff_up != up || inner.link_up != link {
+                inner.iff_up = up;
+                inner.link_up = link;
+                inner.table.handle_parent(now, up, link, &sys);
+            }
+        });
+    });
+}
+
+/// The container's callout fired.
+pub fn callout(c: &cif::Cif, e: &Epoch) {
+    let ifp = c.ifp();
+    if c.is_dying() {
+        return;
+    }
+    net::with_vnet(c.vnet, || {
+        let sys = module::sysctls();
+        cif::run(c, ifp, e, &sys, |inner, now| inner.table.handle_timeout(now, &sys));
+    });
+}
+

@@ -1,0 +1,400 @@
+//! Interfaces and interface addresses: borrowed views for the duration of a hook
+//! ([`Ifnet`], [`Ifaddr`]), counted references ([`IfRef`], [`IfaRef`]), the CARP fields
+//! (`if_carp`, `ifa_carp`), and what carp.ko does to a parent: promiscuous mode and
+//! multicast membership (RAII, each paired exactly once), routes, announcements and
+//! advertisement output.
+
+use core::ffi::{c_void, CStr};
+use core::marker::PhantomData;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::ptr::NonNull;
+
+use carp_proto::vhid::IfName;
+use carp_proto::{Errno, Family};
+use sys_bindings as sys;
+
+use super::net::{errno, Vnet};
+use crate::cif::Cif;
+
+const AF_INET: i32 = 2;
+const AF_INET6: i32 = 28;
+
+fn af_of(f: Family) -> i32 {
+    match f {
+        Family::Inet => AF_INET,
+        Family::Inet6 => AF_INET6,
+    }
+}
+
+/// An interface the kernel handed to a hook, valid for lifetime `'a` (the hook call).
+#[derive(Clone, Copy)]
+pub struct Ifnet<'a> {
+    ptr: NonNull<sys::ifnet>,
+    _life: PhantomData<&'a sys::ifnet>,
+}
+
+impl<'a> Ifnet<'a> {
+    /// # Safety
+    ///
+    /// `ptr` must be null or a live interface for the whole of `'a`.
+    pub(crate) unsafe fn from_raw(ptr: *mut sys::ifnet) -> Option<Ifnet<'a>> {
+        NonNull::new(ptr).map(|ptr| Ifnet { ptr, _life: PhantomData })
+    }
+
+    fn raw(&self) -> *mut sys::ifnet {
+        self.ptr.as_ptr()
+    }
+
+    /// `if_xname`.
+    pub fn name(&self) -> IfName {
+        // SAFETY: live interface (type invariant); if_name returns its NUL-terminated
+        // name, stable while the interface exists.
+        let p = unsafe { sys::if_name(self.raw()) };
+        if p.is_null() {
+            return IfName::EMPTY;
+        }
+        // SAFETY: non-null NUL-terminated string owned by the interface.
+        IfName::from_bytes(unsafe { CStr::from_ptr(p) }.to_bytes())
+    }
+
+    /// `if_flags`.
+    pub fn flags(&self) -> u32 {
+        // SAFETY: live interface.
+        unsafe { sys::if_getflags(self.raw()) as u32 }
+    }
+
+    /// `if_type`.
+    pub fn if_type(&self) -> u8 {
+        // SAFETY: live interface.
+        u8::try_from(unsafe { sys::if_gettype(self.raw()) }).unwrap_or(0)
+    }
+
+    /// `if_link_state == LINK_STATE_UP`.
+    pub fn link_up(&self) -> bool {
+        // SAFETY: live interface.
+        unsafe { sys::if_getlinkstate(self.raw()) == sys::LINK_STATE_UP as i32 }
+    }
+
+    /// `IFF_UP`.
+    pub fn is_up(&self) -> bool {
+        self.flags() & carp_proto::config::IFF_UP != 0
+    }
+
+    /// The VNET the interface lives in.
+    pub fn vnet(&self) -> Vnet {
+        // SAFETY: live interface.
+        Vnet::from_raw(unsafe { sys::if_getvnet(self.raw()) })
+    }
+
+    /// The CARP container hanging off `if_carp`, if any.
+    ///
+    /// Valid for `'a`: containers are published by [`CifLink`] and unpublished before a
+    /// network-epoch wait that precedes their release, and every caller runs inside the
+    /// network epoch (kpi::entry wraps the hooks) or holds the configuration lock.
+    pub fn cif(&self) -> Option<&'a Cif> {
+        // SAFETY: live interface; reads one pointer field.
+        let p = unsafe { sys::carp_shim_if_carp(self.raw()) };
+        // SAFETY: if_carp is either null or the address of a Cif owned by a CifLink (this
+        // module is the only writer), alive for `'a` as documented above.
+        unsafe { p.cast::<Cif>().as_ref() }
+    }
+
+    /// The parent's preferred source address of `family` for advertisements (ifa_preferred
+    /// order); the unspecified address if it has none. Must not be called with a container
+    /// lock held (it asks carp_master of CARP addresses).
+    pub fn source(&self, family: Family) -> IpAddr {
+        let mut buf = [0u8; 16];
+        // SAFETY: live interface; `buf` has room for an IPv6 address; the caller is in the
+        // network epoch (hooks and callouts are wrapped).
+        let af = unsafe { sys::carp_shim_if_source(self.raw(), af_of(family), buf.as_mut_ptr()) };
+        addr_from(af, &buf).unwrap_or(match family {
+            Family::Inet => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Family::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        })
+    }
+
+    /// Sends an IP packet built by the core: PACKET_TAG_CARP with `tag_vhid` (virtual MAC
+    /// as Ethernet source) when given, multicast options of the container. Returns the
+    /// output errno; `Err(None)` when no mbuf/tag could be allocated.
+    pub fn send(&self, family: Family, pkt: &[u8], tag_vhid: Option<u8>, mcast: Option<&Mcast>) -> Result<(), Option<i32>> {
+        let len = i32::try_from(pkt.len()).map_err(|_| None)?;
+        let mc = mcast.map_or(core::ptr::null_mut(), |m| m.state.as_ptr());
+        // SAFETY: live interface; `pkt` is valid for `len` bytes and copied into a new
+        // mbuf; `mc` is null or a live multicast state of this interface and family.
+        let r = unsafe {
+            sys::carp_shim_send(self.raw(), af_of(family), pkt.as_ptr(), len, i32::from(tag_vhid.unwrap_or(0)), mc)
+        };
+        match r {
+            0 => Ok(()),
+            e if e < 0 => Err(None),
+            e => Err(Some(e)),
+        }
+    }
+
+    /// Gratuitous ARP request for `addr` at `mac`.
+    pub fn garp(&self, addr: Ipv4Addr, mac: &[u8; 6]) {
+        let a = addr.octets();
+        // SAFETY: live interface; 4 and 6 readable bytes.
+        unsafe { sys::carp_shim_garp(self.raw(), a.as_ptr(), mac.as_ptr()) };
+    }
+
+    /// Unsolicited NA (override) for `addr` to ff02::1; the virtual MAC comes from the
+    /// macmatch6 hook. Must not be called with a container lock held.
+    pub fn unsolicited_na(&self, addr: Ipv6Addr) {
+        let a = addr.octets();
+        // SAFETY: live interface; 16 readable bytes.
+        unsafe { sys::carp_shim_na(self.raw(), a.as_ptr()) };
+    }
+
+    /// Same interface object.
+    pub fn same(&self, other: &Ifnet<'_>) -> bool {
+        self.ptr == other.ptr
+    }
+
+    /// Takes a counted reference.
+    pub fn to_ref(&self) -> IfRef {
+        // SAFETY: live interface; if_ref counts one more reference, released by IfRef.
+        unsafe { sys::if_ref(self.raw()) };
+        IfRef { ptr: self.ptr }
+    }
+}
+
+fn addr_from(af: i32, buf: &[u8; 16]) -> Option<IpAddr> {
+    match af {
+        AF_INET => {
+            let b: [u8; 4] = buf.get(..4)?.try_into().ok()?;
+            Some(IpAddr::V4(Ipv4Addr::from(b)))
+        }
+        AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(*buf))),
+        _ => None,
+    }
+}
+
+/// A counted interface reference (if_ref / if_rele).
+pub struct IfRef {
+    ptr: NonNull<sys::ifnet>,
+}
+// SAFETY: interface references may be used and released from any thread.
+unsafe impl Send for IfRef {}
+// SAFETY: as above; every accessor is thread-safe.
+unsafe impl Sync for IfRef {}
+
+impl IfRef {
+    /// ifunit_ref(name): `None` if there is no such interface in the current VNET.
+    pub fn by_name(name: &CStr) -> Option<IfRef> {
+        // SAFETY: valid NUL-terminated name; the result is referenced (or null).
+        NonNull::new(unsafe { sys::ifunit_ref(name.as_ptr()) }).map(|ptr| IfRef { ptr })
+    }
+
+    /// ifnet_byindex_ref(index) in the current VNET.
+    pub fn by_index(index: u32) -> Option<IfRef> {
+        // SAFETY: any index is accepted; the result is referenced (or null).
+        NonNull::new(unsafe { sys::ifnet_byindex_ref(index) }).map(|ptr| IfRef { ptr })
+    }
+
+    /// A borrowed view, valid while this reference lives.
+    pub fn get(&self) -> Ifnet<'_> {
+        Ifnet { ptr: self.ptr, _life: PhantomData }
+    }
+}
+
+impl Drop for IfRef {
+    fn drop(&mut self) {
+        // SAFETY: releases the reference this value holds.
+        unsafe { sys::if_rele(self.ptr.as_ptr()) };
+    }
+}
+
+/// Publication of a container in its parent's `if_carp`; unpublished (and the network
+/// epoch waited for) when dropped, before the container itself is freed.
+pub struct CifLink {
+    cif: alloc::boxed::Box<Cif>,
+}
+
+impl CifLink {
+    /// Publishes `cif` on its parent (configuration lock held by the caller).
+    pub fn publish(cif: alloc::boxed::Box<Cif>) -> CifLink {
+        let p: *const Cif = &*cif;
+        // SAFETY: live interface (the container's counted reference); the Box gives the
+        // Cif a stable address until this link is dropped.
+        unsafe { sys::carp_shim_if_set_carp(cif.ifref().ptr.as_ptr(), p.cast_mut().cast()) };
+        CifLink { cif }
+    }
+
+    /// The parent.
+    pub fn ifp(&self) -> Ifnet<'_> {
+        self.cif.ifp()
+    }
+
+    /// The container.
+    pub fn cif(&self) -> &Cif {
+        &self.cif
+    }
+}
+
+impl Drop for CifLink {
+    fn drop(&mut self) {
+        // SAFETY: clears the pointer this link published.
+        unsafe { sys::carp_shim_if_set_carp(self.cif.ifref().ptr.as_ptr(), core::ptr::null_mut()) };
+        // Hooks that read the pointer run inside the network epoch: after this wait none
+        // can still use the container, which is freed right after (its callout drained).
+        super::net::net_epoch_wait();
+        self.cif.shutdown();
+    }
+}
+
+/// An interface address the kernel handed to a hook, valid for `'a`.
+#[derive(Clone, Copy)]
+pub struct Ifaddr<'a> {
+    ptr: NonNull<sys::ifaddr>,
+    _life: PhantomData<&'a sys::ifaddr>,
+}
+
+impl<'a> Ifaddr<'a> {
+    /// # Safety
+    ///
+    /// `ptr` must be null or a live ifaddr for the whole of `'a`.
+    pub(crate) unsafe fn from_raw(ptr: *mut sys::ifaddr) -> Option<Ifaddr<'a>> {
+        NonNull::new(ptr).map(|ptr| Ifaddr { ptr, _life: PhantomData })
+    }
+
+    /// Its interface (`ifa_ifp`).
+    pub fn ifp(&self) -> Option<Ifnet<'a>> {
+        // SAFETY: live ifaddr; its ifp outlives it.
+        unsafe { Ifnet::from_raw(sys::carp_shim_ifa_ifp(self.ptr.as_ptr())) }
+    }
+
+    /// The address (IPv6 with its embedded scope cleared); `Err(family)` for other
+    /// families.
+    pub fn addr(&self) -> Result<IpAddr, u8> {
+        let mut buf = [0u8; 16];
+        // SAFETY: live ifaddr; 16 writable bytes.
+        let af = unsafe { sys::carp_shim_ifa_addr(self.ptr.as_ptr(), buf.as_mut_ptr()) };
+        addr_from(af, &buf).ok_or(u8::try_from(af).unwrap_or(0))
+    }
+
+    /// Whether `ifa_carp` is set (the address is bound to a vhid of this module).
+    pub fn is_carp(&self) -> bool {
+        // SAFETY: live ifaddr; reads one pointer.
+        !unsafe { sys::carp_shim_ifa_carp(self.ptr.as_ptr()) }.is_null()
+    }
+
+    /// Same address object.
+    pub fn same(&self, r: &IfaRef) -> bool {
+        self.ptr == r.ptr
+    }
+
+    /// Takes a counted reference.
+    pub fn to_ref(&self) -> IfaRef {
+        // SAFETY: live ifaddr; one more reference, released by IfaRef's drop.
+        unsafe { sys::carp_shim_ifa_ref(self.ptr.as_ptr()) };
+        IfaRef { ptr: self.ptr }
+    }
+}
+
+/// A counted ifaddr reference (ifa_ref / ifa_free).
+pub struct IfaRef {
+    ptr: NonNull<sys::ifaddr>,
+}
+// SAFETY: ifaddr references may be used and released from any thread.
+unsafe impl Send for IfaRef {}
+// SAFETY: as above.
+unsafe impl Sync for IfaRef {}
+
+impl IfaRef {
+    /// A borrowed view.
+    pub fn get(&self) -> Ifaddr<'_> {
+        Ifaddr { ptr: self.ptr, _life: PhantomData }
+    }
+
+    /// Another counted reference to the same address.
+    pub fn clone_ref(&self) -> IfaRef {
+        self.get().to_ref()
+    }
+
+    /// Sets or clears `ifa_carp` (the kernel only tests it for NULL; this module stores
+    /// its container there).
+    pub fn set_carp(&self, cif: Option<&Cif>) {
+        let p = cif.map_or(core::ptr::null_mut(), |c| (c as *const Cif).cast_mut().cast::<c_void>());
+        // SAFETY: live ifaddr (counted reference); writes one pointer field.
+        unsafe { sys::carp_shim_ifa_set_carp(self.ptr.as_ptr(), p) };
+    }
+
+    /// Installs (MASTER) or removes the address's prefix and loopback routes (and, for
+    /// IPv6, its static neighbor entry).
+    pub fn routes(&self, add: bool) {
+        // SAFETY: live ifaddr of AF_INET/AF_INET6 (only those are attached).
+        unsafe { sys::carp_shim_ifa_routes(self.ptr.as_ptr(), i32::from(add)) };
+    }
+}
+
+impl Drop for IfaRef {
+    fn drop(&mut self) {
+        // SAFETY: releases the reference this value holds.
+        unsafe { sys::carp_shim_ifa_free(self.ptr.as_ptr()) };
+    }
+}
+
+/// Promiscuous mode on a parent, turned off when dropped.
+pub struct Promisc {
+    ifp: IfRef,
+}
+
+impl Promisc {
+    /// ifpromisc(ifp, 1). FreeBSD only prints a failure; so does the caller.
+    pub fn enable(ifp: &Ifnet<'_>) -> Result<Promisc, Errno> {
+        let r = ifp.to_ref();
+        // SAFETY: live interface; sleepable caller (configuration path).
+        errno(unsafe { sys::carp_shim_promisc(r.ptr.as_ptr(), 1) })?;
+        Ok(Promisc { ifp: r })
+    }
+}
+
+impl Drop for Promisc {
+    fn drop(&mut self) {
+        // SAFETY: undoes the successful ifpromisc(ifp, 1) above.
+        let _ = unsafe { sys::carp_shim_promisc(self.ifp.ptr.as_ptr(), 0) };
+    }
+}
+
+/// Membership of a parent in the CARP groups of one family (224.0.0.18, or ff02::12 and
+/// ff02::1:ff00:0) with the multicast output options; left when dropped.
+pub struct Mcast {
+    family: Family,
+    state: NonNull<c_void>,
+}
+// SAFETY: the state is only used through thread-safe kernel functions.
+unsafe impl Send for Mcast {}
+// SAFETY: ip_output/ip6_output only read the options concurrently.
+unsafe impl Sync for Mcast {}
+
+impl Mcast {
+    /// Joins (sleeps: configuration path only).
+    pub fn join(ifp: &Ifnet<'_>, family: Family) -> Result<Mcast, Errno> {
+        let mut state: *mut c_void = core::ptr::null_mut();
+        // SAFETY: live interface; sleepable caller; `state` receives the allocation.
+        let e = unsafe {
+            match family {
+                Family::Inet => sys::carp_shim_mcast4_join(ifp.raw(), &mut state),
+                Family::Inet6 => sys::carp_shim_mcast6_join(ifp.raw(), &mut state),
+            }
+        };
+        errno(e)?;
+        let state = NonNull::new(state).ok_or(Errno::ENOMEM)?;
+        Ok(Mcast { family, state })
+    }
+}
+
+impl Drop for Mcast {
+    fn drop(&mut self) {
+        // SAFETY: leaves the groups joined above and frees the state; no output can use it
+        // any more (containers unpublish and wait for the epoch first, and the Mcast is
+        // only dropped on the configuration path after removal from the container).
+        unsafe {
+            match self.family {
+                Family::Inet => sys::carp_shim_mcast4_leave(self.state.as_ptr()),
+                Family::Inet6 => sys::carp_shim_mcast6_leave(self.state.as_ptr()),
+            }
+        }
+    }
+}

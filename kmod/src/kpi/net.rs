@@ -1,0 +1,304 @@
+//! Execution context: the network epoch, the current VNET, time, randomness, devctl(4),
+//! the per-VNET sysctl values and statistics, and protocol/netlink registration (RAII).
+
+use core::ffi::CStr;
+use core::marker::PhantomData;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use alloc::boxed::Box;
+
+use carp_proto::{Errno, Instant, Stat, Sysctls};
+use sys_bindings as sys;
+
+/// Proof of being inside the network epoch (see [`in_net_epoch`]).
+pub struct Epoch {
+    _not_send: PhantomData<*const ()>,
+}
+
+/// Runs `f` inside the network epoch (NET_EPOCH_ENTER/EXIT).
+pub fn in_net_epoch<R>(f: impl FnOnce(&Epoch) -> R) -> R {
+    // SAFETY: all-zero is a valid tracker before epoch_enter_preempt.
+    let mut et: sys::epoch_tracker = unsafe { core::mem::zeroed() };
+    // SAFETY: `et` lives on this frame, unmoved, until the matching exit below.
+    unsafe { sys::carp_shim_net_epoch_enter(&mut et) };
+    let token = Epoch { _not_send: PhantomData };
+    let r = f(&token);
+    // SAFETY: exits the section entered above with the same tracker, on the same thread.
+    unsafe { sys::carp_shim_net_epoch_exit(&mut et) };
+    r
+}
+
+/// A heap object readers use inside the network epoch without a lock, and that the
+/// configuration path replaces or removes, freeing the old one only after an epoch wait.
+pub struct EpochBox<T> {
+    ptr: AtomicPtr<T>,
+}
+
+// SAFETY: readers only get shared references (T: Sync); the owner moves T between threads
+// (T: Send).
+unsafe impl<T: Send + Sync> Sync for EpochBox<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Send for EpochBox<T> {}
+
+impl<T> EpochBox<T> {
+    /// Nothing published.
+    pub const fn empty() -> EpochBox<T> {
+        EpochBox { ptr: AtomicPtr::new(core::ptr::null_mut()) }
+    }
+
+    /// The current object, valid until the end of the epoch section `_e`.
+    pub fn get<'e>(&self, _e: &'e Epoch) -> Option<&'e T> {
+        let p = self.ptr.load(Ordering::Acquire);
+        // SAFETY: a non-null pointer came from Box::into_raw in `set`, and is freed only
+        // after being unpublished and an epoch wait (`take`), which cannot complete while
+        // the section `_e` is running.
+        unsafe { p.as_ref() }
+    }
+
+    /// Whether an object is present.
+    pub fn is_set(&self) -> bool {
+        !self.ptr.load(Ordering::Acquire).is_null()
+    }
+
+    /// Publishes `v` if empty (returns it back otherwise). Configuration path.
+    pub fn set(&self, v: Box<T>) -> Result<(), Box<T>> {
+        let p = Box::into_raw(v);
+        match self.ptr.compare_exchange(core::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Ok(()),
+            // SAFETY: `p` came from Box::into_raw just above and was not published.
+            Err(_) => Err(unsafe { Box::from_raw(p) }),
+        }
+    }
+
+    /// Unpublishes the object and returns it once no epoch reader can hold it (sleeps:
+    /// configuration path only, never inside the epoch).
+    pub fn take(&self) -> Option<Box<T>> {
+        let p = self.ptr.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if p.is_null() {
+            return None;
+        }
+        net_epoch_wait();
+        // SAFETY: `p` came from Box::into_raw in `set`, is no longer published, and every
+        // reader that could have loaded it has left the epoch.
+        Some(unsafe { Box::from_raw(p) })
+    }
+}
+
+impl<T> Drop for EpochBox<T> {
+    fn drop(&mut self) {
+        let p = *self.ptr.get_mut();
+        if !p.is_null() {
+            // Dropping the owner means no reader can reach it any more (containers are
+            // dropped after an epoch wait, kpi::ifnet::CifLink).
+            // SAFETY: `p` came from Box::into_raw in `set` and is exclusively ours now.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
+}
+
+/// NET_EPOCH_WAIT: returns once every network-epoch section that was running has ended.
+/// Sleeps; never call it inside the epoch.
+pub fn net_epoch_wait() {
+    // SAFETY: no precondition besides a sleepable context (callers: configuration, unload).
+    unsafe { sys::carp_shim_net_epoch_wait() };
+}
+
+/// A VNET (`struct vnet *`), as read from an interface.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Vnet(*mut sys::vnet);
+// SAFETY: a vnet pointer is an identifier shared by the whole kernel.
+unsafe impl Send for Vnet {}
+// SAFETY: as above.
+unsafe impl Sync for Vnet {}
+
+impl Vnet {
+    pub(crate) fn from_raw(v: *mut sys::vnet) -> Vnet {
+        Vnet(v)
+    }
+}
+
+/// Runs `f` with curvnet set to `v` (CURVNET_SET / CURVNET_RESTORE).
+pub fn with_vnet<R>(v: Vnet, f: impl FnOnce() -> R) -> R {
+    // SAFETY: sets curthread's vnet; restored below on the same thread.
+    let saved = unsafe { sys::carp_shim_curvnet_set(v.0) };
+    let r = f();
+    // SAFETY: restores what was there before.
+    unsafe { sys::carp_shim_curvnet_restore(saved) };
+    r
+}
+
+/// Current uptime.
+pub fn now() -> Instant {
+    // SAFETY: reads the uptime clock; no precondition.
+    Instant::from_micros(unsafe { sys::carp_shim_uptime_us() })
+}
+
+/// arc4random(9), 64 bits.
+pub fn random_u64() -> u64 {
+    // SAFETY: arc4random has no precondition.
+    let (a, b) = unsafe { (sys::carp_shim_arc4random(), sys::carp_shim_arc4random()) };
+    (u64::from(a) << 32) | u64::from(b)
+}
+
+/// devctl_notify("CARP", subsystem, type, NULL).
+pub fn devctl_carp(subsystem: &CStr, kind: &CStr) {
+    // SAFETY: two valid NUL-terminated strings that devctl copies before returning.
+    unsafe { sys::carp_shim_devctl(subsystem.as_ptr(), kind.as_ptr()) };
+}
+
+/// The current VNET's `net.inet.carp` values (curvnet must be set: hooks, sysctl
+/// handlers and code under [`with_vnet`]). `demotion` is filled by the caller.
+pub fn sysctls() -> Sysctls {
+    let mut s = sys::carp_shim_sysctls::default();
+    // SAFETY: fills a plain struct from the current VNET's variables.
+    unsafe { sys::carp_shim_sysctls(&mut s) };
+    Sysctls {
+        allow: s.allow != 0,
+        preempt: s.preempt != 0,
+        log: u8::try_from(s.log.clamp(0, 255)).unwrap_or(u8::MAX),
+        arpbalance: s.arpbalance != 0,
+        dscp: u8::try_from(s.dscp.clamp(0, 63)).unwrap_or(0),
+        demotion: 0,
+        senderr_demotion_factor: s.senderr_demotion_factor,
+        ifdown_demotion_factor: s.ifdown_demotion_factor,
+    }
+}
+
+/// Adds one to a `net.inet.carp.stats` counter of the current VNET (per-CPU counter(9)).
+pub fn stat_inc(s: Stat) {
+    // SAFETY: the index is one of the 16 carpstats fields; the shim bounds-checks it too.
+    unsafe { sys::carp_shim_stat_inc(s as i32) };
+}
+
+fn errno_of(e: i32) -> Errno {
+    match e {
+        1 => Errno::EPERM,
+        2 => Errno::ENOENT,
+        6 => Errno::ENXIO,
+        12 => Errno::ENOMEM,
+        14 => Errno::EFAULT,
+        16 => Errno::EBUSY,
+        17 => Errno::EEXIST,
+        40 => Errno::EMSGSIZE,
+        41 => Errno::EPROTOTYPE,
+        42 => Errno::ENOPROTOOPT,
+        43 => Errno::EPROTONOSUPPORT,
+        45 => Errno::EOPNOTSUPP,
+        47 => Errno::EAFNOSUPPORT,
+        49 => Errno::EADDRNOTAVAIL,
+        55 => Errno::ENOBUFS,
+        _ => Errno::EINVAL,
+    }
+}
+
+/// A kernel errno (nonzero) as [`Errno`] (unknown values map to EINVAL).
+pub fn errno(e: i32) -> Result<(), Errno> {
+    if e == 0 {
+        Ok(())
+    } else {
+        Err(errno_of(e))
+    }
+}
+
+/// The twelve CARP hook pointers, published; cleared when dropped.
+pub struct Hooks(());
+
+impl Hooks {
+    /// Publishes the twelve hooks.
+    pub fn publish() -> Hooks {
+        // SAFETY: assigns the kernel's hook pointers to the shim's functions, which stay
+        // in memory until the module is unloaded, after this guard is dropped.
+        unsafe { sys::carp_shim_hooks_publish() };
+        Hooks(())
+    }
+}
+
+impl Drop for Hooks {
+    fn drop(&mut self) {
+        // SAFETY: NULLs the hook pointers (callers already inside a hook are waited for
+        // with net_epoch_wait by the unload path).
+        unsafe { sys::carp_shim_hooks_clear() };
+    }
+}
+
+/// ipproto_register(IPPROTO_CARP); unregistered when dropped.
+pub struct Proto4(());
+impl Proto4 {
+    /// Registers the IPv4 input of protocol 112.
+    pub fn register() -> Result<Proto4, Errno> {
+        // SAFETY: registers the shim's input function for protocol 112.
+        errno(unsafe { sys::carp_shim_proto_register() })?;
+        Ok(Proto4(()))
+    }
+}
+impl Drop for Proto4 {
+    fn drop(&mut self) {
+        // SAFETY: undoes the successful registration above.
+        unsafe { sys::carp_shim_proto_unregister() };
+    }
+}
+
+/// ip6proto_register(IPPROTO_CARP); unregistered when dropped.
+pub struct Proto6(());
+impl Proto6 {
+    /// Registers the IPv6 input of protocol 112.
+    pub fn register() -> Result<Proto6, Errno> {
+        // SAFETY: registers the shim's IPv6 input function for protocol 112.
+        errno(unsafe { sys::carp_shim_proto6_register() })?;
+        Ok(Proto6(()))
+    }
+}
+impl Drop for Proto6 {
+    fn drop(&mut self) {
+        // SAFETY: undoes the successful registration above.
+        unsafe { sys::carp_shim_proto6_unregister() };
+    }
+}
+
+/// The generic netlink family "carp" with its GET and SET commands; unregistered when
+/// dropped.
+pub struct Netlink(());
+impl Netlink {
+    /// Registers the family and its commands.
+    pub fn register() -> Result<Netlink, Errno> {
+        // SAFETY: registers the family and its static command table.
+        errno(unsafe { sys::carp_shim_netlink_register() })?;
+        Ok(Netlink(()))
+    }
+}
+impl Drop for Netlink {
+    fn drop(&mut self) {
+        // SAFETY: undoes the successful registration above.
+        unsafe { sys::carp_shim_netlink_unregister() };
+    }
+}
+
+/// Schedules the send-all task (every MASTER advertises now) on taskqueue_thread.
+pub fn sendall_enqueue() {
+    // SAFETY: enqueues the shim's static task; a no-op if already queued.
+    unsafe { sys::carp_shim_sendall_enqueue() };
+}
+
+/// Waits for the send-all task to finish and keeps it from running again until the
+/// next enqueue (unload path; sleeps).
+pub fn sendall_drain() {
+    // SAFETY: taskqueue_drain on the shim's static task; sleepable caller.
+    unsafe { sys::carp_shim_sendall_drain() };
+}
+
+/// A fresh IPv4 identification (ip_fillid: honours net.inet.ip.random_id).
+pub fn ip_newid() -> u16 {
+    // SAFETY: no precondition; curvnet is set by every caller (hooks, callouts, tasks).
+    unsafe { sys::carp_shim_ip_newid() }
+}
+
+/// Adds a batch of counts to the current VNET's per-CPU `net.inet.carp.stats`.
+pub fn stats_add(s: &carp_proto::CarpStats) {
+    for (i, &n) in s.0.iter().enumerate() {
+        let Ok(idx) = i32::try_from(i) else { break };
+        for _ in 0..n.min(16) {
+            // SAFETY: idx is within the 16 carpstats fields; the shim checks it again.
+            unsafe { sys::carp_shim_stat_inc(idx) };
+        }
+    }
+}

@@ -27,18 +27,21 @@
 //!
 //! # Cost per advertisement
 //!
-//! [`Authenticator::new`] absorbs the key block (ipad) and the whole per-vhid prefix once and
-//! keeps the keyed outer state (opad absorbed) too. The state it keeps is the `hmac` crate's
-//! buffered `Hmac<Sha1>`: two SHA-1 chaining states plus the partial last block of the
-//! prefix. Signing or verifying one advertisement clones that state, appends the 8 counter
-//! bytes and finalizes:
+//! [`Authenticator::new`] does everything that does not depend on the counter once: the
+//! ipad and opad blocks (RFC 2104) and every full 64-byte block of the per-vhid prefix are
+//! compressed into two SHA-1 chaining states, and the inner hash's final block(s) are laid
+//! out in advance: the partial last block of the prefix, room for the 8 counter bytes,
+//! SHA-1's padding (the 0x80 byte, zeros, the 64-bit message length) all at fixed places.
+//! Signing or verifying one advertisement then only
 //!
-//! * inner finalization: one compression when the partial block (`prefix_len mod 64` bytes,
+//! * copies that final block, writes the counter into it and compresses it into a copy of
+//!   the inner state: one compression when the partial block (`prefix_len mod 64` bytes,
 //!   where `prefix_len` counts the bytes after the 64-byte ipad block) plus the 8 counter
-//!   bytes plus SHA-1's 9 bytes of padding (0x80 and the 64-bit length) fit in one block,
-//!   i.e. `prefix_len mod 64 <= 47`; two compressions otherwise;
-//! * outer finalization: the 20-byte inner digest plus 9 bytes of padding always fit in the
-//!   block after the precomputed opad block: one compression.
+//!   bytes plus the 9 bytes of padding fit in one block, i.e. `prefix_len mod 64 <= 47`;
+//!   two compressions otherwise;
+//! * writes the 20-byte inner digest into the outer hash's final block (whose padding, for
+//!   the fixed 64 + 20 bytes, is a constant) and compresses it into a copy of the outer
+//!   state: one compression.
 //!
 //! So the exact per-packet cost is 2 compressions when `prefix_len mod 64 <= 47` and 3 when it
 //! is 48..=63 ([`Authenticator::compressions_per_packet`]). `prefix_len` is
@@ -46,22 +49,38 @@
 //! IPv4 addresses, or one IPv4 plus up to two IPv6, ...) are all 2-compression ones; the single
 //! address of the ucarp interop case gives `prefix_len = 7`.
 //!
+//! The compression function is the `sha1` crate's own ([`sha1::compress`], the same function
+//! its `Sha1Core` and `Hmac<Sha1>` run, software-only with `force-soft`); this module only
+//! arranges the blocks, with the HMAC construction of RFC 2104 and the message padding of
+//! FIPS 180-4 section 5.1.1, and the tests check every layout against the `hmac` crate
+//! ([`hmac_naive`]). It does not use the crates' buffered finalization on the per-packet path
+//! because that path writes the padding bytes one store at a time immediately before the
+//! compression reads the block back as 32-bit words: every such word that mixes bytes from
+//! two stores misses the CPU's store-to-load forwarding, and with the counter at an offset
+//! that is not a multiple of 4 (7 for a single IPv4 address) that cost about 0.3 compression
+//! per advertisement (measured: 2.28-2.30 compressions for sign with `Sha1Core`'s
+//! `finalize_fixed_core`, 2.35 for verify, against 2.1 here). So the per-packet code writes
+//! every 32-bit word that changes with one aligned 4-byte store.
+//!
 //! # Constant-time verification
 //!
 //! [`Authenticator::verify`] recomputes the digest and compares all 20 bytes with
-//! [`ct_eq`]: an OR-fold of the byte-wise XORs over the whole array (fixed trip count, no
-//! branch inside the loop, no early exit), then one comparison of the folded byte with zero.
-//! The folded value is passed through [`core::hint::black_box`] before that comparison so
-//! the optimizer cannot turn the fold back into an early-exit `memcmp`. (FreeBSD uses
-//! `bcmp`, which may return at the first differing byte.) `subtle::ConstantTimeEq`, which
-//! `hmac::Mac::verify` uses, gives the same guarantee by the same kind of optimization
-//! barrier, but measured about 9 ns (0.1 compression) more per advertisement here.
+//! [`ct_eq`]: the digests are read as five native-endian 32-bit words, the word-wise XORs are
+//! OR-folded (fixed trip count, no branch inside the loop, no early exit), then the folded
+//! word is compared with zero once. The folded value is passed through
+//! [`core::hint::black_box`] before that comparison so the optimizer cannot turn the fold
+//! back into an early-exit `memcmp`. (FreeBSD uses `bcmp`, which may return at the first
+//! differing byte.) Whether a word or a byte is the unit does not matter for constant time:
+//! every bit of both arrays is always read and combined the same way; words only make it
+//! cheaper. `subtle::ConstantTimeEq`, which `hmac::Mac::verify` uses, gives the same
+//! guarantee by the same kind of optimization barrier, but costs more per advertisement.
 
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use hmac::digest::{Key, KeyInit};
 use hmac::{Hmac, Mac};
-use sha1::Sha1;
+use sha1::digest::core_api::Block;
+use sha1::{Sha1, Sha1Core};
 
 use crate::types::CARP_KEY_LEN;
 
@@ -79,6 +98,71 @@ const HASHED_TYPE: u8 = 1;
 const BLOCK_LEN: usize = 64;
 /// SHA-1 padding: the 0x80 byte plus the 64-bit message length.
 const SHA1_PAD_MIN: usize = 9;
+/// Where SHA-1's 64-bit message length (in bits, big-endian) sits in the last block.
+const LEN_AT: usize = BLOCK_LEN - 8;
+/// SHA-1's initial chaining value H(0) (FIPS 180-4, section 5.3.1).
+const SHA1_IV: [u32; 5] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476, 0xc3d2_e1f0];
+/// HMAC inner and outer pad bytes (RFC 2104).
+const IPAD: u8 = 0x36;
+const OPAD: u8 = 0x5c;
+/// The outer hash's final block before the inner digest is written into bytes 0..20: the
+/// padding of a 64 + 20 = 84-byte message (0x80 at byte 20, length 672 bits at the end).
+// Indexing in a const initializer is evaluated at compile time: out of bounds would be a
+// build error, never a run-time panic.
+#[allow(clippy::indexing_slicing)]
+const OUTER_LAST: [u8; BLOCK_LEN] = {
+    let mut b = [0u8; BLOCK_LEN];
+    b[MD_LEN] = 0x80;
+    let len = ((BLOCK_LEN + MD_LEN) as u64 * 8).to_be_bytes();
+    let mut i = 0;
+    while i < 8 {
+        b[LEN_AT + i] = len[i];
+        i += 1;
+    }
+    b
+};
+
+/// One SHA-1 block compression with the `sha1` crate's compression function.
+#[inline(always)]
+fn compress(state: &mut [u32; 5], block: &[u8; BLOCK_LEN]) {
+    let block: &Block<Sha1Core> = block.into();
+    sha1::compress(state, core::slice::from_ref(block));
+}
+
+/// Big-endian serialization of a chaining state (the SHA-1 digest).
+#[inline(always)]
+fn state_bytes(state: &[u32; 5]) -> [u8; MD_LEN] {
+    let mut out = [0u8; MD_LEN];
+    for (dst, w) in out.chunks_exact_mut(4).zip(state.iter()) {
+        dst.copy_from_slice(&w.to_be_bytes());
+    }
+    out
+}
+
+/// Write the big-endian word `w` at byte offset `at` (a multiple of 4 below 128) of the
+/// two-block area `blocks`, with one aligned 4-byte store: the word then lies inside one
+/// block, and the compression's read of it is forwarded from that single store.
+#[inline(always)]
+fn put_word(blocks: &mut [[u8; BLOCK_LEN]; 2], at: usize, w: u32) {
+    let off = at & (BLOCK_LEN - 4);
+    if let Some(dst) = blocks
+        .get_mut((at / BLOCK_LEN) & 1)
+        .and_then(|b| b.get_mut(off..off + 4))
+    {
+        dst.copy_from_slice(&w.to_be_bytes());
+    }
+}
+
+/// The `hmac` crate's keyed (not yet fed) HMAC-SHA1 for a 20-byte CARP key, for the naive
+/// reference computation. Infallible: the key is placed, zero-padded, in a full 64-byte
+/// key block.
+fn keyed(key: &[u8; CARP_KEY_LEN]) -> HmacSha1 {
+    let mut block: Key<HmacSha1> = Default::default();
+    for (dst, src) in block.iter_mut().zip(key.iter()) {
+        *dst = *src;
+    }
+    <HmacSha1 as KeyInit>::new(&block)
+}
 
 /// The precomputed HMAC of one vhid: sign and verify advertisements.
 ///
@@ -86,11 +170,28 @@ const SHA1_PAD_MIN: usize = 9;
 /// to or removed from the vhid, as FreeBSD redoes `carp_hmac_prepare` on those events.
 #[derive(Clone)]
 pub struct Authenticator {
-    /// Keyed HMAC state with the prefix absorbed (inner state + buffered partial block,
-    /// outer state with the opad block absorbed).
-    mac: HmacSha1,
+    /// Inner chaining state: the ipad block and every full block of the prefix compressed.
+    inner: [u32; 5],
+    /// Outer chaining state: the opad block compressed.
+    outer: [u32; 5],
+    /// The inner hash's (first) final block: the prefix's partial last block, zeros where the
+    /// counter goes, and, when it fits, the 0x80 byte and the message length.
+    last: [u8; BLOCK_LEN],
+    /// The three big-endian words (at byte `win_at` of the final block(s)) that hold the 8
+    /// counter bytes, with the counter bytes zero: the prefix bytes before the counter and
+    /// the padding after it.
+    win: [u32; 3],
+    /// Message length in bits (ipad block + prefix + counter), the padding's last 8 bytes.
+    bit_len: u64,
     /// Bytes absorbed after the 64-byte ipad block.
     prefix_len: usize,
+    /// Byte offset of `win` in the final block(s): `prefix_len mod 64` rounded down to a
+    /// multiple of 4 (at most 60).
+    win_at: u8,
+    /// Left shift placing the counter in the 96-bit window: 8 * (4 - `prefix_len mod 4`).
+    win_shift: u8,
+    /// Whether the counter and padding need a second final block (`prefix_len mod 64 > 47`).
+    two_blocks: bool,
 }
 
 impl core::fmt::Debug for Authenticator {
@@ -102,14 +203,99 @@ impl core::fmt::Debug for Authenticator {
     }
 }
 
-/// The keyed (not yet fed) HMAC-SHA1 state for a 20-byte CARP key: ipad and opad blocks
-/// absorbed. Infallible: the key is placed, zero-padded, in a full 64-byte key block.
-fn keyed(key: &[u8; CARP_KEY_LEN]) -> HmacSha1 {
-    let mut block: Key<HmacSha1> = Default::default();
-    for (dst, src) in block.iter_mut().zip(key.iter()) {
-        *dst = *src;
+/// The inner hash while the prefix is absorbed (construction only, not per packet).
+struct Absorber {
+    state: [u32; 5],
+    block: [u8; BLOCK_LEN],
+    fill: usize,
+    len: usize,
+}
+
+impl Absorber {
+    /// Inner and outer chaining states of HMAC-SHA1 for a 20-byte CARP key: the key,
+    /// zero-padded to the 64-byte block, XORed with ipad resp. opad and compressed.
+    fn keyed(key: &[u8; CARP_KEY_LEN]) -> (Self, [u32; 5]) {
+        let mut ipad = [IPAD; BLOCK_LEN];
+        let mut opad = [OPAD; BLOCK_LEN];
+        for ((i, o), k) in ipad.iter_mut().zip(opad.iter_mut()).zip(key.iter()) {
+            *i ^= k;
+            *o ^= k;
+        }
+        let mut inner = SHA1_IV;
+        compress(&mut inner, &ipad);
+        let mut outer = SHA1_IV;
+        compress(&mut outer, &opad);
+        let absorber = Absorber {
+            state: inner,
+            block: [0; BLOCK_LEN],
+            fill: 0,
+            len: 0,
+        };
+        (absorber, outer)
     }
-    <HmacSha1 as KeyInit>::new(&block)
+
+    fn absorb(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if let Some(slot) = self.block.get_mut(self.fill) {
+                *slot = b;
+            }
+            self.fill = self.fill.saturating_add(1);
+            if self.fill >= BLOCK_LEN {
+                compress(&mut self.state, &self.block);
+                self.block = [0; BLOCK_LEN];
+                self.fill = 0;
+            }
+            self.len = self.len.saturating_add(1);
+        }
+    }
+
+    /// Lay out the final block(s) with the counter's place left zero.
+    fn finish(self, outer: [u32; 5]) -> Authenticator {
+        let off = self.fill; // 0..=63: bytes of the prefix in the partial block
+        let two_blocks = off + COUNTER_LEN + SHA1_PAD_MIN > BLOCK_LEN;
+        // SHA-1 counts the message length modulo 2^64 bits (FIPS 180-4, 5.1.1).
+        let bit_len = (self.len as u64)
+            .wrapping_add((BLOCK_LEN + COUNTER_LEN) as u64)
+            .wrapping_mul(8);
+        let mut area = [self.block, [0u8; BLOCK_LEN]];
+        // The 0x80 byte after the counter, at `off + 8` (in the second block when off >= 56).
+        let pad_at = off + COUNTER_LEN;
+        if let Some(b) = area
+            .get_mut(pad_at / BLOCK_LEN)
+            .and_then(|blk| blk.get_mut(pad_at % BLOCK_LEN))
+        {
+            *b = 0x80;
+        }
+        let [first, second] = &mut area;
+        let len_block = if two_blocks { second } else { first };
+        if let Some(dst) = len_block.get_mut(LEN_AT..) {
+            dst.copy_from_slice(&bit_len.to_be_bytes());
+        }
+        // The 12 bytes at win_at (<= 60, so they end at most 8 bytes into the second block)
+        // as three big-endian words, counter bytes still zero.
+        let win_at = off & !3;
+        let mut win = [0u32; 3];
+        for (j, w) in win.iter_mut().enumerate() {
+            let at = win_at + 4 * j;
+            let blk = area.get(at / BLOCK_LEN);
+            let word = blk.and_then(|b| b.get(at % BLOCK_LEN..at % BLOCK_LEN + 4));
+            if let Some(Ok(bytes)) = word.map(<[u8; 4]>::try_from) {
+                *w = u32::from_be_bytes(bytes);
+            }
+        }
+        let [last, _] = area;
+        Authenticator {
+            inner: self.state,
+            outer,
+            last,
+            win,
+            bit_len,
+            prefix_len: self.len,
+            win_at: win_at as u8,
+            win_shift: (8 * (4 - (off & 3))) as u8,
+            two_blocks,
+        }
+    }
 }
 
 impl Authenticator {
@@ -128,45 +314,56 @@ impl Authenticator {
         I6: IntoIterator<Item = Ipv6Addr>,
         I6::IntoIter: Clone,
     {
-        let mut auth = Authenticator {
-            mac: keyed(key),
-            prefix_len: 0,
-        };
-        auth.absorb(&[HASHED_VERSION, HASHED_TYPE, vhid]);
-        for_each_hashed_v4(v4, |a| auth.absorb(&a));
-        for_each_hashed_v6(v6, |a| auth.absorb(&a));
-        auth
+        let (mut inner, outer) = Absorber::keyed(key);
+        inner.absorb(&[HASHED_VERSION, HASHED_TYPE, vhid]);
+        for_each_hashed_v4(v4, |a| inner.absorb(&a));
+        for_each_hashed_v6(v6, |a| inner.absorb(&a));
+        inner.finish(outer)
     }
 
     /// Test hook: an authenticator over an arbitrary prefix (for RFC 2202 vectors).
     #[cfg(test)]
     fn from_prefix(key: &[u8; CARP_KEY_LEN], prefix: &[u8]) -> Self {
-        let mut auth = Authenticator {
-            mac: keyed(key),
-            prefix_len: 0,
-        };
-        auth.absorb(prefix);
-        auth
+        let (mut inner, outer) = Absorber::keyed(key);
+        inner.absorb(prefix);
+        inner.finish(outer)
     }
 
-    fn absorb(&mut self, bytes: &[u8]) {
-        self.mac.update(bytes);
-        self.prefix_len = self.prefix_len.saturating_add(bytes.len());
-    }
-
-    /// The state for one advertisement: the precomputed one plus the counter bytes.
-    #[inline]
-    fn with_counter(&self, counter: u64) -> HmacSha1 {
-        let mut mac = self.mac.clone();
-        mac.update(&counter.to_be_bytes());
-        mac
+    /// The inner hash of prefix + counter: the precomputed state, the final block(s) with
+    /// the counter's three words stored in place, one or two compressions.
+    #[inline(always)]
+    fn inner_digest(&self, counter: u64) -> [u32; 5] {
+        let mut blocks = [self.last, [0u8; BLOCK_LEN]];
+        let [w0, w1, w2] = self.win;
+        let c = u128::from(counter) << (self.win_shift & 0x38);
+        let at = usize::from(self.win_at & 0x3c);
+        put_word(&mut blocks, at, w0 | (c >> 64) as u32);
+        put_word(&mut blocks, at + 4, w1 | (c >> 32) as u32);
+        put_word(&mut blocks, at + 8, w2 | c as u32);
+        let mut state = self.inner;
+        let [first, second] = &mut blocks;
+        compress(&mut state, first);
+        if self.two_blocks {
+            if let Some(dst) = second.get_mut(LEN_AT..) {
+                dst.copy_from_slice(&self.bit_len.to_be_bytes());
+            }
+            compress(&mut state, second);
+        }
+        state
     }
 
     /// The `carp_md` of an advertisement carrying `counter` (hashed as sent: high 32 bits
     /// big-endian, then low 32 bits big-endian, i.e. the u64 big-endian).
     #[inline]
     pub fn sign(&self, counter: u64) -> [u8; MD_LEN] {
-        self.with_counter(counter).finalize().into_bytes().into()
+        let inner = self.inner_digest(counter);
+        let mut block = OUTER_LAST;
+        for (dst, w) in block.chunks_exact_mut(4).zip(inner.iter()) {
+            dst.copy_from_slice(&w.to_be_bytes());
+        }
+        let mut state = self.outer;
+        compress(&mut state, &block);
+        state_bytes(&state)
     }
 
     /// Whether `md` is the correct HMAC for `counter`. All 20 bytes are compared in
@@ -185,13 +382,11 @@ impl Authenticator {
     /// SHA-1 block compressions performed by one [`sign`](Self::sign) or
     /// [`verify`](Self::verify): 2, or 3 when `prefix_len mod 64 > 47` (module docs).
     pub fn compressions_per_packet(&self) -> u8 {
-        let partial = self.prefix_len % BLOCK_LEN;
-        let inner = if partial + COUNTER_LEN + SHA1_PAD_MIN <= BLOCK_LEN {
-            1
+        if self.two_blocks {
+            3
         } else {
             2
-        };
-        inner + 1
+        }
     }
 }
 
@@ -199,11 +394,25 @@ impl Authenticator {
 /// data-dependent branches (see the module documentation).
 #[inline]
 pub fn ct_eq(a: &[u8; MD_LEN], b: &[u8; MD_LEN]) -> bool {
-    let mut diff = 0u8;
-    for (x, y) in a.iter().zip(b.iter()) {
+    let (wa, wb) = (md_words(a), md_words(b));
+    let mut diff = 0u32;
+    for (x, y) in wa.iter().zip(wb.iter()) {
         diff |= x ^ y;
     }
     core::hint::black_box(diff) == 0
+}
+
+/// A digest as five native-endian 32-bit words (all 20 bytes, each exactly once).
+#[inline(always)]
+fn md_words(m: &[u8; MD_LEN]) -> [u32; 5] {
+    let [a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3, e0, e1, e2, e3] = *m;
+    [
+        u32::from_ne_bytes([a0, a1, a2, a3]),
+        u32::from_ne_bytes([b0, b1, b2, b3]),
+        u32::from_ne_bytes([c0, c1, c2, c3]),
+        u32::from_ne_bytes([d0, d1, d2, d3]),
+        u32::from_ne_bytes([e0, e1, e2, e3]),
+    ]
 }
 
 /// Feed `f` the IPv4 addresses FreeBSD hashes, in the order it hashes them: repeatedly the
@@ -484,6 +693,29 @@ mod tests {
         assert_eq!(a.prefix_len(), 51);
         assert_eq!(a.compressions_per_packet(), 3);
         assert_eq!(a.sign(77), md("032ad0f6e20a9d01e92a334f93a1a5c1be58190f"));
+    }
+
+    /// Every layout of the final block(s) (the prefix's partial block 0..=63 bytes long, so
+    /// the counter at every offset and alignment, in one or two final blocks, across one to
+    /// four prefix blocks) against the `hmac` crate computing from scratch.
+    #[test]
+    fn every_prefix_length_matches_the_hmac_crate() {
+        let k = key(b"layout");
+        for len in 0..=200usize {
+            let prefix: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(37) ^ 0x5a).collect();
+            let a = Authenticator::from_prefix(&k, &prefix);
+            assert_eq!(a.prefix_len(), len);
+            let want_comp = if len % 64 + 8 + 9 <= 64 { 2 } else { 3 };
+            assert_eq!(a.compressions_per_packet(), want_comp, "len {len}");
+            for counter in [0u64, 1, 0x0102_0304_0506_0708, 0x8000_0000_0000_0000, u64::MAX] {
+                let want = hmac_naive(&k, &[&prefix, &counter.to_be_bytes()]);
+                assert_eq!(a.sign(counter), want, "len {len} counter {counter:#x}");
+                assert!(a.verify(counter, &want));
+                let mut bad = want;
+                bad[19] ^= 1;
+                assert!(!a.verify(counter, &bad));
+            }
+        }
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //!   - `sha1/compress_1_block_chained`: the same block compressed into one running state,
 //!     over and over (hash-a-long-message throughput); printed for comparison.
 //! - `auth/sign`, `auth/verify`: [`Authenticator`] for the ucarp-style vhid (one IPv4
-//!   address): clone of the precomputed state, 8 counter bytes, two compressions.
+//!   address): copies of the precomputed inner and outer states and of the laid-out final
+//!   block, the counter written into it (three aligned words), two compressions, plus the
+//!   20-byte constant-time comparison for verify.
 //! - `auth/naive_hmac`: the same HMAC computed from scratch per packet
 //!   ([`auth::hmac_naive`]: key schedule with its ipad and opad blocks, then message and
 //!   outer hash: four compressions).

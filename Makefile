@@ -1,7 +1,9 @@
 # carp.ko: build, check and test (GNU make).
 #
 #   make          build build/carp.ko and print its summary
-#   make test     host unit tests, artifact checks, fuzz smoke, interop suite, man lint
+#   make test     host unit tests, artifact checks, core probe, fuzz smoke, interop suite,
+#                 man lint
+#   make core-probe-test   only the protocol core's panic-freedom proof (tests/artifact)
 #   make bench    criterion benchmarks of the protocol core
 #
 # On Debian bookworm, missing packages and the FreeBSD 15.0 headers are installed first
@@ -120,7 +122,8 @@ CHECK_ENV := PYTHONDONTWRITEBYTECODE=1 CARP_KERNEL_CFLAGS="$(KERNEL_CFLAGS)" CAR
   CC_KERNEL=$(CC_KERNEL) LD_KERNEL=$(LD_KERNEL) OBJCOPY=$(OBJCOPY) OBJDUMP=$(OBJDUMP) NM=$(NM) \
   CARP_SHIM_DIR=$(ROOT)/kmod/shim
 
-.PHONY: all ko setup setup-test summary test host-test artifact-test fuzz-smoke \
+.PHONY: all ko setup setup-test summary test host-test artifact-test core-probe \
+        core-probe-test fuzz-smoke \
         interop-test manlint bench bench-failover demo clean FORCE
 
 all: ko summary
@@ -210,7 +213,7 @@ summary: $(KO)
 
 # ---------------------------------------------------------------------------------------
 # Tests
-test: setup-test all host-test artifact-test fuzz-smoke interop-test manlint
+test: setup-test all host-test artifact-test core-probe-test fuzz-smoke interop-test manlint
 	@echo "make test: all passed"
 
 host-test:
@@ -223,6 +226,52 @@ artifact-test: $(KO)
 	$(Q)$(PYTHON) $(ROOT)/tests/artifact/check_unsafe.py $(ROOT)/kmod/src
 	$(say) CHECK "negative cases (tests/artifact/test_negative.py)"
 	$(Q)$(CHECK_ENV) $(PYTHON) $(ROOT)/tests/artifact/test_negative.py $(KO)
+
+# The whole protocol core, independently of what the kernel glue calls today: every public
+# entry point of carp-proto called from tests/artifact/core-probe (values from the exports'
+# arguments), built for the kernel target exactly like the kmod's Rust part (own target dir),
+# linked ld -r keeping every probe_* export, and checked: no panic path, no FPU/SIMD, only
+# kernel relocations, only malloc/free/mem* undefined. core-probe-bad.o adds a deliberate
+# panic path (feature bad-panic) and must fail (the check's negative proof).
+CORE_PROBE_DIR := $(ROOT)/tests/artifact/core-probe
+CORE_PROBE_TARGET_DIR := $(BUILD)/core-probe-target
+CORE_PROBE_LIB := $(CORE_PROBE_TARGET_DIR)/$(TARGET_NAME)/release/libcarp_core_probe.a
+CHECK_CORE_PROBE := $(PYTHON) $(ROOT)/tests/artifact/check_core_probe.py
+
+# $(call build_core_probe,object,features): cargo (kernel target), then ld -r + strip.
+define build_core_probe
+	$(Q)cd $(CORE_PROBE_DIR) && env PATH=/usr/bin:$$PATH RUSTC=$(KERNEL_RUSTC) RUSTC_BOOTSTRAP=1 \
+	  RUSTUP_TOOLCHAIN= CARGO_TARGET_DIR=$(CORE_PROBE_TARGET_DIR) \
+	  RUSTFLAGS="-C force-unwind-tables=no" \
+	  $(KERNEL_CARGO) build --release --quiet --target $(TARGET_JSON) \
+	    -Z build-std=core,alloc -Z json-target-spec $(if $(2),--features $(2))
+	$(Q)exports=$$(PYTHONDONTWRITEBYTECODE=1 $(CHECK_CORE_PROBE) --list-exports --features "$(2)" -); \
+	  $(LD_KERNEL) -m elf_x86_64_fbsd -r --build-id=sha1 -o $(1).full \
+	    $$(printf -- '-u %s ' $$exports) $(CORE_PROBE_LIB)
+	$(Q)$(OBJCOPY) --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd $(1).full $(1)
+endef
+
+core-probe: $(BUILD)/core-probe.o
+
+$(BUILD)/core-probe.o: FORCE | setup
+	$(say) CARGO "tests/artifact/core-probe: all of carp-proto for the kernel target (LTO)"
+	$(call build_core_probe,$@,)
+
+# Same target dir, so only the probe crate is rebuilt; after the good object (the .a is
+# shared).
+$(BUILD)/core-probe-bad.o: FORCE | setup $(BUILD)/core-probe.o
+	$(say) CARGO "tests/artifact/core-probe --features bad-panic (negative case)"
+	$(call build_core_probe,$@,bad-panic)
+
+core-probe-test: $(BUILD)/core-probe.o $(BUILD)/core-probe-bad.o
+	$(say) CHECK "build/core-probe.o: carp-proto has no panic path (tests/artifact/check_core_probe.py)"
+	$(Q)PYTHONDONTWRITEBYTECODE=1 OBJDUMP=$(OBJDUMP) $(CHECK_CORE_PROBE) $(BUILD)/core-probe.o
+	$(say) CHECK "negative case: build/core-probe-bad.o (deliberate panic path) must fail"
+	$(Q)PYTHONDONTWRITEBYTECODE=1 OBJDUMP=$(OBJDUMP) $(CHECK_CORE_PROBE) --features bad-panic \
+	  --expect-fail panic-paths,undefined-symbols --expect-panic-in probe_bad_panic \
+	  $(BUILD)/core-probe-bad.o > $(BUILD)/core-probe-bad.log \
+	  || { cat $(BUILD)/core-probe-bad.log; exit 1; }
+	@tail -n 1 $(BUILD)/core-probe-bad.log
 
 fuzz-smoke:
 	@if [ -f tests/fuzz-smoke.sh ]; then bash tests/fuzz-smoke.sh; \

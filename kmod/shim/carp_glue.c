@@ -424,6 +424,13 @@ carp_shim_net_epoch_wait(void)
 }
 
 void
+carp_shim_pause(void)
+{
+
+	pause("carpunl", MAX(1, hz / 1000));
+}
+
+void
 carp_shim_net_epoch_enter(struct epoch_tracker *et)
 {
 

@@ -78,6 +78,8 @@ void	carp_shim_proto6_unregister(void);
 int	carp_shim_netlink_register(void);	/* genl family "carp" + GET/SET */
 void	carp_shim_netlink_unregister(void);
 void	carp_shim_net_epoch_wait(void);
+/* pause(9) for about a millisecond (unload waits for threads still inside a hook). */
+void	carp_shim_pause(void);
 /* The send-all task (taskqueue_thread): runs carp_rs_sendall(). */
 void	carp_shim_sendall_enqueue(void);
 void	carp_shim_sendall_drain(void);

@@ -79,29 +79,43 @@ pub fn sysctls() -> Sysctls {
 /// family. Any failure undoes what was done (the registrations are RAII values).
 pub fn load() -> Result<(), Errno> {
     let mut g = ConfigGuard::lock();
-    let hooks = Hooks::publish();
+    // Protocols and netlink first, hooks last: a failure leaves nothing published (the
+    // guards made so far unregister as they drop).
     let proto6 = Proto6::register()?;
     let proto4 = Proto4::register()?;
     let netlink = Netlink::register()?;
+    let hooks = Hooks::publish();
     GLOBAL.get(&mut g).loaded = Some(Loaded { _netlink: netlink, _proto4: proto4, _proto6: proto6, _hooks: hooks });
     log::info(c"carp: CARP (Rust) loaded");
     Ok(())
 }
 
-/// `MOD_UNLOAD`: unregister, clear the hooks, wait for the network epoch and the send-all
-/// task, then detach every CARP address and free every container. Safe with vhids
-/// configured: the addresses stay on their interfaces as plain addresses (without the
-/// routes CARP installed).
+/// `MOD_UNLOAD`: unregister netlink and protocol 112, clear the hooks, wait for the
+/// network epoch and for threads still inside a sleepable hook, then detach every CARP
+/// address and free every container (callouts drained), and drain the send-all task.
+/// Safe with vhids configured: the addresses stay on their interfaces as plain addresses
+/// (without the routes CARP installed). Refuses with `EBUSY` only if some thread stays
+/// inside a hook for more than a second (the registrations are then restored).
 pub fn unload() -> Result<(), Errno> {
-    let mut g = ConfigGuard::lock();
-    let global = GLOBAL.get(&mut g);
-    drop(global.loaded.take());
+    let loaded = {
+        let mut g = ConfigGuard::lock();
+        GLOBAL.get(&mut g).loaded.take()
+    };
+    drop(loaded);
     net::net_epoch_wait();
+    if !net::wait_hooks_idle(1000) {
+        log::info(c"carp: unload refused: a thread is still inside a CARP hook");
+        return load().and(Err(Errno::EBUSY));
+    }
     net::sendall_drain();
-    let parents = core::mem::take(&mut global.parents);
+    let parents = {
+        let mut g = ConfigGuard::lock();
+        core::mem::take(&mut GLOBAL.get(&mut g).parents)
+    };
     for p in parents {
         crate::config::release_parent(p);
     }
+    net::sendall_drain();
     log::info(c"carp: CARP (Rust) unloaded");
     Ok(())
 }

@@ -14,7 +14,7 @@ use sys_bindings as sys;
 
 use super::errno;
 use super::ifnet::{Ifaddr, Ifnet};
-use super::net::in_net_epoch;
+use super::net::{in_net_epoch, InFlight};
 use super::req::{Ifreq, Mbuf, NlRequest};
 use crate::{config, hooks, module};
 
@@ -63,6 +63,7 @@ const _: sys::carp_rs_suppress_preempt_t = Some(carp_rs_suppress_preempt);
 /// carp_ioctl_p.
 #[no_mangle]
 pub extern "C" fn carp_rs_ioctl(ifr: *mut sys::ifreq, cmd: c_ulong, td: *mut sys::thread) -> c_int {
+    let _in = InFlight::enter();
     // SAFETY: the kernel passes the ioctl's own ifreq (a kernel copy) and thread.
     let Some((ifr, td)) = (unsafe { Ifreq::from_raw(ifr, td) }) else { return libc_einval() };
     errno::to_c(config::ioctl(&ifr, u64::from(cmd), td))
@@ -76,6 +77,7 @@ fn libc_einval() -> c_int {
 /// carp_attach_p.
 #[no_mangle]
 pub extern "C" fn carp_rs_attach(ifa: *mut sys::ifaddr, vhid: c_int) -> c_int {
+    let _in = InFlight::enter();
     // SAFETY: the kernel passes a live ifaddr for the duration of the call.
     let Some(ifa) = (unsafe { Ifaddr::from_raw(ifa) }) else { return libc_einval() };
     errno::to_c(config::attach(ifa, vhid))
@@ -85,6 +87,7 @@ const _: sys::carp_rs_attach_t = Some(carp_rs_attach);
 /// carp_detach_p.
 #[no_mangle]
 pub extern "C" fn carp_rs_detach(ifa: *mut sys::ifaddr, keep_cif: bool) {
+    let _in = InFlight::enter();
     // SAFETY: as for attach.
     if let Some(ifa) = unsafe { Ifaddr::from_raw(ifa) } {
         config::detach(ifa, keep_cif);
@@ -95,6 +98,7 @@ const _: sys::carp_rs_detach_t = Some(carp_rs_detach);
 /// carp_linkstate_p.
 #[no_mangle]
 pub extern "C" fn carp_rs_linkstate(ifp: *mut sys::ifnet) {
+    let _in = InFlight::enter();
     in_net_epoch(|e| {
         // SAFETY: the kernel passes a live interface for the duration of the call.
         if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
@@ -107,6 +111,7 @@ const _: sys::carp_rs_linkstate_t = Some(carp_rs_linkstate);
 /// carp_demote_adj_p (pfsync) and the `demotion` sysctl.
 #[no_mangle]
 pub extern "C" fn carp_rs_demote_adj(adj: c_int, reason: *const c_char) {
+    let _in = InFlight::enter();
     let text = if reason.is_null() {
         ""
     } else {
@@ -214,6 +219,7 @@ const _: sys::carp_rs_callout_t = Some(carp_rs_callout);
 /// The send-all task.
 #[no_mangle]
 pub extern "C" fn carp_rs_sendall() {
+    let _in = InFlight::enter();
     module::sendall();
 }
 const _: sys::carp_rs_sendall_t = Some(carp_rs_sendall);
@@ -221,6 +227,7 @@ const _: sys::carp_rs_sendall_t = Some(carp_rs_sendall);
 /// CARP_NL_CMD_GET.
 #[no_mangle]
 pub extern "C" fn carp_rs_nl_get(hdr: *mut sys::nlmsghdr, npt: *mut sys::nl_pstate) -> c_int {
+    let _in = InFlight::enter();
     // SAFETY: the genl framework passes the parsed message and its state.
     let Some(r) = (unsafe { NlRequest::from_raw(hdr, npt) }) else { return libc_einval() };
     errno::to_c(config::nl_get(&r))
@@ -230,6 +237,7 @@ const _: sys::carp_rs_nl_get_t = Some(carp_rs_nl_get);
 /// CARP_NL_CMD_SET.
 #[no_mangle]
 pub extern "C" fn carp_rs_nl_set(hdr: *mut sys::nlmsghdr, npt: *mut sys::nl_pstate) -> c_int {
+    let _in = InFlight::enter();
     // SAFETY: as for GET.
     let Some(r) = (unsafe { NlRequest::from_raw(hdr, npt) }) else { return libc_einval() };
     errno::to_c(config::nl_set(&r))

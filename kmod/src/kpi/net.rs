@@ -302,3 +302,37 @@ pub fn stats_add(s: &carp_proto::CarpStats) {
         }
     }
 }
+
+/// Threads currently inside a hook that may sleep or run outside the network epoch
+/// (ioctl, attach, detach, netlink, linkstate, demote_adj, the send-all task).
+static IN_FLIGHT: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// Counts the calling thread as inside a hook until dropped (unload waits for zero).
+pub struct InFlight(());
+
+impl InFlight {
+    /// Enter.
+    pub fn enter() -> InFlight {
+        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        InFlight(())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Waits (sleeping a millisecond at a time) until no thread is inside a hook; at most
+/// `max_ms` milliseconds. Returns whether it got there.
+pub fn wait_hooks_idle(max_ms: u32) -> bool {
+    for _ in 0..max_ms {
+        if IN_FLIGHT.load(Ordering::Acquire) == 0 {
+            return true;
+        }
+        // SAFETY: pause(9) in the sleepable unload path.
+        unsafe { sys::carp_shim_pause() };
+    }
+    IN_FLIGHT.load(Ordering::Acquire) == 0
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Issue 4 (drop-in carp.ko) static verification of the built module.
+
+    check_dropin.py build/carp.ko
+
+carp.ko must take over everything FreeBSD 15's stock carp.ko does, which shows in its
+undefined symbols (what it uses from the kernel):
+
+  - the twelve hook pointers of netinet/ip_carp.h, which the module assigns at load and
+    clears at unload (carp_ioctl_p ... carp_macmatch6_p);
+  - protocol 112 registration both ways (ipproto_register/ipproto_unregister,
+    ip6proto_register/ip6proto_unregister);
+  - the generic netlink family (genl_register_family, genl_register_cmds,
+    genl_unregister_family);
+  - devd notifications (devctl_notify), log(9), callouts, multicast membership
+    (in_joingroup/in6_joingroup and their leave), promiscuous mode (ifpromisc), advertisement
+    output (ip_output/ip6_output), gratuitous ARP (arp_announce_ifaddr), unsolicited NA
+    (nd6_na_output), routes (in_addprefix, in_scrubprefix, ifa_add/del_loopback_route,
+    nd6_add/rem_ifa_lle), per-CPU statistics (counter_u64_*), the network epoch.
+
+That each of these is *declared* by the FreeBSD headers is check_ko.py's job; this script
+checks they are all *present*. It also checks that the module exports nothing and that the
+C shim defines the hook functions with the kernel's prototypes (the compiler checked the
+assignments to the hook pointers; here we check the assignments exist in the source).
+
+Standard library only; reads the ELF symbol table with check_ko's reader.
+"""
+
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import check_ko  # noqa: E402
+
+HOOKS = ["carp_ioctl_p", "carp_attach_p", "carp_detach_p", "carp_linkstate_p",
+         "carp_demote_adj_p", "carp_master_p", "carp_forus_p", "carp_output_p",
+         "carp_get_vhid_p", "carp_iamatch_p", "carp_iamatch6_p", "carp_macmatch6_p"]
+REQUIRED = HOOKS + [
+    "ipproto_register", "ipproto_unregister", "ip6proto_register", "ip6proto_unregister",
+    "genl_register_family", "genl_register_cmds", "genl_unregister_family",
+    "devctl_notify", "log", "callout_reset_sbt_on", "_callout_stop_safe",
+    "in_joingroup", "in_leavegroup", "in6_joingroup", "in6_leavegroup", "ifpromisc",
+    "ip_output", "ip6_output", "arp_announce_ifaddr", "nd6_na_output",
+    "in_addprefix", "in_scrubprefix", "ifa_add_loopback_route", "ifa_del_loopback_route",
+    "nd6_add_ifa_lle", "nd6_rem_ifa_lle", "counter_u64_alloc", "counter_u64_free",
+    "_epoch_enter_preempt", "_epoch_exit_preempt", "epoch_wait_preempt",
+    "priv_check", "priv_check_cred", "copyin", "copyout", "ifunit_ref",
+    "taskqueue_enqueue", "taskqueue_drain",
+]
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__.split("\n\n")[1])
+        return 2
+    ko = sys.argv[1]
+    elf = check_ko.Elf(ko)
+    undef = {s.name for s in elf.symbols[1:] if s.shndx == check_ko.SHN_UNDEF and s.name}
+    exported = [s.name for s in elf.symbols[1:]
+                if s.shndx != check_ko.SHN_UNDEF and s.bind != check_ko.STB_LOCAL and s.name]
+    problems = [f"missing undefined symbol {n}" for n in REQUIRED if n not in undef]
+    if exported:
+        problems.append(f"exported symbols: {exported[:10]}")
+    shim = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "kmod", "shim",
+                        "carp_glue.c")
+    src = open(shim, encoding="utf-8").read()
+    for h in HOOKS:
+        if not re.search(rf"\b{h}\s*=\s*carp_hook_\w+\s*;", src):
+            problems.append(f"carp_glue.c: no assignment of {h} to a carp_hook_* function")
+        if not re.search(rf"\b{h}\s*=\s*NULL\s*;", src):
+            problems.append(f"carp_glue.c: {h} is never cleared")
+    for p in problems:
+        print(f"  {p}")
+    print(f"drop-in checks: {len(REQUIRED)} required kernel symbols, {len(HOOKS)} hooks published"
+          f" and cleared: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

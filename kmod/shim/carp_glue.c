@@ -28,6 +28,7 @@
 #include <sys/proc.h>
 #include <sys/libkern.h>
 #include <sys/taskqueue.h>
+#include <sys/eventhandler.h>
 
 #include <net/if.h>
 #include <net/if_var.h>
@@ -412,6 +413,36 @@ carp_shim_nl_end_dump(struct nl_pstate *npt, int error, struct nlmsghdr *hdr)
 {
 
 	return (nlmsg_end_dump(npt->nw, error, hdr) ? 0 : ENOMEM);
+}
+
+/* ---- Interface departure ---- */
+
+static eventhandler_tag carp_ifdetach_tag;
+
+static void
+carp_shim_ifdetach(void *arg __unused, struct ifnet *ifp)
+{
+
+	if (atomic_load_ptr(&ifp->if_carp) != NULL)
+		carp_rs_ifdetach(ifp);
+}
+
+int
+carp_shim_ifdetach_register(void)
+{
+
+	carp_ifdetach_tag = EVENTHANDLER_REGISTER(ifnet_departure_event,
+	    carp_shim_ifdetach, NULL, EVENTHANDLER_PRI_ANY);
+	return (carp_ifdetach_tag == NULL ? ENOMEM : 0);
+}
+
+void
+carp_shim_ifdetach_deregister(void)
+{
+
+	if (carp_ifdetach_tag != NULL)
+		EVENTHANDLER_DEREGISTER(ifnet_departure_event, carp_ifdetach_tag);
+	carp_ifdetach_tag = NULL;
 }
 
 /* ---- Epoch, VNET, time ---- */

@@ -293,3 +293,15 @@ pub fn detach(ifa: Ifaddr<'_>, keep_cif: bool) {
         }
     }
 }
+
+/// An interface with a container departs (destroyed, or moved to another VNET): its
+/// addresses are unbound and its container freed; the configuration is lost, as when the
+/// addresses are purged in FreeBSD.
+pub fn ifdetach(ifp: Ifnet<'_>) {
+    let mut g = ConfigGuard::lock();
+    let global = GLOBAL.get(&mut g);
+    let Some(idx) = find_parent(global, &ifp) else { return };
+    if let Some(p) = crate::util::take_at(&mut global.parents, idx) {
+        release_parent(p);
+    }
+}

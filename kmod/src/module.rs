@@ -29,7 +29,7 @@ use carp_proto::{Errno, Sysctls};
 
 use crate::kpi::ifnet::{CifLink, Promisc};
 use crate::kpi::log;
-use crate::kpi::net::{self, Hooks, Netlink, Proto4, Proto6};
+use crate::kpi::net::{self, Hooks, IfDeparture, Netlink, Proto4, Proto6};
 use crate::kpi::sync::{ConfigCell, ConfigGuard};
 
 /// The demotion accumulator of every vhid (see the module documentation).
@@ -42,6 +42,7 @@ pub fn demotion() -> Demotion {
 
 /// Registrations made at load; dropped (in field order) at unload.
 pub struct Loaded {
+    _ifdeparture: IfDeparture,
     _netlink: Netlink,
     _proto4: Proto4,
     _proto6: Proto6,
@@ -84,8 +85,9 @@ pub fn load() -> Result<(), Errno> {
     let proto6 = Proto6::register()?;
     let proto4 = Proto4::register()?;
     let netlink = Netlink::register()?;
+    let ifdeparture = IfDeparture::register()?;
     let hooks = Hooks::publish();
-    GLOBAL.get(&mut g).loaded = Some(Loaded { _netlink: netlink, _proto4: proto4, _proto6: proto6, _hooks: hooks });
+    GLOBAL.get(&mut g).loaded = Some(Loaded { _ifdeparture: ifdeparture, _netlink: netlink, _proto4: proto4, _proto6: proto6, _hooks: hooks });
     log::info(c"carp: CARP (Rust) loaded");
     Ok(())
 }

@@ -243,3 +243,14 @@ pub extern "C" fn carp_rs_nl_set(hdr: *mut sys::nlmsghdr, npt: *mut sys::nl_psta
     errno::to_c(config::nl_set(&r))
 }
 const _: sys::carp_rs_nl_set_t = Some(carp_rs_nl_set);
+
+/// ifnet_departure_event for an interface with a CARP container.
+#[no_mangle]
+pub extern "C" fn carp_rs_ifdetach(ifp: *mut sys::ifnet) {
+    let _in = InFlight::enter();
+    // SAFETY: the event handler runs with the departing interface still valid.
+    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
+        config::ifdetach(ifp);
+    }
+}
+const _: sys::carp_rs_ifdetach_t = Some(carp_rs_ifdetach);

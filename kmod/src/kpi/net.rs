@@ -273,6 +273,25 @@ impl Drop for Netlink {
     }
 }
 
+/// The ifnet_departure_event handler (a departing parent loses its container);
+/// deregistered when dropped.
+pub struct IfDeparture(());
+impl IfDeparture {
+    /// Registers the handler.
+    pub fn register() -> Result<IfDeparture, Errno> {
+        // SAFETY: registers the shim's static handler.
+        errno(unsafe { sys::carp_shim_ifdetach_register() })?;
+        Ok(IfDeparture(()))
+    }
+}
+impl Drop for IfDeparture {
+    fn drop(&mut self) {
+        // SAFETY: undoes the successful registration above (EVENTHANDLER_DEREGISTER waits
+        // for running handlers).
+        unsafe { sys::carp_shim_ifdetach_deregister() };
+    }
+}
+
 /// Schedules the send-all task (every MASTER advertises now) on taskqueue_thread.
 pub fn sendall_enqueue() {
     // SAFETY: enqueues the shim's static task; a no-op if already queued.

@@ -123,18 +123,22 @@ impl Cif {
     }
 }
 
-/// Largest advertisement built here (a CARP advert is 56/76 bytes; VRRPv3 with up to
-/// ~25 IPv4 or ~6 IPv6 addresses fits; larger ones count as `onomem`).
+/// Largest VRRPv3 advertisement built here (with up to ~25 IPv4 or ~6 IPv6 addresses;
+/// larger ones count as `onomem`). CARP advertisements (56/76 bytes) are built outside the
+/// lock from the core's `CarpTransmit`.
 const PKT_CAP: usize = 160;
-/// Outbox items per round (the kernel stack is small); the drain loops until empty.
-const OUTBOX: usize = 6;
-/// Rounds per `run` (each round can only be caused by send results or a full outbox).
-const MAX_ROUNDS: usize = 64;
+/// Outbox items per round: kept small because the kernel stack is (these frames sit under
+/// ip_input and above ip_output); the drain loops until the table has nothing more.
+const OUTBOX: usize = 2;
+/// Rounds per `run`: enough for a takeover or a send-all on 255 vhids (each round empties
+/// at most OUTBOX items).
+const MAX_ROUNDS: usize = 2048;
 
 enum Item {
-    /// Log line (already filtered by the `log` level) and optional devd notification.
-    Note { line: TextBuf, log: bool, devd: Option<(TextBuf, &'static core::ffi::CStr)>, sendall: bool },
-    Advert { vhid: u8, family: Family, pkt: [u8; PKT_CAP], len: usize, tag: Option<u8> },
+    /// A state or demotion change: log line (if `log` allows), devd, send-all.
+    Event(Event),
+    Carp(carp_proto::vhid::CarpTransmit),
+    Vrrp { vhid: u8, family: Family, pkt: [u8; PKT_CAP], len: usize },
     AdvertNoMem { vhid: u8, family: Family },
     Garp { addr: Ipv4Addr, mac: [u8; 6] },
     Na { addr: Ipv6Addr },
@@ -169,40 +173,28 @@ fn state_devd_type(s: carp_proto::CarpState) -> &'static core::ffi::CStr {
     }
 }
 
-/// Turns one core event into an outbox item.
-pub fn event_item(ev: &Event, sys: &Sysctls) -> Option<(TextBuf, bool, Option<(TextBuf, &'static core::ffi::CStr)>, bool)> {
-    let mut line = TextBuf::new();
-    let _ = write!(line, "{ev}");
-    let log = ev.should_log(sys.log);
+/// Carries out one core event: the log line (filtered by `log`), the devd notification
+/// of a state change, the send-all task after a demotion change. Never with a lock held.
+pub fn event(ev: &Event, sys: &Sysctls) {
+    if ev.should_log(sys.log) {
+        let mut line = TextBuf::new();
+        let _ = write!(line, "{ev}");
+        log::info(line.as_cstr());
+    }
     match ev {
         Event::StateChanged(c) => {
             let mut sub = TextBuf::new();
             let _ = write!(sub, "{}", c.devd().subsystem);
-            Some((line, log, Some((sub, state_devd_type(c.new))), false))
+            net::devctl_carp(sub.as_cstr(), state_devd_type(c.new));
         }
-        Event::DemotionChanged(_) => Some((line, log, None, true)),
-    }
-}
-
-/// Carries out a note (log line, devd, send-all).
-fn note(line: &TextBuf, log: bool, devd: &Option<(TextBuf, &'static core::ffi::CStr)>, sendall: bool) {
-    if log {
-        log::info(line.as_cstr());
-    }
-    if let Some((sub, kind)) = devd {
-        net::devctl_carp(sub.as_cstr(), kind);
-    }
-    if sendall {
-        net::sendall_enqueue();
+        Event::DemotionChanged(_) => net::sendall_enqueue(),
     }
 }
 
 /// Drains the events of a vhid that was removed from its table (its last words).
 pub fn drain_removed(v: &mut carp_proto::vhid::Vhid, sys: &Sysctls) {
     while let Some(ev) = v.poll_event() {
-        if let Some((line, log, devd, sendall)) = event_item(&ev, sys) {
-            note(&line, log, &devd, sendall);
-        }
+        event(&ev, sys);
     }
 }
 
@@ -212,28 +204,18 @@ fn collect(inner: &mut Inner, out: &mut Outbox, src4: IpAddr, src6: IpAddr, sys:
     for v in table.iter_mut() {
         while !out.full() {
             let Some(ev) = v.poll_event() else { break };
-            if let Some((line, log, devd, sendall)) = event_item(&ev, sys) {
-                out.push(Item::Note { line, log, devd, sendall });
-            }
+            out.push(Item::Event(ev));
         }
         while !out.full() {
             let vhid = v.vhid();
             let Some(t) = v.poll_transmit() else { break };
             out.push(match t {
-                Transmit::Carp(c) => {
-                    let src = if c.family == Family::Inet { src4 } else { src6 };
-                    let tag = c.tag_virtual_mac().then_some(c.vhid);
-                    let mut pkt = [0u8; PKT_CAP];
-                    match c.emit(&mut pkt, src, sys.dscp, ident) {
-                        Ok(len) => Item::Advert { vhid, family: c.family, pkt, len, tag },
-                        Err(_) => Item::AdvertNoMem { vhid, family: c.family },
-                    }
-                }
+                Transmit::Carp(c) => Item::Carp(c),
                 Transmit::Vrrp(r) => {
                     let src = if r.family == Family::Inet { src4 } else { src6 };
                     let mut pkt = [0u8; PKT_CAP];
                     match r.emit(&mut pkt, src, sys.dscp, ident) {
-                        Ok(len) => Item::Advert { vhid, family: r.family, pkt, len, tag: Some(r.vrid) },
+                        Ok(len) => Item::Vrrp { vhid, family: r.family, pkt, len },
                         Err(_) => Item::AdvertNoMem { vhid, family: r.family },
                     }
                 }
@@ -255,6 +237,15 @@ fn collect(inner: &mut Inner, out: &mut Outbox, src4: IpAddr, src6: IpAddr, sys:
             }
             out.push(Item::Routes { ifas: refs, add: op == RouteOp::Add });
         }
+    }
+}
+
+fn send(ifp: Ifnet<'_>, cif: &Cif, e: &Epoch, family: Family, bytes: &[u8], tag: Option<u8>) -> SendResult {
+    let mc = cif.mcast(family).get(e);
+    match ifp.send(family, bytes, tag, mc) {
+        Ok(()) => SendResult::Sent,
+        Err(None) => SendResult::NoMemory,
+        Err(Some(errno)) => SendResult::Error(errno),
     }
 }
 
@@ -294,27 +285,31 @@ pub fn run(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: impl FnOn
         let mut ri = 0usize;
         for it in out.items.iter_mut() {
             let Some(it) = it.take() else { continue };
+            let mut result = |r: (u8, Family, SendResult)| {
+                if let Some(slot) = results.get_mut(ri) {
+                    *slot = Some(r);
+                    ri = ri.saturating_add(1);
+                }
+            };
             match it {
-                Item::Note { line, log, devd, sendall } => note(&line, log, &devd, sendall),
-                Item::Advert { vhid, family, pkt, len, tag } => {
-                    let bytes = pkt.get(..len).unwrap_or(&[]);
-                    let mc = cif.mcast(family).get(e);
-                    let res = match ifp.send(family, bytes, tag, mc) {
-                        Ok(()) => SendResult::Sent,
-                        Err(None) => SendResult::NoMemory,
-                        Err(Some(errno)) => SendResult::Error(errno),
+                Item::Event(ev) => event(&ev, sys),
+                Item::Carp(c) => {
+                    let src = if c.family == Family::Inet { src4 } else { src6 };
+                    let mut pkt = [0u8; 80];
+                    let res = match c.emit(&mut pkt, src, sys.dscp, ident) {
+                        Ok(len) => {
+                            let tag = c.tag_virtual_mac().then_some(c.vhid);
+                            send(ifp, cif, e, c.family, pkt.get(..len).unwrap_or(&[]), tag)
+                        }
+                        Err(_) => SendResult::NoMemory,
                     };
-                    if let Some(slot) = results.get_mut(ri) {
-                        *slot = Some((vhid, family, res));
-                        ri = ri.saturating_add(1);
-                    }
+                    result((c.vhid, c.family, res));
                 }
-                Item::AdvertNoMem { vhid, family } => {
-                    if let Some(slot) = results.get_mut(ri) {
-                        *slot = Some((vhid, family, SendResult::NoMemory));
-                        ri = ri.saturating_add(1);
-                    }
+                Item::Vrrp { vhid, family, pkt, len } => {
+                    let res = send(ifp, cif, e, family, pkt.get(..len).unwrap_or(&[]), Some(vhid));
+                    result((vhid, family, res));
                 }
+                Item::AdvertNoMem { vhid, family } => result((vhid, family, SendResult::NoMemory)),
                 Item::Garp { addr, mac } => ifp.garp(addr, &mac),
                 // FreeBSD busy-waits 1 ms between NAs; they are sent back to back here.
                 Item::Na { addr } => ifp.unsolicited_na(addr),

@@ -14,9 +14,10 @@ use crate::kpi::net::{self, Epoch};
 use crate::kpi::req::Mbuf;
 use crate::module;
 
-/// Largest packet examined (CARP adverts are 56/76 bytes; VRRPv3 with many addresses is
-/// larger). Longer packets are cut here, which the core counts as a bad length.
-const INPUT_CAP: usize = 1024;
+/// Largest packet examined (CARP adverts are 56/76 bytes; VRRPv3 fits up to 121 IPv4 or
+/// 29 IPv6 addresses). Longer packets are cut here (the core then sees a truncated IP
+/// packet and does not deliver it).
+const INPUT_CAP: usize = 512;
 
 /// Protocol 112 input (IPv4 when `v6` is false). Consumes the packet.
 pub fn input(m: Mbuf, v6: bool, e: &Epoch) {

@@ -65,6 +65,10 @@ struct carp_shim_sysctls {
 int	carp_shim_allow(void);
 /* Every net.inet.carp value of the current VNET (curvnet must be set). */
 void	carp_shim_sysctls(struct carp_shim_sysctls *out);
+/* The current VNET's demotion accumulator (owned by Rust; NULL until first used). */
+void	*carp_shim_vnet_demotion(void);
+/* Compare-and-set of that pointer: nonzero on success. */
+int	carp_shim_vnet_demotion_cas(void *expected, void *newval);
 /* net.inet.carp.stats of the current VNET: counter `idx` (0..15) += 1. */
 void	carp_shim_stat_inc(int idx);
 
@@ -210,6 +214,8 @@ typedef int carp_rs_macmatch6_t(struct ifnet *ifp, const uint8_t *addr6);
 typedef void carp_rs_input_t(struct mbuf *m, int af);
 /* An interface with a CARP container is going away (destroyed or moved to a VNET). */
 typedef void carp_rs_ifdetach_t(struct ifnet *ifp);
+/* A VNET is being destroyed, or the module unloaded (curvnet is that VNET). */
+typedef void carp_rs_vnet_uninit_t(void);
 /* The send-all task: every MASTER vhid advertises now (demotion changed). */
 typedef void carp_rs_sendall_t(void);
 /* Callout of a parent container. */
@@ -239,6 +245,7 @@ carp_rs_input_t		carp_rs_input;
 carp_rs_callout_t	carp_rs_callout;
 carp_rs_sendall_t	carp_rs_sendall;
 carp_rs_ifdetach_t	carp_rs_ifdetach;
+carp_rs_vnet_uninit_t	carp_rs_vnet_uninit;
 carp_rs_nl_get_t	carp_rs_nl_get;
 carp_rs_nl_set_t	carp_rs_nl_set;
 

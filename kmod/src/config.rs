@@ -65,7 +65,7 @@ fn set(g: &mut ConfigGuard, ifp: IfRef, req: &SetRequest) -> Result<(), Errno> {
         Some(i) => i,
         None => {
             let i = ifp.get();
-            let table = Table::new(i.name(), module::demotion());
+            let table = Table::new(i.name(), net::with_vnet(i.vnet(), module::demotion));
             let cif = Box::try_new(Cif::new(table, i.to_ref(), i.is_up(), i.link_up())).map_err(|_| Errno::ENOMEM)?;
             cif.init_in_place();
             cif.inner.lock().table.set_parent_flags(i.is_up(), i.link_up());

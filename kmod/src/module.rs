@@ -19,8 +19,8 @@
 //! after every drain; the handler enters the network epoch, sets the parent's VNET and runs
 //! [`crate::cif::run`]. A container's callout is drained before the container is freed.
 //!
-//! Demotion: one accumulator (`DEMOTION`) shared by every vhid. FreeBSD keeps one per
-//! VNET; that is a known difference of this build (see the README).
+//! Demotion: one accumulator per VNET (allocated on first use, kept in a VNET variable of
+//! the shim, freed at VNET teardown or unload), shared by the VNET's vhids.
 
 use alloc::vec::Vec;
 
@@ -32,12 +32,22 @@ use crate::kpi::log;
 use crate::kpi::net::{self, Hooks, IfDeparture, Netlink, Proto4, Proto6};
 use crate::kpi::sync::{ConfigCell, ConfigGuard};
 
-/// The demotion accumulator of every vhid (see the module documentation).
-pub static DEMOTION: DemotionState = DemotionState::new();
+/// Used only when a VNET's accumulator cannot be allocated (memory shortage).
+static FALLBACK_DEMOTION: DemotionState = DemotionState::new();
 
-/// A handle to [`DEMOTION`].
+/// The current VNET's demotion accumulator (`net.inet.carp.demotion`), shared by every
+/// vhid of the VNET.
 pub fn demotion() -> Demotion {
-    Demotion::from_static(&DEMOTION)
+    Demotion::from_static(crate::kpi::vnet::demotion_state().unwrap_or(&FALLBACK_DEMOTION))
+}
+
+/// VNET teardown (or module unload, once per VNET after `unload`): the accumulator is
+/// freed if no container of this VNET is left, kept (leaked) otherwise.
+pub fn vnet_uninit() {
+    let mut g = ConfigGuard::lock();
+    let cur = crate::kpi::vnet::current();
+    let unused = !GLOBAL.get(&mut g).parents.iter().any(|p| p.link.cif().vnet == cur);
+    crate::kpi::vnet::retire_demotion(unused);
 }
 
 /// Registrations made at load; dropped (in field order) at unload.

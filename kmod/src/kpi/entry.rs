@@ -254,3 +254,10 @@ pub extern "C" fn carp_rs_ifdetach(ifp: *mut sys::ifnet) {
     }
 }
 const _: sys::carp_rs_ifdetach_t = Some(carp_rs_ifdetach);
+
+/// VNET teardown / module unload, per VNET.
+#[no_mangle]
+pub extern "C" fn carp_rs_vnet_uninit() {
+    module::vnet_uninit();
+}
+const _: sys::carp_rs_vnet_uninit_t = Some(carp_rs_vnet_uninit);

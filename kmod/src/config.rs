@@ -128,7 +128,8 @@ pub fn ioctl(ifr: &Ifreq<'_>, cmd: u64, td: Thread<'_>) -> Result<(), Errno> {
     let mut raw = [0u8; carpreq::CARPREQ_LEN];
     ifr.copyin(&mut raw)?;
     let req = carpreq::decode(&raw)?;
-    let ifp = ifr.name().and_then(IfRef::by_name);
+    let name = ifr.name();
+    let ifp = CStr::from_bytes_until_nul(&name).ok().and_then(IfRef::by_name);
     if config::check_interface(interface_of(ifp.as_ref()), op)? != Model::Modern {
         return Err(Errno::EOPNOTSUPP);
     }

@@ -1,23 +1,6 @@
 //! Module life cycle, module-wide state, sysctl policy and the send-all task.
 //!
-//! # Locking (read this before changing anything here)
-//!
-//! | lock | kind | protects | taken by |
-//! |---|---|---|---|
-//! | `carp_sx` ([`ConfigGuard`]) | sx, sleepable | [`Global`]: the registrations and the list of parents (each a published container plus its promiscuous mode) | ioctl SIOCSVH/SIOCGVH, netlink GET/SET, carp_attach/carp_detach, the send-all task, load/unload |
-//! | `carp_if` ([`crate::cif::Cif::inner`]) | mtx, per parent | the core's `Table` (all vhids of the parent) and the parent's CARP addresses | everything that reads or changes vhid state, including `carp_forus` (which runs under the bridge lock: it takes only this lock) |
-//! | network epoch | epoch | reading `if_carp`, the multicast options, the containers | every hook and callout; containers and multicast state are freed only after `NET_EPOCH_WAIT` |
-//!
-//! Order: `carp_sx` → network epoch → `carp_if`. Nothing sleeps while holding `carp_if`,
-//! and nothing that may re-enter a hook runs while holding it: packets, ARP/NA, log lines,
-//! devctl and route changes are carried out after it is released ([`crate::cif::run`]).
-//! FreeBSD uses one mutex per vhid plus one per parent; here the parent's one mutex holds
-//! the whole table (lookups in the core are O(1)), which gives the same guarantee to
-//! `carp_forus` (only the container lock) with one lock fewer.
-//!
-//! Callouts: one per parent container, MPSAFE, re-armed to the table's earliest deadline
-//! after every drain; the handler enters the network epoch, sets the parent's VNET and runs
-//! [`crate::cif::run`]. A container's callout is drained before the container is freed.
+//! The locking design is described at the top of the crate (`lib.rs`).
 //!
 //! Demotion: one accumulator per VNET (allocated on first use, kept in a VNET variable of
 //! the shim, freed at VNET teardown or unload), shared by the VNET's vhids.

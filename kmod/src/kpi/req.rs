@@ -1,7 +1,6 @@
 //! Requests from the kernel: received packets (mbufs), ioctl requests and netlink
 //! messages, each a view valid for the duration of the hook that received it.
 
-use core::ffi::CStr;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
@@ -89,15 +88,24 @@ impl<'a> Ifreq<'a> {
         Some((Ifreq { ptr, _life: PhantomData }, Thread { ptr: td, _life: PhantomData }))
     }
 
-    /// `ifr_name` (the parent interface).
-    pub fn name(&self) -> Option<&CStr> {
-        // SAFETY: the ifreq is a kernel copy; ifr_name is a fixed array.
+    /// `ifr_name` (the parent interface), NUL-terminated in a copy (at most IFNAMSIZ - 1
+    /// characters are meaningful, as in ifunit).
+    pub fn name(&self) -> [u8; 17] {
+        let mut buf = [0u8; 17];
+        // SAFETY: the ifreq is a kernel copy; ifr_name is a fixed array of IFNAMSIZ (16)
+        // bytes at the returned address.
         let p = unsafe { sys::carp_shim_ifr_name(self.ptr.as_ptr()) };
-        if p.is_null() {
-            return None;
+        if !p.is_null() {
+            // SAFETY: 16 readable bytes (ifr_name), copied into the first 16 of `buf`.
+            let name = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), 16) };
+            for (d, s) in buf.iter_mut().zip(name.iter()) {
+                *d = *s;
+            }
         }
-        // SAFETY: ifioctl guarantees NUL termination of ifr_name before dispatching.
-        Some(unsafe { CStr::from_ptr(p) })
+        if let Some(last) = buf.get_mut(15) {
+            *last = 0;
+        }
+        buf
     }
 
     /// copyin from `ifr_data`.

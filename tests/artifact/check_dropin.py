@@ -2,6 +2,8 @@
 """Issue 4 (drop-in carp.ko) static verification of the built module.
 
     check_dropin.py build/carp.ko
+    check_dropin.py --self-test build/carp.ko   also prove the check fails on a module whose
+                                                carp_forus_p reference was renamed
 
 carp.ko must take over everything FreeBSD 15's stock carp.ko does, which shows in its
 undefined symbols (what it uses from the kernel):
@@ -50,11 +52,7 @@ REQUIRED = HOOKS + [
 ]
 
 
-def main():
-    if len(sys.argv) != 2:
-        print(__doc__.split("\n\n")[1])
-        return 2
-    ko = sys.argv[1]
+def check(ko, quiet=False):
     elf = check_ko.Elf(ko)
     undef = {s.name for s in elf.symbols[1:] if s.shndx == check_ko.SHN_UNDEF and s.name}
     exported = [s.name for s in elf.symbols[1:]
@@ -70,10 +68,37 @@ def main():
             problems.append(f"carp_glue.c: no assignment of {h} to a carp_hook_* function")
         if not re.search(rf"\b{h}\s*=\s*NULL\s*;", src):
             problems.append(f"carp_glue.c: {h} is never cleared")
-    for p in problems:
-        print(f"  {p}")
-    print(f"drop-in checks: {len(REQUIRED)} required kernel symbols, {len(HOOKS)} hooks published"
-          f" and cleared: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+    if not quiet:
+        for p in problems:
+            print(f"  {p}")
+        print(f"drop-in checks: {len(REQUIRED)} required kernel symbols, {len(HOOKS)} hooks "
+              f"published and cleared: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+    return problems
+
+
+def self_test(ko):
+    """The check must fail when a required reference is missing."""
+    import subprocess
+    import tempfile
+    objcopy = os.environ.get("OBJCOPY", "llvm-objcopy-14")
+    with tempfile.TemporaryDirectory() as tmp:
+        bad = os.path.join(tmp, "renamed.ko")
+        subprocess.run([objcopy, "--redefine-sym", "carp_forus_p=carp_forus_q", ko, bad],
+                       check=True)
+        problems = check(bad, quiet=True)
+    ok = problems == ["missing undefined symbol carp_forus_p"]
+    print(f"drop-in self-test: renamed carp_forus_p {'caught' if ok else f'NOT caught as expected: {problems}'}")
+    return ok
+
+
+def main():
+    args = [a for a in sys.argv[1:] if a != "--self-test"]
+    if len(args) != 1:
+        print(__doc__.split("\n\n")[1])
+        return 2
+    problems = check(args[0])
+    if "--self-test" in sys.argv[1:] and not self_test(args[0]):
+        return 1
     return 1 if problems else 0
 
 

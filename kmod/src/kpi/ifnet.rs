@@ -187,9 +187,13 @@ impl IfRef {
     }
 
     /// ifnet_byindex_ref(index) in the current VNET.
+    /// Looked up inside the network epoch, as ifnet_byindex_ref requires.
     pub fn by_index(index: u32) -> Option<IfRef> {
-        // SAFETY: any index is accepted; the result is referenced (or null).
-        NonNull::new(unsafe { sys::ifnet_byindex_ref(index) }).map(|ptr| IfRef { ptr })
+        super::net::in_net_epoch(|_| {
+            // SAFETY: any index is accepted inside the epoch; the result is referenced (or
+            // null) and stays valid after the epoch section thanks to that reference.
+            NonNull::new(unsafe { sys::ifnet_byindex_ref(index) }).map(|ptr| IfRef { ptr })
+        })
     }
 
     /// A borrowed view, valid while this reference lives.

@@ -75,6 +75,23 @@ impl<'a> Ifnet<'a> {
         unsafe { sys::if_getlinkstate(self.raw()) == sys::LINK_STATE_UP as i32 }
     }
 
+    /// `if_index`.
+    pub fn index(&self) -> u32 {
+        // SAFETY: live interface.
+        u32::try_from(unsafe { sys::if_getindex(self.raw()) }).unwrap_or(0)
+    }
+
+    /// The link-level (MAC) address, for Ethernet-like interfaces.
+    pub fn lladdr(&self) -> Option<[u8; 6]> {
+        // SAFETY: live interface; if_getlladdr returns its link-level address storage.
+        let p = unsafe { sys::if_getlladdr(self.raw()) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: Ethernet-like parents (the only ones CARP accepts) have a 6-byte address.
+        Some(unsafe { p.cast::<[u8; 6]>().read_unaligned() })
+    }
+
     /// `IFF_UP`.
     pub fn is_up(&self) -> bool {
         self.flags() & carp_proto::config::IFF_UP != 0

@@ -253,6 +253,12 @@ fn send(ifp: Ifnet<'_>, cif: &Cif, e: &Epoch, family: Family, bytes: &[u8], tag:
 /// for. `ifp` is the parent; the caller is in the network epoch and curvnet is the
 /// parent's VNET. Must not be called with the container's lock held.
 pub fn run(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: impl FnOnce(&mut Inner, Instant)) {
+    // Statistics, ip_fillid and the stack's per-VNET state must be the parent's VNET's,
+    // whatever context called (e.g. an interface departing from another VNET).
+    net::with_vnet(cif.vnet, || run_in_vnet(cif, ifp, e, sys, input));
+}
+
+fn run_in_vnet(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: impl FnOnce(&mut Inner, Instant)) {
     // Source addresses first: finding them may ask carp_master, which takes the lock.
     let src4 = ifp.source(Family::Inet);
     let src6 = ifp.source(Family::Inet6);

@@ -87,7 +87,7 @@ fn set(g: &mut ConfigGuard, ifp: IfRef, req: &SetRequest) -> Result<(), Errno> {
     let Some(p) = global.parents.get(idx) else { return Err(Errno::ENOENT) };
     let cif = p.link.cif();
     let ifp = p.link.ifp();
-    let sys = module::sysctls();
+    let sys = net::with_vnet(cif.vnet, module::sysctls);
     let seed = net::random_u64();
     let mut result = Ok(());
     net::in_net_epoch(|e| {
@@ -227,7 +227,7 @@ pub fn attach(ifa: Ifaddr<'_>, vhid: i32) -> Result<(), Errno> {
         let _ = cif.mcast(family).set(mc);
     }
     let r = ifa.to_ref();
-    let sys = module::sysctls();
+    let sys = net::with_vnet(cif.vnet, module::sysctls);
     let mut result = Ok(());
     net::in_net_epoch(|e| {
         cif::run(cif, p.link.ifp(), e, &sys, |inner, now| {
@@ -261,7 +261,7 @@ pub fn detach(ifa: Ifaddr<'_>, keep_cif: bool) {
     let Some(p) = global.parents.get(idx) else { return };
     let cif = p.link.cif();
     let Ok(addr) = ifa.addr() else { return };
-    let sys = module::sysctls();
+    let sys = net::with_vnet(cif.vnet, module::sysctls);
     let mut removed = None;
     let mut leave = false;
     let mut destroyed = None;

@@ -553,23 +553,6 @@ carp_shim_sx_xunlock(void)
 	sx_xunlock(&carp_sx);
 }
 
-static struct mtx carp_mtx;
-MTX_SYSINIT(carp_mtx, &carp_mtx, "carp_mtx", MTX_DEF);
-
-void
-carp_shim_list_lock(void)
-{
-
-	mtx_lock(&carp_mtx);
-}
-
-void
-carp_shim_list_unlock(void)
-{
-
-	mtx_unlock(&carp_mtx);
-}
-
 /* ---- The send-all task ---- */
 
 static void

@@ -89,9 +89,6 @@ void	carp_shim_pause(void);
 /* The send-all task (taskqueue_thread): runs carp_rs_sendall(). */
 void	carp_shim_sendall_enqueue(void);
 void	carp_shim_sendall_drain(void);
-/* The global list lock (carp_mtx): protects the list of parent containers. */
-void	carp_shim_list_lock(void);
-void	carp_shim_list_unlock(void);
 
 /* Locks: mtx(9) and sx(9) (macros in the kernel). */
 void	carp_shim_mtx_init(struct mtx *m, const char *name);

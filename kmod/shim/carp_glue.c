@@ -920,9 +920,9 @@ carp_shim_send(struct ifnet *ifp, int af, const uint8_t *pkt, int len,
 	struct in6_addr src6, dst6;
 	int multicast;
 
-	if (len <= 0 || len > MHLEN)
+	if (len <= 0 || len > MJUMPAGESIZE)
 		return (-1);
-	m = m_gethdr(M_NOWAIT, MT_DATA);
+	m = m_get2(len, M_NOWAIT, MT_DATA, M_PKTHDR);
 	if (m == NULL)
 		return (-1);
 	memcpy(mtod(m, void *), pkt, len);

@@ -123,10 +123,6 @@ impl Cif {
     }
 }
 
-/// Largest VRRPv3 advertisement built here (with up to ~25 IPv4 or ~6 IPv6 addresses;
-/// larger ones count as `onomem`). CARP advertisements (56/76 bytes) are built outside the
-/// lock from the core's `CarpTransmit`.
-const PKT_CAP: usize = 160;
 /// Outbox items per round: kept small because the kernel stack is (these frames sit under
 /// ip_input and above ip_output); the drain loops until the table has nothing more.
 const OUTBOX: usize = 2;
@@ -138,7 +134,8 @@ enum Item {
     /// A state or demotion change: log line (if `log` allows), devd, send-all.
     Event(Event),
     Carp(carp_proto::vhid::CarpTransmit),
-    Vrrp { vhid: u8, family: Family, pkt: [u8; PKT_CAP], len: usize },
+    /// A VRRPv3 advertisement, built under the lock (it carries the address list).
+    Vrrp { vhid: u8, family: Family, pkt: Vec<u8>, len: usize },
     AdvertNoMem { vhid: u8, family: Family },
     Garp { addr: Ipv4Addr, mac: [u8; 6] },
     Na { addr: Ipv6Addr },
@@ -213,9 +210,14 @@ fn collect(inner: &mut Inner, out: &mut Outbox, src4: IpAddr, src6: IpAddr, sys:
                 Transmit::Carp(c) => Item::Carp(c),
                 Transmit::Vrrp(r) => {
                     let src = if r.family == Family::Inet { src4 } else { src6 };
-                    let mut pkt = [0u8; PKT_CAP];
-                    match r.emit(&mut pkt, src, sys.dscp, ident) {
-                        Ok(len) => Item::Vrrp { vhid, family: r.family, pkt, len },
+                    // IP header + VRRPv3 header and address list.
+                    let ip = if r.family == Family::Inet { 20usize } else { 40 };
+                    let need = r.repr().buffer_len().saturating_add(ip);
+                    match crate::kpi::alloc::zeroed_bytes(need) {
+                        Ok(mut pkt) => match r.emit(&mut pkt, src, sys.dscp, ident) {
+                            Ok(len) => Item::Vrrp { vhid, family: r.family, pkt, len },
+                            Err(_) => Item::AdvertNoMem { vhid, family: r.family },
+                        },
                         Err(_) => Item::AdvertNoMem { vhid, family: r.family },
                     }
                 }

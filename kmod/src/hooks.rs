@@ -14,16 +14,24 @@ use crate::kpi::net::{self, Epoch};
 use crate::kpi::req::Mbuf;
 use crate::module;
 
-/// Largest packet examined (CARP adverts are 56/76 bytes; VRRPv3 fits up to 121 IPv4 or
-/// 29 IPv6 addresses). Longer packets are cut here (the core then sees a truncated IP
-/// packet and does not deliver it).
+/// Packets up to this size are copied to the stack (CARP adverts are 56/76 bytes; VRRPv3
+/// up to 121 IPv4 or 29 IPv6 addresses); longer ones to the heap.
 const INPUT_CAP: usize = 512;
 
 /// Protocol 112 input (IPv4 when `v6` is false). Consumes the packet.
 pub fn input(m: Mbuf, v6: bool, e: &Epoch) {
     let mut buf = [0u8; INPUT_CAP];
-    let n = m.len().min(INPUT_CAP);
-    let Some(bytes) = buf.get_mut(..n) else { return };
+    let mut big;
+    let n = m.len().min(usize::from(u16::MAX));
+    let bytes: &mut [u8] = if n <= INPUT_CAP {
+        let Some(b) = buf.get_mut(..n) else { return };
+        b
+    } else {
+        // Rare (VRRPv3 with many addresses): a heap copy, M_NOWAIT.
+        let Ok(v) = crate::kpi::alloc::zeroed_bytes(n) else { return };
+        big = v;
+        &mut big
+    };
     if m.copy_to(bytes).is_none() {
         return;
     }

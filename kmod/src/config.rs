@@ -179,6 +179,9 @@ pub fn nl_set(r: &NlRequest<'_>) -> Result<(), Errno> {
 }
 
 /// CARP_NL_CMD_GET: one message per vhid (dump), the key only for privileged readers.
+/// As FreeBSD's carp_nl_get: attribute and interface errors are returned as is; once the
+/// interface is known, the dump is always terminated (NLMSG_DONE) carrying the error of
+/// the query, which is also returned.
 pub fn nl_get(r: &NlRequest<'_>) -> Result<(), Errno> {
     let cmd = netlink::decode_get(r.msg())?;
     let ifp = nl_ifp(&cmd.iface);
@@ -186,17 +189,25 @@ pub fn nl_get(r: &NlRequest<'_>) -> Result<(), Errno> {
         return Err(Errno::EOPNOTSUPP);
     }
     let Some(ifp) = ifp else { return Err(Errno::ENXIO) };
-    let query = cmd.query()?;
-    let mut g = ConfigGuard::lock();
-    let all = statuses(GLOBAL.get(&mut g), &ifp.get())?;
-    let sel = config::select(&query, all.as_deref())?;
-    let privileged = r.privileged();
-    let mut buf = [0u8; 128];
-    for s in sel.iter() {
-        let n = netlink::encode_status_payload(s, privileged, &mut buf)?;
-        r.reply(buf.get(..n).ok_or(Errno::ENOMEM)?)?;
-    }
-    r.end_dump(0)
+    let result = (|| -> Result<(), Errno> {
+        let query = cmd.query()?;
+        let mut g = ConfigGuard::lock();
+        let all = statuses(GLOBAL.get(&mut g), &ifp.get())?;
+        let sel = config::select(&query, all.as_deref())?;
+        let privileged = r.privileged();
+        let mut buf = [0u8; 128];
+        for s in sel.iter() {
+            let n = netlink::encode_status_payload(s, privileged, &mut buf)?;
+            r.reply(buf.get(..n).ok_or(Errno::ENOMEM)?)?;
+        }
+        Ok(())
+    })();
+    let code = match result {
+        Ok(()) => 0,
+        Err(e) => e.as_i32(),
+    };
+    r.end_dump(code)?;
+    result
 }
 
 /// carp_attach(ifa, vhid): bind an address being added to a configured vhid.

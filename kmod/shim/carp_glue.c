@@ -62,9 +62,14 @@
 
 #include "carp_shim.h"
 
-/* What PACKET_TAG_CARP carries in this module: the vhid, then the virtual MAC. */
+/*
+ * What PACKET_TAG_CARP carries in this module: the vhid, whether carp_output rewrites the
+ * Ethernet source (only for vhids whose advertisements go to the multicast group, as
+ * FreeBSD's carp_output checks), then the virtual MAC.
+ */
 struct carp_shim_tag {
 	int	vhid;
+	int	rewrite;
 	uint8_t	mac[ETHER_ADDR_LEN];
 };
 
@@ -144,6 +149,8 @@ carp_hook_output(struct ifnet *ifp, struct mbuf *m, const struct sockaddr *sa)
 	if (mtag == NULL)
 		return (0);
 	t = (struct carp_shim_tag *)(mtag + 1);
+	if (!t->rewrite)
+		return (0);
 	switch (ifp->if_type) {
 	case IFT_ETHER:
 	case IFT_BRIDGE:
@@ -199,18 +206,21 @@ carp_hook_macmatch6(struct ifnet *ifp, struct mbuf *m, const struct in6_addr *ta
 	struct in6_addr clean;
 	struct m_tag *mtag;
 	struct carp_shim_tag *t;
-	int vhid;
+	int vhid, rewrite;
 
 	clean = *taddr;
 	in6_clearscope(&clean);
 	vhid = carp_rs_macmatch6(ifp, clean.s6_addr);
-	if (vhid <= 0 || vhid > 255)
+	rewrite = (vhid & 0x100) == 0;
+	vhid &= 0xff;
+	if (vhid == 0)
 		return (NULL);
 	mtag = m_tag_get(PACKET_TAG_CARP, sizeof(*t), M_NOWAIT);
 	if (mtag == NULL)
 		return (NULL);	/* the NA goes out with the interface MAC */
 	t = (struct carp_shim_tag *)(mtag + 1);
 	t->vhid = vhid;
+	t->rewrite = rewrite;
 	memcpy(t->mac, carp_vmacs[vhid], ETHER_ADDR_LEN);
 	m_tag_prepend(m, mtag);
 	return ((char *)t->mac);
@@ -936,6 +946,7 @@ carp_shim_send(struct ifnet *ifp, int af, const uint8_t *pkt, int len,
 		}
 		t = (struct carp_shim_tag *)(mtag + 1);
 		t->vhid = tag_vhid;
+		t->rewrite = 1;
 		memcpy(t->mac, carp_vmacs[tag_vhid], ETHER_ADDR_LEN);
 		m_tag_prepend(m, mtag);
 	}

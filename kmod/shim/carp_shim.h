@@ -205,7 +205,10 @@ typedef int carp_rs_get_vhid_t(struct ifaddr *ifa);
 typedef int carp_rs_iamatch_t(struct ifaddr *ifa);
 /* 0: not a CARP address; -1: CARP address, not MASTER; >0: vhid, MASTER. */
 typedef int carp_rs_iamatch6_t(struct ifnet *ifp, const uint8_t *addr6);
-/* vhid of a CARP address (any state), 0 if not CARP. */
+/*
+ * vhid of a CARP address (any state), 0 if not CARP; | 0x100 when that vhid advertises to
+ * a unicast IPv6 peer (its NAs then keep the interface's Ethernet source, as in FreeBSD).
+ */
 typedef int carp_rs_macmatch6_t(struct ifnet *ifp, const uint8_t *addr6);
 /* Protocol 112 input (m starts at the IP header); consumes m. */
 typedef void carp_rs_input_t(struct mbuf *m, int af);

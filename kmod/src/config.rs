@@ -72,7 +72,7 @@ fn set(g: &mut ConfigGuard, ifp: IfRef, req: &SetRequest) -> Result<(), Errno> {
             let promisc = match Promisc::enable(&i) {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    log::info_fmt(format_args!("carp: {}: promiscuous mode failed: {}", i.name(), e.as_i32()));
+                    log::info_fmt(format_args!("carp_alloc_if: ifpromisc({}) failed: {}", i.name(), e.as_i32()));
                     None
                 }
             };

@@ -114,10 +114,15 @@ pub fn iamatch6(ifp: Ifnet<'_>, addr: Ipv6Addr) -> i32 {
     }
 }
 
-/// carp_macmatch6: vhid of a CARP address (any state), 0 if not CARP.
+/// carp_macmatch6: vhid of a CARP address (any state), 0 if not CARP; with 0x100 added
+/// when the vhid's IPv6 advertisements go to a unicast peer (FreeBSD's carp_output then
+/// leaves the Ethernet source alone).
 pub fn macmatch6(ifp: Ifnet<'_>, addr: Ipv6Addr) -> i32 {
     let Some(cif) = ifp.cif() else { return 0 };
-    cif.inner.lock().table.macmatch6(&addr).map_or(0, |(v, _)| i32::from(v))
+    let g = cif.inner.lock();
+    let Some((v, _)) = g.table.macmatch6(&addr) else { return 0 };
+    let unicast = g.table.get(v).is_some_and(|x| !x.advert_dst_is_multicast(carp_proto::Family::Inet6));
+    i32::from(v) | if unicast { 0x100 } else { 0 }
 }
 
 /// carp_linkstate: the parent's IFF_UP or link state may have changed.

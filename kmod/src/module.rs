@@ -75,9 +75,15 @@ pub fn load() -> Result<(), Errno> {
     let mut g = ConfigGuard::lock();
     // Protocols and netlink first, hooks last: a failure leaves nothing published (the
     // guards made so far unregister as they drop).
-    let proto6 = Proto6::register()?;
-    let proto4 = Proto4::register()?;
-    let netlink = Netlink::register()?;
+    let proto6 = Proto6::register().inspect_err(|e| {
+        log::info_fmt(format_args!("carp: error {} registering with INET6", e.as_i32()));
+    })?;
+    let proto4 = Proto4::register().inspect_err(|e| {
+        log::info_fmt(format_args!("carp: error {} registering with INET", e.as_i32()));
+    })?;
+    let netlink = Netlink::register().inspect_err(|e| {
+        log::info_fmt(format_args!("carp: error {} registering the netlink family", e.as_i32()));
+    })?;
     let ifdeparture = IfDeparture::register()?;
     let hooks = Hooks::publish();
     GLOBAL.get(&mut g).loaded = Some(Loaded { _ifdeparture: ifdeparture, _netlink: netlink, _proto4: proto4, _proto6: proto6, _hooks: hooks });

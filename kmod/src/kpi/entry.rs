@@ -140,6 +140,11 @@ pub extern "C" fn carp_rs_forus(ifp: *mut sys::ifnet, dhost: *const u8) -> c_int
     }
     // SAFETY: ether_input/bridge_input pass the frame's 6-byte destination address.
     let mac: [u8; 6] = unsafe { dhost.cast::<[u8; 6]>().read_unaligned() };
+    // Every unicast frame not for the parent's own MAC comes here (the parent is
+    // promiscuous): reject non-virtual MACs before the epoch and the container lock.
+    if carp_proto::vhid_of_virtual_mac(&mac).is_none() {
+        return 0;
+    }
     in_net_epoch(|_| {
         // SAFETY: live interface for the call.
         unsafe { Ifnet::from_raw(ifp) }.is_some_and(|i| hooks::forus(i, &mac)).into()

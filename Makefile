@@ -224,6 +224,8 @@ artifact-test: $(KO)
 	$(say) CHECK "build/carp.ko (tests/artifact/check_ko.py)"
 	$(Q)$(CHECK_ENV) $(CHECK_KO) $(KO)
 	$(Q)$(PYTHON) $(ROOT)/tests/artifact/check_unsafe.py $(ROOT)/kmod/src
+	$(say) CHECK "drop-in symbols (tests/artifact/check_dropin.py)"
+	$(Q)$(CHECK_ENV) $(PYTHON) $(ROOT)/tests/artifact/check_dropin.py --self-test $(KO)
 	$(say) CHECK "negative cases (tests/artifact/test_negative.py)"
 	$(Q)$(CHECK_ENV) $(PYTHON) $(ROOT)/tests/artifact/test_negative.py $(KO)
 

@@ -288,7 +288,7 @@ test_demotion_sysctl() {
 	# bad values change nothing
 	fails j a sysctl net.inet.carp.dscp=64 >/dev/null 2>&1
 	[ "$(j a sysctl -n net.inet.carp.dscp)" = 56 ]
-	j a netstat -s -p carp | grep -q "packets received (IPv4)"
+	j a netstat -s -p carp | grep -q "received (IPv4)"
 }
 
 # Re-adding an existing address with the same vhid keeps the vhid

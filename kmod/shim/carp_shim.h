@@ -171,6 +171,24 @@ int	carp_shim_nl_reply(struct nl_pstate *npt, struct nlmsghdr *hdr,
 	    const uint8_t *payload, int len);
 int	carp_shim_nl_end_dump(struct nl_pstate *npt, int error, struct nlmsghdr *hdr);
 
+/*
+ * ---- Issue 5 (legacy carpN), kmod/shim/carp_clone.c: the interface cloner "carp" ----
+ * Attached in the default VNET at load (EEXIST if a "carp" cloner exists), detached at
+ * unload, which destroys every remaining carpN (carp_rs_clone_destroy for each).
+ */
+int	carp_shim_clone_attach(void);
+void	carp_shim_clone_detach(void);
+/* Nonzero iff ifp is one of this module's carpN (identified by its if_ioctl). */
+int	carp_shim_is_clone(struct ifnet *ifp);
+/* Writes the carpN's 6-byte link-level address (EINVAL if it has no such address). */
+int	carp_shim_clone_set_lladdr(struct ifnet *ifp, const uint8_t *mac);
+/* What carp_clone_ioctl forwards to carp_rs_clone_ioctl (the SIOC* value, classified). */
+#define	CARP_CLONE_IOC_OTHER	0
+#define	CARP_CLONE_IOC_SETFLAGS	1	/* SIOCSIFFLAGS (if_flags already updated) */
+#define	CARP_CLONE_IOC_SETADDR	2	/* SIOCSIFADDR, data = the struct ifaddr being added */
+#define	CARP_CLONE_IOC_MULTI	3	/* SIOCADDMULTI / SIOCDELMULTI */
+#define	CARP_CLONE_IOC_SETMTU	4	/* SIOCSIFMTU, data = struct ifreq */
+
 /* devctl_notify("CARP", subsystem, type, NULL). */
 void	carp_shim_devctl(const char *subsystem, const char *type);
 uint32_t carp_shim_arc4random(void);
@@ -224,6 +242,16 @@ typedef void carp_rs_callout_t(void *arg);
 typedef int carp_rs_nl_get_t(struct nlmsghdr *hdr, struct nl_pstate *npt);
 typedef int carp_rs_nl_set_t(struct nlmsghdr *hdr, struct nl_pstate *npt);
 
+/* Issue 5: a carpN was created (0) or must not be (errno: the shim undoes it). */
+typedef int carp_rs_clone_create_t(struct ifnet *ifp);
+/* Issue 5: a carpN is being destroyed (its ifnet is still attached). */
+typedef void carp_rs_clone_destroy_t(struct ifnet *ifp);
+/* Issue 5: the carpN's if_ioctl; kind is a CARP_CLONE_IOC_* value. */
+typedef int carp_rs_clone_ioctl_t(struct ifnet *ifp, int kind, void *data);
+
+carp_rs_clone_create_t	carp_rs_clone_create;
+carp_rs_clone_destroy_t	carp_rs_clone_destroy;
+carp_rs_clone_ioctl_t	carp_rs_clone_ioctl;
 carp_rs_load_t		carp_rs_load;
 carp_rs_unload_t	carp_rs_unload;
 carp_rs_allow_changed_t	carp_rs_allow_changed;

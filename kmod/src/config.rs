@@ -23,7 +23,8 @@ use crate::module::{self, Global, Parent, GLOBAL};
 fn interface_of(ifp: Option<&IfRef>) -> Option<Interface> {
     ifp.map(|r| {
         let i = r.get();
-        Interface { if_type: i.if_type(), if_flags: i.flags(), carp_clone: false }
+        // Issue 5: our own carpN are the legacy model.
+        Interface { if_type: i.if_type(), if_flags: i.flags(), carp_clone: i.is_carp_clone() }
     })
 }
 

@@ -61,5 +61,7 @@ pub mod kpi;
 pub mod cif;
 pub mod config;
 pub mod hooks;
+// Issue 5: legacy carpN (cloner and their configuration).
+pub mod legacy;
 pub mod module;
 pub mod util;

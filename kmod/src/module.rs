@@ -35,6 +35,8 @@ pub fn vnet_uninit() {
 
 /// Registrations made at load; dropped (in field order) at unload.
 pub struct Loaded {
+    // Issue 5: first, so dropped first: destroys every carpN before anything else goes.
+    _cloner: crate::kpi::clone::Cloner,
     _ifdeparture: IfDeparture,
     _netlink: Netlink,
     _proto4: Proto4,
@@ -86,7 +88,12 @@ pub fn load() -> Result<(), Errno> {
     })?;
     let ifdeparture = IfDeparture::register()?;
     let hooks = Hooks::publish();
-    GLOBAL.get(&mut g).loaded = Some(Loaded { _ifdeparture: ifdeparture, _netlink: netlink, _proto4: proto4, _proto6: proto6, _hooks: hooks });
+    // Issue 5: the cloner "carp" last (its destroy callbacks take the configuration lock:
+    // a failure here drops the guards above while no carpN can exist yet).
+    let cloner = crate::kpi::clone::Cloner::register().inspect_err(|e| {
+        log::info_fmt(format_args!("carp: error {} attaching the carp interface cloner", e.as_i32()));
+    })?;
+    GLOBAL.get(&mut g).loaded = Some(Loaded { _cloner: cloner, _ifdeparture: ifdeparture, _netlink: netlink, _proto4: proto4, _proto6: proto6, _hooks: hooks });
     log::info(c"carp: CARP (Rust) loaded");
     Ok(())
 }

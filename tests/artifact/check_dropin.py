@@ -50,6 +50,11 @@ REQUIRED = HOOKS + [
     "priv_check", "priv_check_cred", "copyin", "copyout", "ifunit_ref",
     "taskqueue_enqueue", "taskqueue_drain",
 ]
+# Issue 5 (legacy carpN), additive: the interface cloner "carp" (kmod/shim/carp_clone.c).
+# To be extended with pfil(9) and if_link_state_change when those parts land.
+LEGACY = ["ifc_attach_cloner", "ifc_detach_cloner", "if_alloc", "if_initname", "if_attach",
+          "if_detach", "if_free", "bpfattach", "bpfdetach"]
+REQUIRED = REQUIRED + LEGACY
 
 
 def check(ko, quiet=False):

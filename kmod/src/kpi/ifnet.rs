@@ -41,7 +41,8 @@ impl<'a> Ifnet<'a> {
         NonNull::new(ptr).map(|ptr| Ifnet { ptr, _life: PhantomData })
     }
 
-    fn raw(&self) -> *mut sys::ifnet {
+    // pub(super): also used by kpi::clone (issue 5).
+    pub(super) fn raw(&self) -> *mut sys::ifnet {
         self.ptr.as_ptr()
     }
 

@@ -26,6 +26,8 @@
 
 pub mod alloc;
 pub mod callout;
+// Issue 5: the interface cloner "carp" (legacy carpN).
+pub mod clone;
 mod entry;
 pub mod errno;
 pub mod ifnet;

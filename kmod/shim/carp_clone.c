@@ -1,0 +1,205 @@
+/*-
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * carp.ko C shim, part 3 (issue 5, legacy carpN): the interface cloner "carp".
+ *
+ * `ifconfig carpN create` / `destroy` (SIOCIFCREATE2 / SIOCIFDESTROY) reach the callbacks
+ * below through FreeBSD 15's if_clone KPI (ifc_attach_cloner with a struct
+ * if_clone_addreq). Each carpN is a pseudo interface:
+ *
+ *  - type IFT_OTHER: FreeBSD 15's net/if_types.h no longer has IFT_CARP (0xf8 is now
+ *    IFT_WIREGUARD), and IFT_OTHER has no special handling in the stack, so no Ethernet
+ *    consumer (vlan, bridge, lagg, ng_ether, ARP, ND resolution) ever attaches to or
+ *    resolves through a carpN (reference D.6.5); this module recognises its own carpN by
+ *    their if_ioctl (carp_shim_is_clone), not by type;
+ *  - no IFF_LOOPBACK (D.6.5), no IFF_MULTICAST (so IPv6 does not auto-configure a
+ *    link-local address on it), no IFF_BROADCAST;
+ *  - a 6-byte link-level address (sdl_alen 6), all zero until the carpN has a vhid,
+ *    then 00:00:5e:00:01:<vhid> (carp_shim_clone_set_lladdr);
+ *  - MTU 1500;
+ *  - if_output and if_transmit drop every packet (counted in oerrors, ENETDOWN): CARP
+ *    addresses on a carpN are bound to a parent and their traffic leaves through the
+ *    parent's own routes; nothing is meant to be sent "via carpN";
+ *  - if_ioctl forwards to Rust (carp_rs_clone_ioctl), which takes every decision.
+ *
+ * Rust keeps the per-carpN state, keyed by the ifnet (carp_rs_clone_create/destroy).
+ *
+ * The cloner is attached in the default VNET (vnet0) only, at module load, and detached
+ * at unload before anything else; ifc_detach_cloner destroys every remaining carpN.
+ */
+#include <sys/param.h>
+#include <sys/systm.h>
+#include <sys/kernel.h>
+#include <sys/malloc.h>
+#include <sys/mbuf.h>
+#include <sys/socket.h>
+#include <sys/sockio.h>
+
+#include <net/if.h>
+#include <net/if_var.h>
+#include <net/if_private.h>
+#include <net/if_clone.h>
+#include <net/if_dl.h>
+#include <net/if_types.h>
+#include <net/ethernet.h>
+#include <net/bpf.h>
+#include <net/vnet.h>
+
+#include "carp_shim.h"
+
+static const char carp_clone_name[] = "carp";
+
+/* Written only by carp_shim_clone_attach/detach (load/unload, under carp_sx). */
+static struct if_clone *carp_cloner;
+
+static int
+carp_clone_output(struct ifnet *ifp, struct mbuf *m,
+    const struct sockaddr *dst __unused, struct route *ro __unused)
+{
+
+	m_freem(m);
+	if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
+	return (ENETDOWN);
+}
+
+static int
+carp_clone_transmit(struct ifnet *ifp, struct mbuf *m)
+{
+
+	m_freem(m);
+	if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
+	return (ENETDOWN);
+}
+
+static void
+carp_clone_qflush(struct ifnet *ifp __unused)
+{
+}
+
+static int
+carp_clone_ioctl(struct ifnet *ifp, u_long cmd, caddr_t data)
+{
+	int kind;
+
+	switch (cmd) {
+	case SIOCSIFFLAGS:
+		kind = CARP_CLONE_IOC_SETFLAGS;
+		break;
+	case SIOCSIFADDR:
+		kind = CARP_CLONE_IOC_SETADDR;
+		break;
+	case SIOCADDMULTI:
+	case SIOCDELMULTI:
+		kind = CARP_CLONE_IOC_MULTI;
+		break;
+	case SIOCSIFMTU:
+		kind = CARP_CLONE_IOC_SETMTU;
+		break;
+	default:
+		kind = CARP_CLONE_IOC_OTHER;
+		break;
+	}
+	return (carp_rs_clone_ioctl(ifp, kind, data));
+}
+
+static int
+carp_clone_create(struct if_clone *ifc __unused, char *name __unused,
+    size_t maxlen __unused, struct ifc_data *ifd, struct ifnet **ifpp)
+{
+	struct ifnet *ifp;
+	int error;
+
+	ifp = if_alloc(IFT_OTHER);
+	if_initname(ifp, carp_clone_name, ifd->unit);
+	ifp->if_softc = NULL;
+	ifp->if_flags = 0;
+	ifp->if_mtu = ETHERMTU;
+	ifp->if_addrlen = ETHER_ADDR_LEN;
+	ifp->if_hdrlen = 0;
+	ifp->if_output = carp_clone_output;
+	ifp->if_transmit = carp_clone_transmit;
+	ifp->if_qflush = carp_clone_qflush;
+	ifp->if_ioctl = carp_clone_ioctl;
+	ifp->if_link_state = LINK_STATE_UNKNOWN;
+	if_attach(ifp);
+	bpfattach(ifp, DLT_NULL, sizeof(uint32_t));
+	error = carp_rs_clone_create(ifp);
+	if (error != 0) {
+		bpfdetach(ifp);
+		if_detach(ifp);
+		if_free(ifp);
+		return (error);
+	}
+	*ifpp = ifp;
+	return (0);
+}
+
+static int
+carp_clone_destroy(struct if_clone *ifc __unused, struct ifnet *ifp,
+    uint32_t flags __unused)
+{
+
+	/* Rust unbinds the carpN's vhid and forgets it first; then the ifnet goes away. */
+	carp_rs_clone_destroy(ifp);
+	bpfdetach(ifp);
+	if_detach(ifp);
+	if_free(ifp);
+	return (0);
+}
+
+int
+carp_shim_clone_attach(void)
+{
+	struct if_clone_addreq req = {
+		.version = 0,
+		.flags = IFC_F_AUTOUNIT,
+		.maxunit = 0,
+		.match_f = NULL,
+		.create_f = carp_clone_create,
+		.destroy_f = carp_clone_destroy,
+	};
+	struct if_clone *ifc;
+
+	if (carp_cloner != NULL)
+		return (EEXIST);
+	CURVNET_SET(vnet0);
+	ifc = ifc_attach_cloner(carp_clone_name, &req);
+	CURVNET_RESTORE();
+	if (ifc == NULL)
+		return (EEXIST);
+	carp_cloner = ifc;
+	return (0);
+}
+
+void
+carp_shim_clone_detach(void)
+{
+
+	if (carp_cloner == NULL)
+		return;
+	CURVNET_SET(vnet0);
+	ifc_detach_cloner(carp_cloner);
+	CURVNET_RESTORE();
+	carp_cloner = NULL;
+}
+
+int
+carp_shim_is_clone(struct ifnet *ifp)
+{
+
+	return (ifp != NULL && ifp->if_ioctl == carp_clone_ioctl);
+}
+
+int
+carp_shim_clone_set_lladdr(struct ifnet *ifp, const uint8_t *mac)
+{
+	struct sockaddr_dl *sdl;
+
+	if (ifp->if_addr == NULL)
+		return (EINVAL);
+	sdl = (struct sockaddr_dl *)ifp->if_addr->ifa_addr;
+	if (sdl == NULL || sdl->sdl_alen != ETHER_ADDR_LEN)
+		return (EINVAL);
+	bcopy(mac, LLADDR(sdl), ETHER_ADDR_LEN);
+	return (0);
+}

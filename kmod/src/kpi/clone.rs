@@ -1,0 +1,112 @@
+//! Issue 5 (legacy `carpN`): the interface cloner "carp" (kmod/shim/carp_clone.c) and the
+//! entry points its callbacks call. The policy lives in [`crate::legacy`].
+//!
+//! The cloner is a RAII registration ([`Cloner`]): detaching it destroys every remaining
+//! `carpN` (FreeBSD's `if_clone_detach` calls the destroy callback for each), so it is
+//! dropped first at unload.
+
+use core::ffi::{c_int, c_void};
+
+use carp_proto::Errno;
+use sys_bindings as sys;
+
+use super::errno;
+use super::ifnet::Ifnet;
+use super::net::{errno as errno_of, InFlight};
+use crate::legacy;
+
+/// The registered cloner "carp" (default VNET); detached, every `carpN` destroyed, when
+/// dropped.
+pub struct Cloner(());
+
+impl Cloner {
+    /// `ifc_attach_cloner("carp", ...)`; `EEXIST` if a cloner of that name exists.
+    pub fn register() -> Result<Cloner, Errno> {
+        // SAFETY: attaches the shim's static cloner description; sleepable caller (load).
+        errno_of(unsafe { sys::carp_shim_clone_attach() })?;
+        Ok(Cloner(()))
+    }
+}
+
+impl Drop for Cloner {
+    fn drop(&mut self) {
+        // SAFETY: undoes the successful attach above; the caller does not hold the
+        // configuration lock (the destroy callbacks take it).
+        unsafe { sys::carp_shim_clone_detach() };
+    }
+}
+
+impl Ifnet<'_> {
+    /// Whether this interface is one of this module's `carpN`.
+    pub fn is_carp_clone(&self) -> bool {
+        // SAFETY: live interface; the shim compares its if_ioctl with the cloner's.
+        unsafe { sys::carp_shim_is_clone(self.raw()) != 0 }
+    }
+
+    /// Sets a `carpN`'s link-level address (its virtual MAC). Only for `carpN`.
+    pub fn set_clone_lladdr(&self, mac: &[u8; 6]) -> Result<(), Errno> {
+        if !self.is_carp_clone() {
+            return Err(Errno::EINVAL);
+        }
+        // SAFETY: live carpN interface (checked above), 6 readable bytes.
+        errno_of(unsafe { sys::carp_shim_clone_set_lladdr(self.raw(), mac.as_ptr()) })
+    }
+}
+
+/// What a `carpN`'s `if_ioctl` was asked (carp_shim.h `CARP_CLONE_IOC_*`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum CloneIoctl {
+    /// SIOCSIFFLAGS (the kernel already updated `if_flags`).
+    SetFlags,
+    /// SIOCSIFADDR: an address is being added.
+    SetAddr,
+    /// SIOCADDMULTI / SIOCDELMULTI.
+    Multi,
+    /// SIOCSIFMTU.
+    SetMtu,
+    /// Anything else.
+    Other,
+}
+
+fn ioctl_kind(kind: c_int) -> CloneIoctl {
+    match u32::try_from(kind) {
+        Ok(sys::CARP_CLONE_IOC_SETFLAGS) => CloneIoctl::SetFlags,
+        Ok(sys::CARP_CLONE_IOC_SETADDR) => CloneIoctl::SetAddr,
+        Ok(sys::CARP_CLONE_IOC_MULTI) => CloneIoctl::Multi,
+        Ok(sys::CARP_CLONE_IOC_SETMTU) => CloneIoctl::SetMtu,
+        _ => CloneIoctl::Other,
+    }
+}
+
+/// The cloner created `ifp` (attached, named carpN).
+#[no_mangle]
+pub extern "C" fn carp_rs_clone_create(ifp: *mut sys::ifnet) -> c_int {
+    let _in = InFlight::enter();
+    // SAFETY: the create callback passes the interface it just attached; it stays alive
+    // for the call (and until the destroy callback).
+    let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return Errno::EINVAL.as_i32() };
+    errno::to_c(legacy::clone_created(ifp))
+}
+const _: sys::carp_rs_clone_create_t = Some(carp_rs_clone_create);
+
+/// The cloner is destroying `ifp` (still attached).
+#[no_mangle]
+pub extern "C" fn carp_rs_clone_destroy(ifp: *mut sys::ifnet) {
+    let _in = InFlight::enter();
+    // SAFETY: the destroy callback passes the live interface before detaching it.
+    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
+        legacy::clone_destroyed(ifp);
+    }
+}
+const _: sys::carp_rs_clone_destroy_t = Some(carp_rs_clone_destroy);
+
+/// A `carpN`'s `if_ioctl`. `data` is not interpreted yet (no request kind that reads it
+/// is accepted).
+#[no_mangle]
+pub extern "C" fn carp_rs_clone_ioctl(ifp: *mut sys::ifnet, kind: c_int, _data: *mut c_void) -> c_int {
+    let _in = InFlight::enter();
+    // SAFETY: if_ioctl is called with a live interface for the duration of the call.
+    let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return Errno::EINVAL.as_i32() };
+    errno::to_c(legacy::clone_ioctl(ifp, ioctl_kind(kind)))
+}
+const _: sys::carp_rs_clone_ioctl_t = Some(carp_rs_clone_ioctl);

@@ -131,10 +131,15 @@ pub fn ioctl(ifr: &Ifreq<'_>, cmd: u64, td: Thread<'_>) -> Result<(), Errno> {
     let req = carpreq::decode(&raw)?;
     let name = ifr.name();
     let ifp = CStr::from_bytes_until_nul(&name).ok().and_then(IfRef::by_name);
-    if config::check_interface(interface_of(ifp.as_ref()), op)? != Model::Modern {
-        return Err(Errno::EOPNOTSUPP);
-    }
+    let model = config::check_interface(interface_of(ifp.as_ref()), op)?;
     let Some(ifp) = ifp else { return Err(Errno::ENXIO) };
+    // Issue 5: SIOCSVH/SIOCGVH naming one of our carpN act on that carpN's vhid.
+    if model == Model::Legacy {
+        return match op {
+            Op::IoctlSet => crate::legacy::ioctl_set(&ifp, &req, td.has_carp_priv()),
+            _ => ifr.copyout(&crate::legacy::ioctl_get(&ifp, td.cred_has_carp_priv())?),
+        };
+    }
     let mut g = ConfigGuard::lock();
     match op {
         Op::IoctlSet => {
@@ -171,10 +176,12 @@ fn nl_ifp(sel: &netlink::IfSelector<'_>) -> Option<IfRef> {
 pub fn nl_set(r: &NlRequest<'_>) -> Result<(), Errno> {
     let cmd = netlink::decode_set(r.msg())?;
     let ifp = nl_ifp(&cmd.iface);
-    if config::check_interface(interface_of(ifp.as_ref()), Op::NetlinkSet)? != Model::Modern {
-        return Err(Errno::EOPNOTSUPP);
-    }
+    let model = config::check_interface(interface_of(ifp.as_ref()), Op::NetlinkSet)?;
     let Some(ifp) = ifp else { return Err(Errno::ENXIO) };
+    // Issue 5: a SET naming one of our carpN configures that carpN.
+    if model == Model::Legacy {
+        return crate::legacy::nl_set(&ifp, &cmd.request);
+    }
     let mut g = ConfigGuard::lock();
     set(&mut g, ifp, &cmd.request)
 }
@@ -186,12 +193,17 @@ pub fn nl_set(r: &NlRequest<'_>) -> Result<(), Errno> {
 pub fn nl_get(r: &NlRequest<'_>) -> Result<(), Errno> {
     let cmd = netlink::decode_get(r.msg())?;
     let ifp = nl_ifp(&cmd.iface);
-    if config::check_interface(interface_of(ifp.as_ref()), Op::NetlinkGet)? != Model::Modern {
-        return Err(Errno::EOPNOTSUPP);
-    }
+    let model = config::check_interface(interface_of(ifp.as_ref()), Op::NetlinkGet)?;
     let Some(ifp) = ifp else { return Err(Errno::ENXIO) };
     let result = (|| -> Result<(), Errno> {
         let query = cmd.query()?;
+        // Issue 5: a GET naming one of our carpN reports that carpN's vhid.
+        if model == Model::Legacy {
+            let s = crate::legacy::nl_get(&ifp, &query)?;
+            let mut buf = [0u8; 128];
+            let n = netlink::encode_status_payload(&s, r.privileged(), &mut buf)?;
+            return r.reply(buf.get(..n).ok_or(Errno::ENOMEM)?);
+        }
         let mut g = ConfigGuard::lock();
         let all = statuses(GLOBAL.get(&mut g), &ifp.get())?;
         let sel = config::select(&query, all.as_deref())?;

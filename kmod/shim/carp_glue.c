@@ -433,6 +433,12 @@ static void
 carp_shim_ifdetach(void *arg __unused, struct ifnet *ifp)
 {
 
+	/*
+	 * if_rename() sends a departure event (and an arrival) with IFF_RENAMING
+	 * set: the interface stays, so does its CARP configuration.
+	 */
+	if ((if_getflags(ifp) & IFF_RENAMING) != 0)
+		return;
 	if (atomic_load_ptr(&ifp->if_carp) != NULL)
 		carp_rs_ifdetach(ifp);
 }
@@ -759,6 +765,11 @@ carp_shim_mcast4_join(struct ifnet *ifp, void **state)
 	int error;
 
 	imo = malloc(sizeof(*imo), M_CARP, M_WAITOK | M_ZERO);
+	/*
+	 * No multicast router vif: with imo_multicast_vif 0 (M_ZERO), ip_output would
+	 * take the source address from ip_mcast_src (INADDR_ANY without ip_mroute).
+	 */
+	imo->imo_multicast_vif = -1;
 	imo->imo_multicast_ifp = ifp;
 	imo->imo_multicast_ttl = CARP_DFLTTL;
 	imo->imo_multicast_loop = 0;
@@ -915,6 +926,11 @@ carp_shim_ip_newid(void)
 	struct ip ip;
 
 	bzero(&ip, sizeof(ip));
+	/*
+	 * Adverts carry DF: with net.inet.ip.rfc6864 (the default) ip_fillid then
+	 * gives id 0, as stock carp's adverts have.
+	 */
+	ip.ip_off = htons(IP_DF);
 	ip_fillid(&ip, V_ip_random_id);
 	return (ntohs(ip.ip_id));
 }

@@ -56,9 +56,16 @@ carp_allow_sysctl(SYSCTL_HANDLER_ARGS)
 	if (error != 0 || req->newptr == NULL)
 		return (error);
 	if (new != V_carp_allow) {
-		error = carp_rs_allow_changed(V_carp_allow, new);
-		if (error == 0)
-			V_carp_allow = new;
+		int old = V_carp_allow;
+
+		/*
+		 * Store first, as stock does: callouts and input running meanwhile must
+		 * already see the new value, or they could undo what the handler does.
+		 */
+		V_carp_allow = new;
+		error = carp_rs_allow_changed(old, new);
+		if (error != 0)
+			V_carp_allow = old;
 	}
 	return (error);
 }

@@ -34,6 +34,7 @@
 #include <sys/mbuf.h>
 #include <sys/socket.h>
 #include <sys/sockio.h>
+#include <sys/epoch.h>
 
 #include <net/if.h>
 #include <net/if_var.h>
@@ -44,6 +45,10 @@
 #include <net/ethernet.h>
 #include <net/bpf.h>
 #include <net/vnet.h>
+
+#include <netinet/in.h>
+#include <netinet6/in6_var.h>
+#include <netinet6/scope6_var.h>
 
 #include "carp_shim.h"
 
@@ -202,4 +207,57 @@ carp_shim_clone_set_lladdr(struct ifnet *ifp, const uint8_t *mac)
 		return (EINVAL);
 	bcopy(mac, LLADDR(sdl), ETHER_ADDR_LEN);
 	return (0);
+}
+
+/* Marks a carpN IFF_UP when its first address binds it (as 9.x and ether_ioctl do). */
+void
+carp_shim_clone_up(struct ifnet *ifp)
+{
+
+	if_setflagbits(ifp, IFF_UP, 0);
+}
+
+static void
+carp_clone_sa_copy(const struct sockaddr *sa, uint8_t *out, int af)
+{
+	struct in6_addr a6;
+
+	memset(out, 0, 16);
+	if (sa == NULL)
+		return;
+	if (af == AF_INET && sa->sa_len >= sizeof(struct sockaddr_in))
+		memcpy(out, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	else if (af == AF_INET6 && sa->sa_len >= sizeof(struct sockaddr_in6)) {
+		a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+		in6_clearscope(&a6);
+		memcpy(out, &a6, 16);
+	}
+}
+
+int
+carp_shim_addr_list(int af, struct carp_shim_addr *out, int max)
+{
+	struct epoch_tracker et;
+	struct ifnet *ifp;
+	struct ifaddr *ifa;
+	int n;
+
+	n = 0;
+	NET_EPOCH_ENTER(et);
+	CK_STAILQ_FOREACH(ifp, &V_ifnet, if_link) {
+		CK_STAILQ_FOREACH(ifa, &ifp->if_addrhead, ifa_link) {
+			if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != af)
+				continue;
+			if (out != NULL && n < max) {
+				out[n].index = ifp->if_index;
+				out[n].flags = (uint32_t)ifp->if_flags;
+				out[n].is_clone = carp_shim_is_clone(ifp);
+				carp_clone_sa_copy(ifa->ifa_addr, out[n].addr, af);
+				carp_clone_sa_copy(ifa->ifa_netmask, out[n].mask, af);
+			}
+			n++;
+		}
+	}
+	NET_EPOCH_EXIT(et);
+	return (n);
 }

@@ -182,6 +182,21 @@ void	carp_shim_clone_detach(void);
 int	carp_shim_is_clone(struct ifnet *ifp);
 /* Writes the carpN's 6-byte link-level address (EINVAL if it has no such address). */
 int	carp_shim_clone_set_lladdr(struct ifnet *ifp, const uint8_t *mac);
+/* Marks a carpN IFF_UP (its first address bound it to a parent). */
+void	carp_shim_clone_up(struct ifnet *ifp);
+/*
+ * Every AF_INET or AF_INET6 address of the current VNET (parent discovery by subnet):
+ * fills at most max entries of out (out may be NULL) and returns how many there are.
+ * IPv6 addresses and masks with their embedded scope cleared.
+ */
+struct carp_shim_addr {
+	uint32_t	index;		/* if_index */
+	uint32_t	flags;		/* if_flags */
+	int		is_clone;	/* the interface is one of our carpN */
+	uint8_t		addr[16];	/* 4 bytes used for AF_INET */
+	uint8_t		mask[16];	/* ifa_netmask, same layout */
+};
+int	carp_shim_addr_list(int af, struct carp_shim_addr *out, int max);
 /* What carp_clone_ioctl forwards to carp_rs_clone_ioctl (the SIOC* value, classified). */
 #define	CARP_CLONE_IOC_OTHER	0
 #define	CARP_CLONE_IOC_SETFLAGS	1	/* SIOCSIFFLAGS (if_flags already updated) */

@@ -60,7 +60,8 @@ pub fn release_parent(p: Parent) {
 }
 
 /// Applies a validated SET to `ifp` (creating its container on the first vhid).
-fn set(g: &mut ConfigGuard, ifp: IfRef, req: &SetRequest) -> Result<(), Errno> {
+/// (pub(crate): issue 5's legacy carpN create their vhid on the parent through it.)
+pub(crate) fn set(g: &mut ConfigGuard, ifp: IfRef, req: &SetRequest) -> Result<(), Errno> {
     let global = GLOBAL.get(g);
     let idx = match find_parent(global, &ifp.get()) {
         Some(i) => i,
@@ -144,6 +145,8 @@ pub fn ioctl(ifr: &Ifreq<'_>, cmd: u64, td: Thread<'_>) -> Result<(), Errno> {
     match op {
         Op::IoctlSet => {
             let sr = carpreq::ioctl_set(&req, td.has_carp_priv())?;
+            // Issue 5: a vhid one of our carpN uses on this parent is EEXIST.
+            crate::legacy::check_modern(&mut g, &ifp.get(), sr.vhid)?;
             set(&mut g, ifp, &sr)
         }
         _ => {
@@ -183,6 +186,8 @@ pub fn nl_set(r: &NlRequest<'_>) -> Result<(), Errno> {
         return crate::legacy::nl_set(&ifp, &cmd.request);
     }
     let mut g = ConfigGuard::lock();
+    // Issue 5: a vhid one of our carpN uses on this parent is EEXIST.
+    crate::legacy::check_modern(&mut g, &ifp.get(), cmd.request.vhid)?;
     set(&mut g, ifp, &cmd.request)
 }
 
@@ -226,16 +231,27 @@ pub fn nl_get(r: &NlRequest<'_>) -> Result<(), Errno> {
 /// carp_attach(ifa, vhid): bind an address being added to a configured vhid.
 pub fn attach(ifa: Ifaddr<'_>, vhid: i32) -> Result<(), Errno> {
     let mut g = ConfigGuard::lock();
-    let global = GLOBAL.get(&mut g);
+    let ifp = ifa.ifp().ok_or(Errno::EINVAL)?;
+    // Issue 5: an address added to one of our carpN binds it to a parent found by subnet.
+    if ifp.is_carp_clone() {
+        return crate::legacy::attach(&mut g, ifa, u8::try_from(vhid).unwrap_or(0));
+    }
+    let vhid = u8::try_from(vhid).unwrap_or(0);
+    // Issue 5: a vhid one of our carpN uses on this parent is EEXIST.
+    crate::legacy::check_modern(&mut g, &ifp, vhid)?;
+    attach_to(GLOBAL.get(&mut g), ifa, ifp, vhid)
+}
+
+/// Binds `ifa` to `vhid` of the container of `ifp` (the address's own interface, or for
+/// issue 5's carpN, the parent found by subnet).
+pub(crate) fn attach_to(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, vhid: u8) -> Result<(), Errno> {
     let addr = ifa.addr();
     let sa_family = match addr {
         Ok(IpAddr::V4(_)) => config::AF_INET,
         Ok(IpAddr::V6(_)) => config::AF_INET6,
         Err(af) => af,
     };
-    let ifp = ifa.ifp().ok_or(Errno::EINVAL)?;
     let idx = find_parent(global, &ifp);
-    let vhid = u8::try_from(vhid).unwrap_or(0);
     let configured = idx
         .and_then(|i| global.parents.get(i))
         .is_some_and(|p| p.link.cif().inner.lock().table.get(vhid).is_some());
@@ -279,12 +295,22 @@ pub fn attach(ifa: Ifaddr<'_>, vhid: i32) -> Result<(), Errno> {
 /// carp_detach(ifa, keep_cif): unbind an address being removed.
 pub fn detach(ifa: Ifaddr<'_>, keep_cif: bool) {
     let mut g = ConfigGuard::lock();
-    let global = GLOBAL.get(&mut g);
     let Some(ifp) = ifa.ifp() else { return };
-    let Some(idx) = find_parent(global, &ifp) else { return };
-    let Some(p) = global.parents.get(idx) else { return };
+    // Issue 5: an address of one of our carpN is bound to the carpN's parent.
+    if ifp.is_carp_clone() {
+        crate::legacy::detach(&mut g, ifa, keep_cif);
+        return;
+    }
+    detach_from(GLOBAL.get(&mut g), ifa, ifp, keep_cif);
+}
+
+/// Unbinds `ifa` from the container of `ifp` (its own interface, or for issue 5's carpN,
+/// the parent). Returns the vhid the address was bound to if that vhid was destroyed.
+pub(crate) fn detach_from(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, keep_cif: bool) -> Option<u8> {
+    let idx = find_parent(global, &ifp)?;
+    let p = global.parents.get(idx)?;
     let cif = p.link.cif();
-    let Ok(addr) = ifa.addr() else { return };
+    let Ok(addr) = ifa.addr() else { return None };
     let sys = net::with_vnet(cif.vnet, module::sysctls);
     let mut removed = None;
     let mut leave = false;
@@ -305,6 +331,7 @@ pub fn detach(ifa: Ifaddr<'_>, keep_cif: bool) {
         r.routes(false);
         r.set_carp(None);
     }
+    let gone = destroyed.as_ref().map(|v| v.vhid());
     if let Some(mut v) = destroyed {
         cif::drain_removed(&mut v, &sys);
     }
@@ -317,6 +344,7 @@ pub fn detach(ifa: Ifaddr<'_>, keep_cif: bool) {
             release_parent(p);
         }
     }
+    gone
 }
 
 /// An interface with a container departs (destroyed, or moved to another VNET): its
@@ -329,4 +357,6 @@ pub fn ifdetach(ifp: Ifnet<'_>) {
     if let Some(p) = crate::util::take_at(&mut global.parents, idx) {
         release_parent(p);
     }
+    // Issue 5: carpN bound to this parent lose their binding (they keep their vhid).
+    crate::legacy::parent_gone(&mut g, &ifp);
 }

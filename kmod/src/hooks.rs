@@ -77,7 +77,12 @@ pub fn input(m: Mbuf, v6: bool, e: &Epoch) {
 
 /// The vhid an address is bound to, with the container (lock taken briefly).
 fn with_ifa<R>(ifa: &Ifaddr<'_>, f: impl FnOnce(&Table, u8) -> R) -> Option<R> {
-    let cif = ifa.ifp()?.cif()?;
+    // Issue 5: an address of a legacy carpN is bound to its parent's container, found
+    // through ifa_carp (ifa_ifp is the carpN, which has no container).
+    let cif = match ifa.ifp()?.cif() {
+        Some(c) => c,
+        None => ifa.carp_cif()?,
+    };
     let g = cif.inner.lock();
     let vhid = g.vhid_of_ifa(ifa)?;
     Some(f(&g.table, vhid))

@@ -5,13 +5,16 @@
 //! `carpN` (FreeBSD's `if_clone_detach` calls the destroy callback for each), so it is
 //! dropped first at unload.
 
+use alloc::vec::Vec;
 use core::ffi::{c_int, c_void};
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use carp_proto::Errno;
+use carp_proto::parent::Candidate;
+use carp_proto::{Errno, Family};
 use sys_bindings as sys;
 
 use super::errno;
-use super::ifnet::Ifnet;
+use super::ifnet::{Ifaddr, Ifnet};
 use super::net::{errno as errno_of, InFlight};
 use crate::legacy;
 
@@ -51,6 +54,60 @@ impl Ifnet<'_> {
         // SAFETY: live carpN interface (checked above), 6 readable bytes.
         errno_of(unsafe { sys::carp_shim_clone_set_lladdr(self.raw(), mac.as_ptr()) })
     }
+}
+
+impl Ifnet<'_> {
+    /// Marks a `carpN` IFF_UP (its first address bound it).
+    pub fn clone_up(&self) {
+        if self.is_carp_clone() {
+            // SAFETY: live carpN interface; sets one flag bit.
+            unsafe { sys::carp_shim_clone_up(self.raw()) };
+        }
+    }
+}
+
+fn ip_of(family: Family, b: &[u8; 16]) -> IpAddr {
+    match family {
+        Family::Inet => IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3])),
+        Family::Inet6 => IpAddr::V6(Ipv6Addr::from(*b)),
+    }
+}
+
+/// Every address of `family` in the current VNET, as parent-discovery candidates named by
+/// interface index. A snapshot: interfaces may change right after.
+pub fn addresses(family: Family) -> Result<Vec<Candidate<u32>>, Errno> {
+    let af = match family {
+        Family::Inet => 2,
+        Family::Inet6 => 28,
+    };
+    // SAFETY: a NULL output only counts.
+    let count = unsafe { sys::carp_shim_addr_list(af, core::ptr::null_mut(), 0) };
+    // Room for a few addresses added meanwhile; more are ignored (the next try sees them).
+    let room = usize::try_from(count).unwrap_or(0).saturating_add(8);
+    let mut raw: Vec<sys::carp_shim_addr> = Vec::new();
+    raw.try_reserve_exact(room).map_err(|_| Errno::ENOMEM)?;
+    while raw.len() < room && raw.len() < raw.capacity() {
+        raw.push(sys::carp_shim_addr { index: 0, flags: 0, is_clone: 0, addr: [0; 16], mask: [0; 16] });
+    }
+    let max = c_int::try_from(raw.len()).unwrap_or(0);
+    // SAFETY: `raw` holds `max` writable entries.
+    let n = unsafe { sys::carp_shim_addr_list(af, raw.as_mut_ptr(), max) };
+    let filled = usize::try_from(n).unwrap_or(0).min(raw.len());
+    let mut out = Vec::new();
+    out.try_reserve_exact(filled).map_err(|_| Errno::ENOMEM)?;
+    for r in raw.iter().take(filled) {
+        let c = Candidate {
+            iface: r.index,
+            addr: ip_of(family, &r.addr),
+            mask: ip_of(family, &r.mask),
+            if_flags: r.flags,
+            on_carp: r.is_clone != 0,
+        };
+        if crate::util::push(&mut out, c).is_err() {
+            return Err(Errno::ENOMEM);
+        }
+    }
+    Ok(out)
 }
 
 /// What a `carpN`'s `if_ioctl` was asked (carp_shim.h `CARP_CLONE_IOC_*`).
@@ -100,13 +157,20 @@ pub extern "C" fn carp_rs_clone_destroy(ifp: *mut sys::ifnet) {
 }
 const _: sys::carp_rs_clone_destroy_t = Some(carp_rs_clone_destroy);
 
-/// A `carpN`'s `if_ioctl`. `data` is not interpreted yet (no request kind that reads it
-/// is accepted).
+/// A `carpN`'s `if_ioctl`. `data` is read only for SIOCSIFADDR (the ifaddr being added).
 #[no_mangle]
-pub extern "C" fn carp_rs_clone_ioctl(ifp: *mut sys::ifnet, kind: c_int, _data: *mut c_void) -> c_int {
+pub extern "C" fn carp_rs_clone_ioctl(ifp: *mut sys::ifnet, kind: c_int, data: *mut c_void) -> c_int {
     let _in = InFlight::enter();
     // SAFETY: if_ioctl is called with a live interface for the duration of the call.
     let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return Errno::EINVAL.as_i32() };
-    errno::to_c(legacy::clone_ioctl(ifp, ioctl_kind(kind)))
+    let kind = ioctl_kind(kind);
+    let ifa = if kind == CloneIoctl::SetAddr {
+        // SAFETY: for SIOCSIFADDR, in_aifaddr_ioctl/in6_ifinit pass the struct ifaddr being
+        // added (linked on this interface, referenced by the caller) as `data`.
+        unsafe { Ifaddr::from_raw(data.cast()) }
+    } else {
+        None
+    };
+    errno::to_c(legacy::clone_ioctl(ifp, kind, ifa))
 }
 const _: sys::carp_rs_clone_ioctl_t = Some(carp_rs_clone_ioctl);

@@ -295,6 +295,19 @@ impl<'a> Ifaddr<'a> {
         addr_from(af, &buf).ok_or(u8::try_from(af).unwrap_or(0))
     }
 
+    /// Issue 5: the container `ifa_carp` points to (this module stores it there), for
+    /// addresses of a `carpN`, whose container hangs off the parent, not `ifa_ifp`.
+    /// Valid for `'a` under the same rule as [`Ifnet::cif`]: `ifa_carp` is cleared before
+    /// a container is unpublished, the epoch waited for and the container freed; callers
+    /// run in the network epoch or hold the configuration lock.
+    pub fn carp_cif(&self) -> Option<&'a Cif> {
+        // SAFETY: live ifaddr; reads one pointer field.
+        let p = unsafe { sys::carp_shim_ifa_carp(self.ptr.as_ptr()) };
+        // SAFETY: null or the address of a live Cif (see above; this module is the only
+        // writer of ifa_carp).
+        unsafe { p.cast::<Cif>().as_ref() }
+    }
+
     /// Whether `ifa_carp` is set (the address is bound to a vhid of this module).
     pub fn is_carp(&self) -> bool {
         // SAFETY: live ifaddr; reads one pointer.

@@ -14,39 +14,74 @@
 //!   vhid gives the `carpN` its link-level address 00:00:5e:00:01:<vhid>;
 //! - the `carpN`'s `if_ioctl` policy ([`clone_ioctl`]).
 //!
-//! Not there yet (refused cleanly, nothing half-wired): binding a `carpN` to a parent.
-//! An address added to a `carpN` is refused (with a vhid: `carp_attach` finds no
-//! container on the `carpN` → `ENOPROTOOPT`; without: its SIOCSIFADDR → `EOPNOTSUPP`), so
-//! a `carpN` never has a running vhid and always reports INIT. Down/up hand-off and ARP
-//! from the parent's pfil hook depend on that binding. Because no `carpN` is bound, the
-//! mixing rule (a `carpN` vhid equal to a vhid on its parent) cannot arise yet.
+//! - binding to a parent ([`attach`], from `carp_attach_p` for an address added to a
+//!   `carpN` with a vhid, or from the `carpN`'s SIOCSIFADDR for an IPv4 address added
+//!   without one): the parent is the interface that already has an address in the new
+//!   address's subnet (`carp_proto::parent::find_parent` over every address of the VNET;
+//!   none → `EADDRNOTAVAIL`), which must be Ethernet-like and multicast-capable; the
+//!   `carpN`'s vhid is created on the parent's container with the `carpN`'s configuration
+//!   (advskew 0 when the address is the parent's own, as in 9.x) unless that parent
+//!   already has the vhid (another `carpN`'s or a modern one: `EEXIST`), and the address
+//!   is bound to it exactly like a modern CARP address (`config::attach_to`), so the
+//!   protocol, the hooks (`hooks::with_ifa` finds the parent's container through
+//!   `ifa_carp`), routes, gratuitous ARP on MASTER and devd events are the modern ones.
+//!   The first address marks the `carpN` IFF_UP. Later addresses must fall in the same
+//!   parent.
+//! - unbinding ([`detach`]; the last address gone destroys the vhid on the parent, the
+//!   `carpN` keeps its configuration), a departing parent ([`parent_gone`]), a destroyed
+//!   `carpN` (its addresses unbound, its vhid removed from the parent);
+//! - the mixing rule for the modern side ([`check_modern`]: SET or attach of a vhid a
+//!   `carpN` uses on that parent → `EEXIST`);
+//! - SET/SIOCSVH on a bound `carpN` also reconfigure the vhid on the parent (changing the
+//!   vhid number of a bound `carpN` is refused with `EBUSY`: remove its addresses first);
+//!   GET/SIOCGVH report the live state;
+//! - `ifconfig carpN down` / `up` on a bound `carpN` run `Vhid::handle_admin` (hand-off
+//!   advertisement, INIT; election again).
 //!
-//! Locking: [`CLONES`] is only touched under the configuration lock (`carp_sx`); the
-//! cloner's callbacks run in sleepable context without it. `clone_ioctl` takes no lock for
-//! the requests it accepts or refuses outright (SIOCADDMULTI may come with other locks
-//! held).
+//! Not there yet: the `carpN`'s link state following the CARP state
+//! (`if_link_state_change`, devd IFNET LINK_UP/LINK_DOWN) — it stays UNKNOWN; ARP for
+//! `carpN` addresses from the parent's pfil hook (and arpbalance). IPv6 addresses on a
+//! `carpN` bind only through `carp_attach_p` (i.e. with `vhid N`): 15 sends SIOCSIFADDR
+//! only for an interface's first IPv6 address and does not undo a binding made there on
+//! every failure path, so without a vhid an IPv6 address is refused when the `carpN` has no
+//! vhid and stays a plain address otherwise.
+//!
+//! Locking: [`CLONES`] is only touched under the configuration lock (`carp_sx`), like
+//! `module::GLOBAL`; the order is the crate's (`carp_sx` → network epoch → `carp_if`).
+//! The cloner's callbacks run in sleepable context without it. `clone_ioctl` takes it
+//! for SIOCSIFFLAGS and SIOCSIFADDR (sleepable ioctl paths, where the kernel may hold
+//! in_control_sx, as for `carp_attach_p`), never for SIOCADDMULTI/SIOCDELMULTI. Nothing
+//! here calls into a `carpN`'s `if_ioctl` while holding `carp_sx` (IFF_UP is set with
+//! if_setflagbits).
 
 use alloc::vec::Vec;
+use core::net::IpAddr;
 
 use carp_proto::config::carpreq::{CarpReq, CARPREQ_LEN};
-use carp_proto::config::legacy::{self, CarpIf, CarpIfStatus, LegacyChange};
-use carp_proto::config::GetQuery;
+use carp_proto::config::legacy::{self, CarpIf, CarpIfStatus, LegacyChange, ParentVhids};
+use carp_proto::config::{self as pconfig, GetQuery, Interface, Op};
 use carp_proto::{
-    virtual_mac, CarpState, Errno, SetRequest, VhidStatus, Version, CARP_DFLTINTV, CARP_GROUP_V4,
-    CARP_GROUP_V6, CARP_KEY_LEN, VRRP_DEFAULT_INTERVAL_CS, VRRP_DEFAULT_PRIORITY,
+    virtual_mac, CarpState, Errno, Family, SetRequest, VhidStatus, Version, CARP_DFLTINTV,
+    CARP_GROUP_V4, CARP_GROUP_V6, CARP_KEY_LEN, VRRP_DEFAULT_INTERVAL_CS, VRRP_DEFAULT_PRIORITY,
 };
 
-use crate::kpi::clone::CloneIoctl;
-use crate::kpi::ifnet::{IfRef, Ifnet};
+use crate::cif;
+use crate::config;
+use crate::kpi::clone::{self, CloneIoctl};
+use crate::kpi::ifnet::{IfRef, IfaRef, Ifaddr, Ifnet};
+use crate::kpi::net;
 use crate::kpi::sync::{ConfigCell, ConfigGuard};
+use crate::module::{self, GLOBAL};
 
 /// One `carpN`.
 pub struct CarpN {
     /// The interface (a counted reference, released when the `carpN` is destroyed).
     pub ifp: IfRef,
-    /// Its pending configuration, `None` until it is given a vhid. Its state is always
-    /// INIT (a `carpN` is not bound to a parent yet).
+    /// Its configuration, `None` until it is given a vhid (state INIT while unbound).
     pub cfg: Option<VhidStatus>,
+    /// The parent its vhid lives on, while bound (from its first address until its last
+    /// one is removed, the parent departs, or the `carpN` is destroyed).
+    pub parent: Option<IfRef>,
 }
 
 /// Every `carpN` of the module.
@@ -54,33 +89,60 @@ pub static CLONES: ConfigCell<Vec<CarpN>> = ConfigCell::new(Vec::new());
 
 /// The cloner attached `ifp`: remember it.
 pub fn clone_created(ifp: Ifnet<'_>) -> Result<(), Errno> {
-    let entry = CarpN { ifp: ifp.to_ref(), cfg: None };
+    let entry = CarpN { ifp: ifp.to_ref(), cfg: None, parent: None };
     let mut g = ConfigGuard::lock();
     crate::util::push(CLONES.get(&mut g), entry).map_err(|_| Errno::ENOMEM)
 }
 
-/// The cloner is destroying `ifp`: forget it (its reference is released here, before the
-/// shim detaches and frees the interface).
+/// The cloner is destroying `ifp`: unbind its addresses, remove its vhid from the parent,
+/// forget it (its reference is released here, before the shim detaches and frees the
+/// interface, whose address purge then finds nothing bound).
 pub fn clone_destroyed(ifp: Ifnet<'_>) {
+    let mut g = ConfigGuard::lock();
+    unbind_all(&mut g, &ifp);
     let removed = {
-        let mut g = ConfigGuard::lock();
         let list = CLONES.get(&mut g);
         list.iter().position(|c| c.ifp.get().same(&ifp)).and_then(|i| crate::util::take_at(list, i))
     };
+    drop(g);
     drop(removed);
 }
 
 /// The `carpN`'s `if_ioctl`:
-/// - SIOCSIFFLAGS: accepted (`IFF_UP` is recorded by the kernel; nothing runs on a `carpN`
-///   without a bound vhid);
+/// - SIOCSIFFLAGS: a bound `carpN`'s vhid follows IFF_UP (`Vhid::handle_admin`: down
+///   hands mastership off and goes INIT, up runs the election again); unbound, nothing to do;
 /// - SIOCADDMULTI/SIOCDELMULTI: accepted (a `carpN` is not IFF_MULTICAST; nothing to do);
-/// - SIOCSIFADDR: `EOPNOTSUPP` until a `carpN` can be bound to a parent: an address on it
-///   would otherwise be a local address with no CARP behind it;
+/// - SIOCSIFADDR: an address already bound by `carp_attach_p` is accepted; an IPv4
+///   address added without a vhid binds here ([`attach`] with vhid 0: the `carpN`'s own
+///   vhid); IPv6: see the module documentation;
 /// - SIOCSIFMTU and anything else: `EINVAL` (the MTU stays 1500).
-pub fn clone_ioctl(_ifp: Ifnet<'_>, kind: CloneIoctl) -> Result<(), Errno> {
+pub fn clone_ioctl(ifp: Ifnet<'_>, kind: CloneIoctl, ifa: Option<Ifaddr<'_>>) -> Result<(), Errno> {
     match kind {
-        CloneIoctl::SetFlags | CloneIoctl::Multi => Ok(()),
-        CloneIoctl::SetAddr => Err(Errno::EOPNOTSUPP),
+        CloneIoctl::Multi => Ok(()),
+        CloneIoctl::SetFlags => {
+            let mut g = ConfigGuard::lock();
+            admin(&mut g, &ifp);
+            Ok(())
+        }
+        CloneIoctl::SetAddr => {
+            let ifa = ifa.ok_or(Errno::EINVAL)?;
+            if ifa.is_carp() {
+                return Ok(());
+            }
+            let mut g = ConfigGuard::lock();
+            match ifa.addr() {
+                Ok(IpAddr::V4(_)) => attach(&mut g, ifa, 0),
+                Ok(IpAddr::V6(_)) => {
+                    let configured = find(CLONES.get(&mut g), &ifp).is_some_and(|c| c.cfg.is_some());
+                    if configured {
+                        Ok(())
+                    } else {
+                        Err(Errno::EADDRNOTAVAIL)
+                    }
+                }
+                Err(_) => Err(Errno::EPROTOTYPE),
+            }
+        }
         CloneIoctl::SetMtu | CloneIoctl::Other => Err(Errno::EINVAL),
     }
 }
@@ -141,9 +203,68 @@ fn apply(c: &mut CarpN, ch: &LegacyChange) -> Result<(), Errno> {
     Ok(())
 }
 
-/// What `config::legacy` needs to know about a `carpN` (no parent yet).
+/// What `config::legacy` needs to know about a `carpN` for a change: its vhid; the
+/// parent's vhids do not matter because a bound `carpN` may not change its vhid number
+/// (checked by the callers) and an unbound one has no parent.
 fn current(c: &CarpN) -> CarpIf<'static> {
     CarpIf { vhid: c.cfg.map(|s| s.vhid), parent: None }
+}
+
+fn family_of(a: &IpAddr) -> Family {
+    match a {
+        IpAddr::V4(_) => Family::Inet,
+        IpAddr::V6(_) => Family::Inet6,
+    }
+}
+
+/// The vhid numbers of the container of `parent` (empty if it has none).
+fn parent_vhids(g: &mut ConfigGuard, parent: &Ifnet<'_>) -> Result<Vec<u8>, Errno> {
+    let mut out = Vec::new();
+    let global = GLOBAL.get(g);
+    let Some(p) = global.parents.iter().find(|p| p.link.ifp().same(parent)) else { return Ok(out) };
+    let inner = p.link.cif().inner.lock();
+    out.try_reserve_exact(inner.table.len()).map_err(|_| Errno::ENOMEM)?;
+    for v in inner.table.iter() {
+        if crate::util::push(&mut out, v.vhid()).is_err() {
+            return Err(Errno::ENOMEM);
+        }
+    }
+    Ok(out)
+}
+
+/// The live status of `vhid` on `parent`'s container.
+fn live_status(g: &mut ConfigGuard, parent: &Ifnet<'_>, vhid: u8) -> Option<VhidStatus> {
+    let global = GLOBAL.get(g);
+    let p = global.parents.iter().find(|p| p.link.ifp().same(parent))?;
+    let inner = p.link.cif().inner.lock();
+    let mut it = inner.table.status(Some(vhid)).ok()?;
+    it.next()
+}
+
+/// The parent a `carpN` is bound to (another counted reference) and its vhid.
+fn binding(g: &mut ConfigGuard, ifp: &Ifnet<'_>) -> Option<(IfRef, u8)> {
+    let c = find(CLONES.get(g), ifp)?;
+    let vhid = c.cfg?.vhid;
+    Some((c.parent.as_ref()?.get().to_ref(), vhid))
+}
+
+fn set_parent(g: &mut ConfigGuard, ifp: &Ifnet<'_>, parent: Option<IfRef>) {
+    if let Some(c) = find(CLONES.get(g), ifp) {
+        c.parent = parent;
+    }
+}
+
+/// A SET naming a `carpN` (netlink or SIOCSVH), after the `config::legacy` checks.
+fn change(g: &mut ConfigGuard, ifp: &Ifnet<'_>, ch: &LegacyChange) -> Result<(), Errno> {
+    if let Some((parent, _)) = binding(g, ifp) {
+        if ch.renumber {
+            return Err(Errno::EBUSY);
+        }
+        let sr = ch.set_request().ok_or(Errno::EINVAL)?;
+        config::set(g, parent, &sr)?;
+    }
+    let c = find(CLONES.get(g), ifp).ok_or(Errno::ENXIO)?;
+    apply(c, ch)
 }
 
 /// CARP_NL_CMD_SET naming a `carpN` (already decoded and validated by
@@ -152,16 +273,26 @@ pub fn nl_set(ifp: &IfRef, req: &SetRequest) -> Result<(), Errno> {
     let mut g = ConfigGuard::lock();
     let c = find(CLONES.get(&mut g), &ifp.get()).ok_or(Errno::ENXIO)?;
     let ch = legacy::netlink_set(req, &current(c))?;
-    apply(c, &ch)
+    change(&mut g, &ifp.get(), &ch)
 }
 
-/// CARP_NL_CMD_GET naming a `carpN`: its configuration if it has a vhid matching the
-/// query (`ENOENT` otherwise, which `ifconfig` expects before a first SET).
+/// The configuration to report for a `carpN`: the live vhid when bound.
+fn report(g: &mut ConfigGuard, ifp: &Ifnet<'_>) -> Result<Option<VhidStatus>, Errno> {
+    if let Some((parent, vhid)) = binding(g, ifp) {
+        if let Some(s) = live_status(g, &parent.get(), vhid) {
+            return Ok(Some(s));
+        }
+    }
+    Ok(find(CLONES.get(g), ifp).ok_or(Errno::ENXIO)?.cfg)
+}
+
+/// CARP_NL_CMD_GET naming a `carpN`: its vhid if it has one matching the query
+/// (`ENOENT` otherwise, which `ifconfig` expects before a first SET).
 pub fn nl_get(ifp: &IfRef, query: &GetQuery) -> Result<VhidStatus, Errno> {
     let mut g = ConfigGuard::lock();
-    let c = find(CLONES.get(&mut g), &ifp.get()).ok_or(Errno::ENXIO)?;
-    legacy::get_select(query, c.cfg.map(|s| s.vhid))?;
-    c.cfg.ok_or(Errno::ENOENT)
+    let st = report(&mut g, &ifp.get())?;
+    legacy::get_select(query, st.map(|s| s.vhid))?;
+    st.ok_or(Errno::ENOENT)
 }
 
 /// SIOCSVH naming a `carpN` (FreeBSD 15 `struct carpreq`, 9.3 semantics).
@@ -169,14 +300,13 @@ pub fn ioctl_set(ifp: &IfRef, req: &CarpReq, privileged: bool) -> Result<(), Err
     let mut g = ConfigGuard::lock();
     let c = find(CLONES.get(&mut g), &ifp.get()).ok_or(Errno::ENXIO)?;
     let ch = legacy::ioctl_set(req, &current(c), privileged)?;
-    apply(c, &ch)
+    change(&mut g, &ifp.get(), &ch)
 }
 
 /// SIOCGVH naming a `carpN`: one 40-byte `struct carpreq` (vhid -1 when unset).
 pub fn ioctl_get(ifp: &IfRef, privileged: bool) -> Result<[u8; CARPREQ_LEN], Errno> {
     let mut g = ConfigGuard::lock();
-    let c = find(CLONES.get(&mut g), &ifp.get()).ok_or(Errno::ENXIO)?;
-    let st = c.cfg.map_or_else(CarpIfStatus::default, |s| CarpIfStatus {
+    let st = report(&mut g, &ifp.get())?.map_or_else(CarpIfStatus::default, |s| CarpIfStatus {
         vhid: Some(s.vhid),
         state: s.state,
         advbase: s.advbase,
@@ -184,4 +314,164 @@ pub fn ioctl_get(ifp: &IfRef, privileged: bool) -> Result<[u8; CARPREQ_LEN], Err
         key: s.key,
     });
     Ok(legacy::ioctl_get(&st, privileged))
+}
+
+/// The modern side of the mixing rule: `EEXIST` if one of our `carpN` uses `vhid` on
+/// `parent`.
+pub fn check_modern(g: &mut ConfigGuard, parent: &Ifnet<'_>, vhid: u8) -> Result<(), Errno> {
+    for c in CLONES.get(g).iter() {
+        let on_parent = c.parent.as_ref().is_some_and(|p| p.get().same(parent));
+        if let (true, Some(st)) = (on_parent, c.cfg) {
+            legacy::check_modern_set(vhid, core::slice::from_ref(&st.vhid))?;
+        }
+    }
+    Ok(())
+}
+
+/// Binds an address being added to a `carpN` (see the module documentation). `vhid` is
+/// the address request's vhid (0: none given).
+pub fn attach(g: &mut ConfigGuard, ifa: Ifaddr<'_>, vhid: u8) -> Result<(), Errno> {
+    let carp = ifa.ifp().ok_or(Errno::EINVAL)?;
+    let addr = ifa.addr().map_err(|_| Errno::EPROTOTYPE)?;
+    let c = find(CLONES.get(g), &carp).ok_or(Errno::ENXIO)?;
+    let cfg = c.cfg;
+    let cur_parent = c.parent.as_ref().map(|p| p.get().index());
+    // The parent: by subnet, among every address of the family in this VNET.
+    let candidates = clone::addresses(family_of(&addr))?;
+    let choice = carp_proto::parent::find_parent(addr, &candidates, cur_parent)?;
+    let parent = IfRef::by_index(choice.iface).ok_or(Errno::EADDRNOTAVAIL)?;
+    let pi = parent.get();
+    let iface = Interface { if_type: pi.if_type(), if_flags: pi.flags(), carp_clone: false };
+    if pconfig::check_interface(Some(iface), Op::NetlinkSet).is_err() {
+        return Err(Errno::EADDRNOTAVAIL);
+    }
+    let bound = binding(g, &carp).is_some_and(|(p, v)| {
+        p.get().same(&pi) && parent_vhids(g, &pi).is_ok_and(|l| l.contains(&v))
+    });
+    let own = if bound {
+        // Another address of a bound carpN: its own vhid (or none) only.
+        let own = cfg.map(|s| s.vhid).ok_or(Errno::ENOENT)?;
+        if vhid != 0 && vhid != own {
+            return Err(Errno::ENOENT);
+        }
+        own
+    } else {
+        let taken = parent_vhids(g, &pi)?;
+        let own = legacy::attach_check(vhid, cfg.map(|s| s.vhid), &ParentVhids { siblings: &[], modern: &taken })?;
+        let st = cfg.ok_or(Errno::ENOENT)?;
+        let sr = SetRequest {
+            vhid: own,
+            state: None,
+            advbase: Some(st.advbase),
+            // 9.x: the parent's own address ("address owner") always advertises at skew 0.
+            advskew: Some(if choice.owner { 0 } else { st.advskew }),
+            key: Some(st.key),
+            peer4: Some(st.peer4),
+            peer6: Some(st.peer6),
+            version: st.version,
+            vrrp_priority: Some(st.vrrp_priority),
+            vrrp_interval_cs: Some(st.vrrp_interval_cs),
+        };
+        config::set(g, pi.to_ref(), &sr)?;
+        set_parent(g, &carp, Some(pi.to_ref()));
+        own
+    };
+    let r = config::attach_to(GLOBAL.get(g), ifa, pi, own);
+    match r {
+        // The first address marks the carpN up (9.x); its new vhid is administratively up.
+        Ok(()) if !bound => carp.clone_up(),
+        Ok(()) => {}
+        Err(_) if !bound => {
+            // The vhid was created for this address: take it away again.
+            drop_vhid(g, &pi, own);
+            set_parent(g, &carp, None);
+        }
+        Err(_) => {}
+    }
+    r
+}
+
+/// Removes `vhid` (with no address bound) from `parent`'s container, freeing the
+/// container when it was the last vhid.
+fn drop_vhid(g: &mut ConfigGuard, parent: &Ifnet<'_>, vhid: u8) {
+    let global = GLOBAL.get(g);
+    let Some(idx) = global.parents.iter().position(|p| p.link.ifp().same(parent)) else { return };
+    let Some(p) = global.parents.get(idx) else { return };
+    let cif = p.link.cif();
+    let sys = net::with_vnet(cif.vnet, module::sysctls);
+    let mut removed = None;
+    net::in_net_epoch(|e| {
+        cif::run(cif, p.link.ifp(), e, &sys, |inner, _| {
+            if inner.ifas.iter().all(|(_, v)| *v != vhid) {
+                removed = inner.table.remove(vhid);
+            }
+        })
+    });
+    if let Some(mut v) = removed {
+        cif::drain_removed(&mut v, &sys);
+    }
+    let empty = cif.inner.lock().table.is_empty();
+    if empty {
+        if let Some(p) = crate::util::take_at(&mut global.parents, idx) {
+            config::release_parent(p);
+        }
+    }
+}
+
+/// An address of a `carpN` is removed (`carp_detach_p`): unbind it from the parent; the
+/// last one destroys the vhid there (unless `keep_cif`) and unbinds the `carpN`.
+pub fn detach(g: &mut ConfigGuard, ifa: Ifaddr<'_>, keep_cif: bool) {
+    let Some(carp) = ifa.ifp() else { return };
+    let Some((parent, _)) = binding(g, &carp) else { return };
+    if config::detach_from(GLOBAL.get(g), ifa, parent.get(), keep_cif).is_some() {
+        set_parent(g, &carp, None);
+    }
+}
+
+/// Unbinds every address of `carp` and removes its vhid from its parent.
+fn unbind_all(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
+    let Some((parent, vhid)) = binding(g, carp) else { return };
+    let mut refs: Vec<IfaRef> = Vec::new();
+    if let Some(p) = GLOBAL.get(g).parents.iter().find(|p| p.link.ifp().same(&parent.get())) {
+        let inner = p.link.cif().inner.lock();
+        for (r, _) in inner.ifas.iter() {
+            let mine = r.get().ifp().is_some_and(|i| i.same(carp));
+            if mine && crate::util::push(&mut refs, r.clone_ref()).is_err() {
+                break;
+            }
+        }
+    }
+    for r in refs.iter() {
+        let _ = config::detach_from(GLOBAL.get(g), r.get(), parent.get(), false);
+    }
+    drop(refs);
+    drop_vhid(g, &parent.get(), vhid);
+    set_parent(g, carp, None);
+}
+
+/// A parent with a container departs (its container was just released, every address
+/// unbound): the `carpN` bound to it are unbound and keep their configuration.
+pub fn parent_gone(g: &mut ConfigGuard, parent: &Ifnet<'_>) {
+    for c in CLONES.get(g).iter_mut() {
+        if c.parent.as_ref().is_some_and(|p| p.get().same(parent)) {
+            c.parent = None;
+        }
+    }
+}
+
+/// SIOCSIFFLAGS on a `carpN`: a bound vhid follows IFF_UP.
+fn admin(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
+    let Some((parent, vhid)) = binding(g, carp) else { return };
+    let up = carp.is_up();
+    let global = GLOBAL.get(g);
+    let Some(p) = global.parents.iter().find(|p| p.link.ifp().same(&parent.get())) else { return };
+    let cif = p.link.cif();
+    let sys = net::with_vnet(cif.vnet, module::sysctls);
+    net::in_net_epoch(|e| {
+        cif::run(cif, p.link.ifp(), e, &sys, |inner, now| {
+            if let Some(v) = inner.table.get_mut(vhid) {
+                v.handle_admin(now, up, &sys);
+            }
+        })
+    });
 }

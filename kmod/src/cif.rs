@@ -201,6 +201,9 @@ fn collect(inner: &mut Inner, out: &mut Outbox, src4: IpAddr, src6: IpAddr, sys:
     for v in table.iter_mut() {
         while !out.full() {
             let Some(ev) = v.poll_event() else { break };
+            // Issue 5: a legacy carpN's link state follows its vhid (under this lock, so
+            // it cannot race with the carpN's destruction, which unbinds first).
+            crate::legacy::event_locked(ifas, &ev);
             out.push(Item::Event(ev));
         }
         while !out.full() {

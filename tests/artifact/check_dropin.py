@@ -51,9 +51,10 @@ REQUIRED = HOOKS + [
     "taskqueue_enqueue", "taskqueue_drain",
 ]
 # Issue 5 (legacy carpN), additive: the interface cloner "carp" (kmod/shim/carp_clone.c).
-# To be extended with pfil(9) and if_link_state_change when those parts land.
+# if_link_state_change: a carpN's link state follows its vhid. To be extended with pfil(9)
+# when ARP for carpN addresses lands.
 LEGACY = ["ifc_attach_cloner", "ifc_detach_cloner", "if_alloc", "if_initname", "if_attach",
-          "if_detach", "if_free", "bpfattach", "bpfdetach"]
+          "if_detach", "if_free", "bpfattach", "bpfdetach", "if_link_state_change"]
 REQUIRED = REQUIRED + LEGACY
 
 

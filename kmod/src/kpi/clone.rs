@@ -10,7 +10,7 @@ use core::ffi::{c_int, c_void};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use carp_proto::parent::Candidate;
-use carp_proto::{Errno, Family};
+use carp_proto::{Errno, Family, LinkState};
 use sys_bindings as sys;
 
 use super::errno;
@@ -57,6 +57,25 @@ impl Ifnet<'_> {
 }
 
 impl Ifnet<'_> {
+    /// `if_link_state_change` on a `carpN` (its link state mirrors its CARP state; devd
+    /// then reports `system=IFNET subsystem=carpN type=LINK_UP/LINK_DOWN`). Does not
+    /// sleep (the kernel defers the work to a task); callers make sure the `carpN` is not
+    /// being destroyed (they hold the configuration lock or the container lock it is
+    /// bound under).
+    pub fn clone_link_state(&self, state: LinkState) {
+        if !self.is_carp_clone() {
+            return;
+        }
+        let s = match state {
+            LinkState::Unknown => sys::LINK_STATE_UNKNOWN,
+            LinkState::Down => sys::LINK_STATE_DOWN,
+            LinkState::Up => sys::LINK_STATE_UP,
+        };
+        // SAFETY: live carpN interface; if_link_state_change only stores the state and
+        // enqueues the interface's link task.
+        unsafe { sys::if_link_state_change(self.raw(), s as c_int) };
+    }
+
     /// Marks a `carpN` IFF_UP (its first address bound it).
     pub fn clone_up(&self) {
         if self.is_carp_clone() {

@@ -38,8 +38,11 @@
 //! - `ifconfig carpN down` / `up` on a bound `carpN` run `Vhid::handle_admin` (hand-off
 //!   advertisement, INIT; election again).
 //!
-//! Not there yet: the `carpN`'s link state following the CARP state
-//! (`if_link_state_change`, devd IFNET LINK_UP/LINK_DOWN) — it stays UNKNOWN; ARP for
+//! - the `carpN`'s link state follows its vhid's state (`if_link_state_change`: MASTER
+//!   up, BACKUP down, INIT and unbound unknown; devd IFNET LINK_UP/LINK_DOWN), besides
+//!   the modern `system=CARP` events (whose subsystem names the parent: `vhid@parent`).
+//!
+//! Not there yet: ARP for
 //! `carpN` addresses from the parent's pfil hook (and arpbalance). IPv6 addresses on a
 //! `carpN` bind only through `carp_attach_p` (i.e. with `vhid N`): 15 sends SIOCSIFADDR
 //! only for an interface's first IPv6 address and does not undo a binding made there on
@@ -61,9 +64,11 @@ use carp_proto::config::carpreq::{CarpReq, CARPREQ_LEN};
 use carp_proto::config::legacy::{self, CarpIf, CarpIfStatus, LegacyChange, ParentVhids};
 use carp_proto::config::{self as pconfig, GetQuery, Interface, Op};
 use carp_proto::{
-    virtual_mac, CarpState, Errno, Family, SetRequest, VhidStatus, Version, CARP_DFLTINTV,
+    virtual_mac, CarpState, Errno, Family, LinkState, SetRequest, VhidStatus, Version, CARP_DFLTINTV,
     CARP_GROUP_V4, CARP_GROUP_V6, CARP_KEY_LEN, VRRP_DEFAULT_INTERVAL_CS, VRRP_DEFAULT_PRIORITY,
 };
+
+use carp_proto::vhid::Event;
 
 use crate::cif;
 use crate::config;
@@ -385,6 +390,7 @@ pub fn attach(g: &mut ConfigGuard, ifa: Ifaddr<'_>, vhid: u8) -> Result<(), Errn
             // The vhid was created for this address: take it away again.
             drop_vhid(g, &pi, own);
             set_parent(g, &carp, None);
+            carp.clone_link_state(LinkState::Unknown);
         }
         Err(_) => {}
     }
@@ -425,6 +431,7 @@ pub fn detach(g: &mut ConfigGuard, ifa: Ifaddr<'_>, keep_cif: bool) {
     let Some((parent, _)) = binding(g, &carp) else { return };
     if config::detach_from(GLOBAL.get(g), ifa, parent.get(), keep_cif).is_some() {
         set_parent(g, &carp, None);
+        carp.clone_link_state(LinkState::Unknown);
     }
 }
 
@@ -447,6 +454,7 @@ fn unbind_all(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
     drop(refs);
     drop_vhid(g, &parent.get(), vhid);
     set_parent(g, carp, None);
+    carp.clone_link_state(LinkState::Unknown);
 }
 
 /// A parent with a container departs (its container was just released, every address
@@ -455,6 +463,23 @@ pub fn parent_gone(g: &mut ConfigGuard, parent: &Ifnet<'_>) {
     for c in CLONES.get(g).iter_mut() {
         if c.parent.as_ref().is_some_and(|p| p.get().same(parent)) {
             c.parent = None;
+            c.ifp.get().clone_link_state(LinkState::Unknown);
+        }
+    }
+}
+
+/// Called by `cif::collect` under the container's lock for every event of the table: a
+/// state change of a vhid bound to a `carpN` becomes the `carpN`'s link state (MASTER
+/// up, BACKUP down, INIT unknown).
+pub fn event_locked(ifas: &[(IfaRef, u8)], ev: &Event) {
+    let Event::StateChanged(c) = ev else { return };
+    for (r, v) in ifas.iter() {
+        if *v != c.vhid {
+            continue;
+        }
+        if let Some(i) = r.get().ifp().filter(|i| i.is_carp_clone()) {
+            i.clone_link_state(c.new.legacy_link_state());
+            return;
         }
     }
 }

@@ -98,30 +98,81 @@ pub fn load() -> Result<(), Errno> {
     Ok(())
 }
 
-/// `MOD_UNLOAD`: unregister netlink and protocol 112, clear the hooks, wait for the
-/// network epoch and for threads still inside a sleepable hook, then detach every CARP
-/// address and free every container (callouts drained), and drain the send-all task.
-/// Safe with vhids configured: the addresses stay on their interfaces as plain addresses
-/// (without the routes CARP installed). Refuses with `EBUSY` only if some thread stays
-/// inside a hook for more than a second (the registrations are then restored).
+/// `MOD_UNLOAD`, safe with vhids configured. The order matters because the stack calls
+/// most hooks without a NULL check whenever `if_carp` or `ifa_carp` is set:
+///
+/// 1. configuration hooks (ioctl, attach, netlink, demotion) refuse from now on, and the
+///    cloner (destroying every carpN), netlink and protocol 112 are unregistered;
+/// 2. threads already inside a configuration hook are waited for (at most a second; if one
+///    stays, the registrations come back and the unload is refused with `EBUSY`);
+/// 3. every container is released: CARP addresses unbound (`ifa_carp` cleared, routes
+///    withdrawn, the addresses stay as plain addresses), `if_carp` cleared, each after an
+///    epoch wait with its callout drained; then the departure handler goes;
+/// 4. only now, with nothing in the stack pointing at CARP state, the hooks are cleared;
+///    then the epoch and the remaining hook users are waited for and the send-all task
+///    drained.
+///
+/// Residual race, as in every FreeBSD module that clears hooks: a thread outside the
+/// network epoch that read `if_carp`/`ifa_carp` before step 3 and stalls until after step
+/// 4 would call a cleared hook.
 pub fn unload() -> Result<(), Errno> {
+    net::refuse_new_config();
     let loaded = {
         let mut g = ConfigGuard::lock();
         GLOBAL.get(&mut g).loaded.take()
     };
-    drop(loaded);
+    let Some(Loaded { _cloner, _ifdeparture, _netlink, _proto4, _proto6, _hooks }) = loaded else {
+        return Ok(());
+    };
+    drop(_cloner);
+    drop(_netlink);
+    drop(_proto4);
+    drop(_proto6);
     net::net_epoch_wait();
     if !net::wait_hooks_idle(1000) {
+        // Register again and refuse; if that fails the module cannot stay loaded half
+        // registered, so it waits for the thread and goes on unloading.
+        let (Ok(proto6), Ok(proto4), Ok(netlink), Ok(cloner)) = (
+            Proto6::register(),
+            Proto4::register(),
+            Netlink::register(),
+            crate::kpi::clone::Cloner::register(),
+        ) else {
+            log::info(c"carp: unload: waiting for a thread inside a CARP hook");
+            while !net::wait_hooks_idle(1000) {}
+            return finish_unload(_ifdeparture, _hooks);
+        };
+        let mut g = ConfigGuard::lock();
+        GLOBAL.get(&mut g).loaded = Some(Loaded {
+            _cloner: cloner,
+            _ifdeparture,
+            _netlink: netlink,
+            _proto4: proto4,
+            _proto6: proto6,
+            _hooks,
+        });
+        net::accept_new_config();
         log::info(c"carp: unload refused: a thread is still inside a CARP hook");
-        return load().and(Err(Errno::EBUSY));
+        return Err(Errno::EBUSY);
     }
-    net::sendall_drain();
+    finish_unload(_ifdeparture, _hooks)
+}
+
+/// Steps 3 and 4 of [`unload`].
+fn finish_unload(ifdeparture: IfDeparture, hooks: Hooks) -> Result<(), Errno> {
     let parents = {
         let mut g = ConfigGuard::lock();
         core::mem::take(&mut GLOBAL.get(&mut g).parents)
     };
     for p in parents {
         crate::config::release_parent(p);
+    }
+    drop(ifdeparture);
+    net::net_epoch_wait();
+    drop(hooks);
+    net::net_epoch_wait();
+    if !net::wait_hooks_idle(1000) {
+        log::info(c"carp: unload: a thread is still inside a CARP hook after release");
     }
     net::sendall_drain();
     log::info(c"carp: CARP (Rust) unloaded");

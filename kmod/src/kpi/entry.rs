@@ -63,7 +63,7 @@ const _: sys::carp_rs_suppress_preempt_t = Some(carp_rs_suppress_preempt);
 /// carp_ioctl_p.
 #[no_mangle]
 pub extern "C" fn carp_rs_ioctl(ifr: *mut sys::ifreq, cmd: c_ulong, td: *mut sys::thread) -> c_int {
-    let _in = InFlight::enter();
+    let Some(_in) = InFlight::enter_config() else { return unloading() };
     // SAFETY: the kernel passes the ioctl's own ifreq (a kernel copy) and thread.
     let Some((ifr, td)) = (unsafe { Ifreq::from_raw(ifr, td) }) else { return libc_einval() };
     errno::to_c(config::ioctl(&ifr, u64::from(cmd), td))
@@ -74,10 +74,16 @@ fn libc_einval() -> c_int {
     carp_proto::Errno::EINVAL.as_i32()
 }
 
+/// What configuration hooks answer once unload has begun: what the stack answers when
+/// carp is not loaded.
+fn unloading() -> c_int {
+    carp_proto::Errno::EPROTONOSUPPORT.as_i32()
+}
+
 /// carp_attach_p.
 #[no_mangle]
 pub extern "C" fn carp_rs_attach(ifa: *mut sys::ifaddr, vhid: c_int) -> c_int {
-    let _in = InFlight::enter();
+    let Some(_in) = InFlight::enter_config() else { return unloading() };
     // SAFETY: the kernel passes a live ifaddr for the duration of the call.
     let Some(ifa) = (unsafe { Ifaddr::from_raw(ifa) }) else { return libc_einval() };
     errno::to_c(config::attach(ifa, vhid))
@@ -111,7 +117,8 @@ const _: sys::carp_rs_linkstate_t = Some(carp_rs_linkstate);
 /// carp_demote_adj_p (pfsync) and the `demotion` sysctl.
 #[no_mangle]
 pub extern "C" fn carp_rs_demote_adj(adj: c_int, reason: *const c_char) {
-    let _in = InFlight::enter();
+    // Once unload has begun the send-all task must not be queued again.
+    let Some(_in) = InFlight::enter_config() else { return };
     let text = if reason.is_null() {
         ""
     } else {
@@ -232,7 +239,7 @@ const _: sys::carp_rs_sendall_t = Some(carp_rs_sendall);
 /// CARP_NL_CMD_GET.
 #[no_mangle]
 pub extern "C" fn carp_rs_nl_get(hdr: *mut sys::nlmsghdr, npt: *mut sys::nl_pstate) -> c_int {
-    let _in = InFlight::enter();
+    let Some(_in) = InFlight::enter_config() else { return unloading() };
     // SAFETY: the genl framework passes the parsed message and its state.
     let Some(r) = (unsafe { NlRequest::from_raw(hdr, npt) }) else { return libc_einval() };
     errno::to_c(config::nl_get(&r))
@@ -242,7 +249,7 @@ const _: sys::carp_rs_nl_get_t = Some(carp_rs_nl_get);
 /// CARP_NL_CMD_SET.
 #[no_mangle]
 pub extern "C" fn carp_rs_nl_set(hdr: *mut sys::nlmsghdr, npt: *mut sys::nl_pstate) -> c_int {
-    let _in = InFlight::enter();
+    let Some(_in) = InFlight::enter_config() else { return unloading() };
     // SAFETY: as for GET.
     let Some(r) = (unsafe { NlRequest::from_raw(hdr, npt) }) else { return libc_einval() };
     errno::to_c(config::nl_set(&r))

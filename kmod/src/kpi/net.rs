@@ -335,6 +335,32 @@ impl InFlight {
         IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
         InFlight(())
     }
+
+    /// Enter a hook that may create configuration (ioctl, attach, netlink, demotion):
+    /// `None` once unload has begun. The thread is counted before the flag is read, so
+    /// after [`refuse_new_config`] and [`wait_hooks_idle`] no thread can still be on its
+    /// way to creating a container.
+    pub fn enter_config() -> Option<InFlight> {
+        let g = InFlight::enter();
+        if ACCEPTING.load(Ordering::SeqCst) {
+            Some(g)
+        } else {
+            None
+        }
+    }
+}
+
+/// Whether configuration hooks may still create state (false while unloading).
+static ACCEPTING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
+
+/// Unload begins: configuration hooks refuse from now on.
+pub fn refuse_new_config() {
+    ACCEPTING.store(false, Ordering::SeqCst);
+}
+
+/// Unload was refused: configuration hooks work again.
+pub fn accept_new_config() {
+    ACCEPTING.store(true, Ordering::SeqCst);
 }
 
 impl Drop for InFlight {

@@ -165,7 +165,10 @@ fn finish_unload(ifdeparture: IfDeparture, hooks: Hooks) -> Result<(), Errno> {
         core::mem::take(&mut GLOBAL.get(&mut g).parents)
     };
     for p in parents {
-        crate::config::release_parent(p);
+        // In the parent's VNET: kldunload runs in vnet0, a jail's parent lives elsewhere
+        // (routes, ARP entries and multicast memberships are per VNET).
+        let vnet = p.link.cif().vnet;
+        net::with_vnet(vnet, || crate::config::release_parent(p));
     }
     drop(ifdeparture);
     net::net_epoch_wait();

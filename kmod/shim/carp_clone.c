@@ -44,6 +44,7 @@
 #include <net/if_types.h>
 #include <net/ethernet.h>
 #include <net/bpf.h>
+#include <net/pfil.h>
 #include <net/vnet.h>
 
 #include <netinet/in.h>
@@ -260,4 +261,94 @@ carp_shim_addr_list(int af, struct carp_shim_addr *out, int max)
 	}
 	NET_EPOCH_EXIT(et);
 	return (n);
+}
+
+/*
+ * ARP for carpN addresses (reference D.6.3): FreeBSD 15's in_arpinput only answers for
+ * addresses of the receiving interface, and a carpN's addresses live on the carpN. An
+ * input hook on the "ethernet" pfil head (V_link_pfil_head, run by ether_demux inside the
+ * network epoch with the Ethernet header in front) sees ARP requests on every parent with
+ * a CARP container; Rust decides (MASTER only, arpbalance) and fills in the reply, sent
+ * here with ether_output_frame. The packet itself always continues (PFIL_PASS).
+ * Registered in the default VNET only, like the cloner.
+ */
+static pfil_hook_t carp_arp_hook;
+
+static pfil_return_t
+carp_arp_pfil(struct mbuf **mp, struct ifnet *ifp, int flags __unused,
+    void *ruleset __unused, struct inpcb *inp __unused)
+{
+	/*
+	 * Word arrays, not char arrays: -fstack-protector instruments functions with char
+	 * arrays, and modules may not reference the stack guard (check_ko).
+	 */
+	uint64_t frame[(CARP_ARP_FRAME_LEN + 7) / 8], reply[(CARP_ARP_REPLY_LEN + 7) / 8];
+	struct ether_header *eh;
+	struct mbuf *m, *r;
+	int len;
+
+	m = *mp;
+	if (m == NULL || ifp == NULL || ifp->if_carp == NULL ||
+	    (m->m_flags & M_PKTHDR) == 0 ||
+	    m->m_pkthdr.len < CARP_ARP_FRAME_LEN || m->m_len < ETHER_HDR_LEN)
+		return (PFIL_PASS);
+	eh = mtod(m, struct ether_header *);
+	if (eh->ether_type != htons(ETHERTYPE_ARP))
+		return (PFIL_PASS);
+	m_copydata(m, 0, CARP_ARP_FRAME_LEN, (caddr_t)frame);
+	memset(reply, 0, sizeof(reply));
+	len = carp_rs_arp_input(ifp, (const uint8_t *)frame, (uint8_t *)reply);
+	if (len <= 0 || len > CARP_ARP_REPLY_LEN)
+		return (PFIL_PASS);
+	r = m_gethdr(M_NOWAIT, MT_DATA);
+	if (r == NULL)
+		return (PFIL_PASS);
+	memcpy(mtod(r, uint8_t *), reply, len);
+	r->m_len = r->m_pkthdr.len = len;
+	r->m_pkthdr.rcvif = NULL;
+	(void)ether_output_frame(ifp, r);
+	return (PFIL_PASS);
+}
+
+int
+carp_shim_arp_hook_register(void)
+{
+	struct pfil_hook_args pha;
+	struct pfil_link_args pla;
+	int error;
+
+	if (carp_arp_hook != NULL)
+		return (EEXIST);
+	memset(&pha, 0, sizeof(pha));
+	pha.pa_version = PFIL_VERSION;
+	pha.pa_flags = PFIL_IN;
+	pha.pa_type = PFIL_TYPE_ETHERNET;
+	pha.pa_mbuf_chk = carp_arp_pfil;
+	pha.pa_modname = "carp";
+	pha.pa_rulname = "arp";
+	CURVNET_SET(vnet0);
+	carp_arp_hook = pfil_add_hook(&pha);
+	memset(&pla, 0, sizeof(pla));
+	pla.pa_version = PFIL_VERSION;
+	pla.pa_flags = PFIL_IN | PFIL_HEADPTR | PFIL_HOOKPTR;
+	pla.pa_head = V_link_pfil_head;
+	pla.pa_hook = carp_arp_hook;
+	error = pfil_link(&pla);
+	CURVNET_RESTORE();
+	if (error != 0) {
+		pfil_remove_hook(carp_arp_hook);
+		carp_arp_hook = NULL;
+	}
+	return (error);
+}
+
+void
+carp_shim_arp_hook_deregister(void)
+{
+
+	if (carp_arp_hook == NULL)
+		return;
+	/* Unlinks from every head; the hook may still run until the epoch passes. */
+	pfil_remove_hook(carp_arp_hook);
+	carp_arp_hook = NULL;
 }

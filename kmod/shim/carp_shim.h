@@ -197,6 +197,13 @@ struct carp_shim_addr {
 	uint8_t		mask[16];	/* ifa_netmask, same layout */
 };
 int	carp_shim_addr_list(int af, struct carp_shim_addr *out, int max);
+/* ARP for carpN addresses: input hook on the "ethernet" pfil head (default VNET). */
+int	carp_shim_arp_hook_register(void);
+void	carp_shim_arp_hook_deregister(void);
+/* Ethernet header + ARP packet handed to Rust; reply room (a minimum-size frame). */
+#define	CARP_ARP_FRAME_LEN	42
+#define	CARP_ARP_REPLY_LEN	60
+
 /* What carp_clone_ioctl forwards to carp_rs_clone_ioctl (the SIOC* value, classified). */
 #define	CARP_CLONE_IOC_OTHER	0
 #define	CARP_CLONE_IOC_SETFLAGS	1	/* SIOCSIFFLAGS (if_flags already updated) */
@@ -264,6 +271,15 @@ typedef void carp_rs_clone_destroy_t(struct ifnet *ifp);
 /* Issue 5: the carpN's if_ioctl; kind is a CARP_CLONE_IOC_* value. */
 typedef int carp_rs_clone_ioctl_t(struct ifnet *ifp, int kind, void *data);
 
+/*
+ * Issue 5: an Ethernet frame starting with an ARP header arrived on ifp (a parent with a
+ * CARP container; network epoch, curvnet set): frame holds CARP_ARP_FRAME_LEN bytes.
+ * Returns the length of the Ethernet frame written to reply (CARP_ARP_REPLY_LEN bytes of
+ * room) to send on ifp, or 0 to stay silent.
+ */
+typedef int carp_rs_arp_input_t(struct ifnet *ifp, const uint8_t *frame, uint8_t *reply);
+
+carp_rs_arp_input_t	carp_rs_arp_input;
 carp_rs_clone_create_t	carp_rs_clone_create;
 carp_rs_clone_destroy_t	carp_rs_clone_destroy;
 carp_rs_clone_ioctl_t	carp_rs_clone_ioctl;

@@ -37,6 +37,8 @@ pub fn vnet_uninit() {
 pub struct Loaded {
     // Issue 5: first, so dropped first: destroys every carpN before anything else goes.
     _cloner: crate::kpi::clone::Cloner,
+    // Issue 5: ARP for carpN addresses (pfil "ethernet" input hook).
+    _arp: crate::kpi::clone::ArpHook,
     _ifdeparture: IfDeparture,
     _netlink: Netlink,
     _proto4: Proto4,
@@ -93,7 +95,10 @@ pub fn load() -> Result<(), Errno> {
     let cloner = crate::kpi::clone::Cloner::register().inspect_err(|e| {
         log::info_fmt(format_args!("carp: error {} attaching the carp interface cloner", e.as_i32()));
     })?;
-    GLOBAL.get(&mut g).loaded = Some(Loaded { _cloner: cloner, _ifdeparture: ifdeparture, _netlink: netlink, _proto4: proto4, _proto6: proto6, _hooks: hooks });
+    let arp = crate::kpi::clone::ArpHook::register().inspect_err(|e| {
+        log::info_fmt(format_args!("carp: error {} adding the ARP pfil hook", e.as_i32()));
+    })?;
+    GLOBAL.get(&mut g).loaded = Some(Loaded { _cloner: cloner, _arp: arp, _ifdeparture: ifdeparture, _netlink: netlink, _proto4: proto4, _proto6: proto6, _hooks: hooks });
     log::info(c"carp: CARP (Rust) loaded");
     Ok(())
 }
@@ -121,10 +126,12 @@ pub fn unload() -> Result<(), Errno> {
         let mut g = ConfigGuard::lock();
         GLOBAL.get(&mut g).loaded.take()
     };
-    let Some(Loaded { _cloner, _ifdeparture, _netlink, _proto4, _proto6, _hooks }) = loaded else {
+    let Some(Loaded { _cloner, _arp, _ifdeparture, _netlink, _proto4, _proto6, _hooks }) = loaded else {
         return Ok(());
     };
     drop(_cloner);
+    // Issue 5: the ARP pfil hook (it may run until the epoch wait below).
+    drop(_arp);
     drop(_netlink);
     drop(_proto4);
     drop(_proto6);
@@ -132,11 +139,12 @@ pub fn unload() -> Result<(), Errno> {
     if !net::wait_hooks_idle(1000) {
         // Register again and refuse; if that fails the module cannot stay loaded half
         // registered, so it waits for the thread and goes on unloading.
-        let (Ok(proto6), Ok(proto4), Ok(netlink), Ok(cloner)) = (
+        let (Ok(proto6), Ok(proto4), Ok(netlink), Ok(cloner), Ok(arp)) = (
             Proto6::register(),
             Proto4::register(),
             Netlink::register(),
             crate::kpi::clone::Cloner::register(),
+            crate::kpi::clone::ArpHook::register(),
         ) else {
             log::info(c"carp: unload: waiting for a thread inside a CARP hook");
             while !net::wait_hooks_idle(1000) {}
@@ -145,6 +153,7 @@ pub fn unload() -> Result<(), Errno> {
         let mut g = ConfigGuard::lock();
         GLOBAL.get(&mut g).loaded = Some(Loaded {
             _cloner: cloner,
+            _arp: arp,
             _ifdeparture,
             _netlink: netlink,
             _proto4: proto4,

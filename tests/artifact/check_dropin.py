@@ -51,10 +51,12 @@ REQUIRED = HOOKS + [
     "taskqueue_enqueue", "taskqueue_drain",
 ]
 # Issue 5 (legacy carpN), additive: the interface cloner "carp" (kmod/shim/carp_clone.c).
-# if_link_state_change: a carpN's link state follows its vhid. To be extended with pfil(9)
-# when ARP for carpN addresses lands.
+# if_link_state_change: a carpN's link state follows its vhid. pfil(9) on the "ethernet"
+# head (vnet_entry_link_pfil_head) and ether_output_frame: ARP answers for carpN addresses.
 LEGACY = ["ifc_attach_cloner", "ifc_detach_cloner", "if_alloc", "if_initname", "if_attach",
-          "if_detach", "if_free", "bpfattach", "bpfdetach", "if_link_state_change"]
+          "if_detach", "if_free", "bpfattach", "bpfdetach", "if_link_state_change",
+          "pfil_add_hook", "pfil_link", "pfil_remove_hook", "vnet_entry_link_pfil_head",
+          "ether_output_frame"]
 REQUIRED = REQUIRED + LEGACY
 
 

@@ -39,6 +39,50 @@ impl Drop for Cloner {
     }
 }
 
+/// The input hook on the "ethernet" pfil head answering ARP for `carpN` addresses
+/// (default VNET); unlinked and removed when dropped (the caller then waits for the
+/// network epoch, as unload does after dropping every registration).
+pub struct ArpHook(());
+
+impl ArpHook {
+    /// `pfil_add_hook` + `pfil_link` to `V_link_pfil_head`.
+    pub fn register() -> Result<ArpHook, Errno> {
+        // SAFETY: registers the shim's static hook; sleepable caller (load).
+        errno_of(unsafe { sys::carp_shim_arp_hook_register() })?;
+        Ok(ArpHook(()))
+    }
+}
+
+impl Drop for ArpHook {
+    fn drop(&mut self) {
+        // SAFETY: undoes the successful registration above.
+        unsafe { sys::carp_shim_arp_hook_deregister() };
+    }
+}
+
+/// An ARP frame on a parent with a container (network epoch, curvnet set): the reply to
+/// send, if any.
+#[no_mangle]
+pub extern "C" fn carp_rs_arp_input(ifp: *mut sys::ifnet, frame: *const u8, reply: *mut u8) -> c_int {
+    if frame.is_null() || reply.is_null() {
+        return 0;
+    }
+    // SAFETY: the pfil hook runs inside the network epoch with the receiving interface
+    // alive for the call.
+    let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return 0 };
+    // SAFETY: the shim passes CARP_ARP_FRAME_LEN readable bytes.
+    let f = unsafe { frame.cast::<[u8; sys::CARP_ARP_FRAME_LEN as usize]>().read_unaligned() };
+    let mut out = [0u8; sys::CARP_ARP_REPLY_LEN as usize];
+    let n = legacy::arp_input(ifp, &f, &mut out);
+    if n == 0 || n > out.len() {
+        return 0;
+    }
+    // SAFETY: the shim gives CARP_ARP_REPLY_LEN writable bytes; `out` has that length.
+    unsafe { reply.cast::<[u8; sys::CARP_ARP_REPLY_LEN as usize]>().write_unaligned(out) };
+    c_int::try_from(n).unwrap_or(0)
+}
+const _: sys::carp_rs_arp_input_t = Some(carp_rs_arp_input);
+
 impl Ifnet<'_> {
     /// Whether this interface is one of this module's `carpN`.
     pub fn is_carp_clone(&self) -> bool {
@@ -157,7 +201,8 @@ fn ioctl_kind(kind: c_int) -> CloneIoctl {
 /// The cloner created `ifp` (attached, named carpN).
 #[no_mangle]
 pub extern "C" fn carp_rs_clone_create(ifp: *mut sys::ifnet) -> c_int {
-    let _in = InFlight::enter();
+    // Refused once unload has begun (the cloner is going away).
+    let Some(_in) = InFlight::enter_config() else { return Errno::EBUSY.as_i32() };
     // SAFETY: the create callback passes the interface it just attached; it stays alive
     // for the call (and until the destroy callback).
     let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return Errno::EINVAL.as_i32() };
@@ -179,7 +224,9 @@ const _: sys::carp_rs_clone_destroy_t = Some(carp_rs_clone_destroy);
 /// A `carpN`'s `if_ioctl`. `data` is read only for SIOCSIFADDR (the ifaddr being added).
 #[no_mangle]
 pub extern "C" fn carp_rs_clone_ioctl(ifp: *mut sys::ifnet, kind: c_int, data: *mut c_void) -> c_int {
-    let _in = InFlight::enter();
+    // Like the other configuration hooks, refused once unload has begun (binding an
+    // address may create a container).
+    let Some(_in) = InFlight::enter_config() else { return Errno::EBUSY.as_i32() };
     // SAFETY: if_ioctl is called with a live interface for the duration of the call.
     let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return Errno::EINVAL.as_i32() };
     let kind = ioctl_kind(kind);

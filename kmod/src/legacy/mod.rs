@@ -42,12 +42,20 @@
 //!   up, BACKUP down, INIT and unbound unknown; devd IFNET LINK_UP/LINK_DOWN), besides
 //!   the modern `system=CARP` events (whose subsystem names the parent: `vhid@parent`).
 //!
-//! Not there yet: ARP for
-//! `carpN` addresses from the parent's pfil hook (and arpbalance). IPv6 addresses on a
-//! `carpN` bind only through `carp_attach_p` (i.e. with `vhid N`): 15 sends SIOCSIFADDR
-//! only for an interface's first IPv6 address and does not undo a binding made there on
-//! every failure path, so without a vhid an IPv6 address is refused when the `carpN` has no
-//! vhid and stays a plain address otherwise.
+//! - ARP for `carpN` addresses ([`arp_input`], from an input hook on the parent's
+//!   "ethernet" pfil head, `kpi::clone::ArpHook`): a request for a `carpN` address is
+//!   answered with the virtual MAC by the MASTER only, the answering vhid chosen by
+//!   carp-proto's `arpbalance::decide` (`net.inet.carp.arpbalance`); the request itself
+//!   continues into the stack.
+//!
+//! Not there yet: IPv6 neighbour discovery for `carpN` addresses (the parent's
+//! `carp_iamatch6`/`carp_macmatch6` only see the parent's own addresses, so NS for a
+//! `carpN` IPv6 address are not answered; unsolicited NAs on MASTER are sent). IPv6
+//! addresses on a `carpN` bind only through `carp_attach_p` (i.e. with `vhid N`): 15 sends
+//! SIOCSIFADDR only for an interface's first IPv6 address and does not undo a binding made
+//! there on every failure path, so without a vhid an IPv6 address is refused when the
+//! `carpN` has no vhid and stays a plain address otherwise. The cloner and the ARP hook
+//! exist in the default VNET only.
 //!
 //! Locking: [`CLONES`] is only touched under the configuration lock (`carp_sx`), like
 //! `module::GLOBAL`; the order is the crate's (`carp_sx` → network epoch → `carp_if`).
@@ -499,4 +507,61 @@ fn admin(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
             }
         })
     });
+}
+
+/// How many vhids (each bound to a `carpN` having the requested address) one ARP answer
+/// considers; more are ignored (9.x balanced over every `carpN` sharing the address).
+const ARP_MAX: usize = 16;
+
+/// An ARP frame (Ethernet header + ARP packet) received on `ifp`, a parent with a
+/// container: the reply frame (Ethernet source and ARP sender = the answering vhid's
+/// virtual MAC, padded to 60 bytes) written to `out`, or 0. Only addresses of `carpN`
+/// are considered (modern CARP addresses live on the parent and are answered by the
+/// stock ARP code through `carp_iamatch`). The answering vhid is carp-proto's
+/// `arpbalance::decide`: without `net.inet.carp.arpbalance` the first MASTER vhid (in vhid
+/// order) owning the address; with it, the vhid chosen from the requester's address among
+/// the running ones, if this host is its MASTER. Runs in the network epoch; takes only the
+/// container's lock; no allocation.
+pub fn arp_input(ifp: Ifnet<'_>, frame: &[u8; 42], out: &mut [u8; 60]) -> usize {
+    use carp_proto::arpbalance::{self, ArpVhid};
+    use carp_proto::wire::arp;
+
+    let Ok((eth, req)) = arp::parse_frame(frame) else { return 0 };
+    let target = req.target_protocol_addr;
+    let source = req.source_protocol_addr;
+    let Some(cif) = ifp.cif() else { return 0 };
+    let balance = net::sysctls().arpbalance;
+    let mut entries = [ArpVhid { vhid: 0, running: false, owns_target: false, master: false }; ARP_MAX];
+    let mut n = 0usize;
+    {
+        let inner = cif.inner.lock();
+        for (r, v) in inner.ifas.iter() {
+            let a = r.get();
+            if !a.ifp().is_some_and(|i| i.is_carp_clone()) || a.addr() != Ok(IpAddr::V4(target)) {
+                continue;
+            }
+            if entries.get(..n).is_some_and(|e| e.iter().any(|x| x.vhid == *v)) {
+                continue;
+            }
+            let state = inner.table.state(*v);
+            let e = ArpVhid {
+                vhid: *v,
+                running: state.is_some_and(|s| s != CarpState::Init),
+                owns_target: true,
+                master: state == Some(CarpState::Master),
+            };
+            let Some(slot) = entries.get_mut(n) else { break };
+            *slot = e;
+            n = n.saturating_add(1);
+        }
+    }
+    let Some(list) = entries.get(..n) else { return 0 };
+    let Some(vhid) = arpbalance::decide(balance, source, list) else { return 0 };
+    let mac = arpbalance::answer_mac(vhid);
+    let Some(rep) = req.reply_to(mac.into()) else { return 0 };
+    match arp::emit_frame(out, mac.into(), eth.src_addr, &rep) {
+        // Minimum Ethernet frame (without FCS): the rest of `out` is zero padding.
+        Ok(_) => out.len(),
+        Err(_) => 0,
+    }
 }

@@ -191,12 +191,26 @@ carp_hook_iamatch6(struct ifnet *ifp, struct in6_addr *taddr)
 {
 	struct in6_addr clean;
 	struct in6_ifaddr *ia;
+	int r;
 
 	clean = *taddr;
 	in6_clearscope(&clean);
-	if (carp_rs_iamatch6(ifp, clean.s6_addr) < 0)
+	r = carp_rs_iamatch6(ifp, clean.s6_addr);
+	if (r < 0)
 		return (NULL);	/* a CARP address we do not own: stay silent */
 	ia = in6ifa_ifpwithaddr(ifp, taddr);	/* referenced, as the caller expects */
+	/*
+	 * Issue 5: a MASTER address of a legacy carpN lives on the carpN, not on this
+	 * parent; it is ours to answer iff its ifa_carp is this parent's container.
+	 */
+	if (ia == NULL && r > 0) {
+		ia = in6ifa_ifwithaddr(taddr, 0, true);
+		if (ia != NULL &&
+		    (void *)ia->ia_ifa.ifa_carp != (void *)ifp->if_carp) {
+			ifa_free(&ia->ia_ifa);
+			ia = NULL;
+		}
+	}
 	return (ia != NULL ? &ia->ia_ifa : NULL);
 }
 

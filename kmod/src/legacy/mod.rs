@@ -48,10 +48,12 @@
 //!   carp-proto's `arpbalance::decide` (`net.inet.carp.arpbalance`); the request itself
 //!   continues into the stack.
 //!
-//! Not there yet: IPv6 neighbour discovery for `carpN` addresses (the parent's
-//! `carp_iamatch6`/`carp_macmatch6` only see the parent's own addresses, so NS for a
-//! `carpN` IPv6 address are not answered; unsolicited NAs on MASTER are sent). IPv6
-//! addresses on a `carpN` bind only through `carp_attach_p` (i.e. with `vhid N`): 15 sends
+//! - IPv6 neighbour discovery for `carpN` addresses: the parent's `carp_iamatch6`
+//!   (carp_glue.c) also returns a MASTER `carpN` address whose `ifa_carp` is the parent's
+//!   container, and `carp_macmatch6` finds it in the parent's table, so NS received on the
+//!   parent are answered with the virtual MAC by the MASTER only.
+//!
+//! Limits: IPv6 addresses on a `carpN` bind only through `carp_attach_p` (i.e. with `vhid N`): 15 sends
 //! SIOCSIFADDR only for an interface's first IPv6 address and does not undo a binding made
 //! there on every failure path, so without a vhid an IPv6 address is refused when the
 //! `carpN` has no vhid and stays a plain address otherwise. The cloner and the ARP hook

@@ -457,19 +457,43 @@ carp_shim_ifdetach(void *arg __unused, struct ifnet *ifp)
 		carp_rs_ifdetach(ifp);
 }
 
+static eventhandler_tag carp_ifarrival_tag;
+
+/* The arrival half of if_rename(): the new name is in place, IFF_RENAMING still set. */
+static void
+carp_shim_ifarrival(void *arg __unused, struct ifnet *ifp)
+{
+
+	if ((if_getflags(ifp) & IFF_RENAMING) != 0 &&
+	    atomic_load_ptr(&ifp->if_carp) != NULL)
+		carp_rs_ifrename(ifp);
+}
+
 int
 carp_shim_ifdetach_register(void)
 {
 
 	carp_ifdetach_tag = EVENTHANDLER_REGISTER(ifnet_departure_event,
 	    carp_shim_ifdetach, NULL, EVENTHANDLER_PRI_ANY);
-	return (carp_ifdetach_tag == NULL ? ENOMEM : 0);
+	if (carp_ifdetach_tag == NULL)
+		return (ENOMEM);
+	carp_ifarrival_tag = EVENTHANDLER_REGISTER(ifnet_arrival_event,
+	    carp_shim_ifarrival, NULL, EVENTHANDLER_PRI_ANY);
+	if (carp_ifarrival_tag == NULL) {
+		EVENTHANDLER_DEREGISTER(ifnet_departure_event, carp_ifdetach_tag);
+		carp_ifdetach_tag = NULL;
+		return (ENOMEM);
+	}
+	return (0);
 }
 
 void
 carp_shim_ifdetach_deregister(void)
 {
 
+	if (carp_ifarrival_tag != NULL)
+		EVENTHANDLER_DEREGISTER(ifnet_arrival_event, carp_ifarrival_tag);
+	carp_ifarrival_tag = NULL;
 	if (carp_ifdetach_tag != NULL)
 		EVENTHANDLER_DEREGISTER(ifnet_departure_event, carp_ifdetach_tag);
 	carp_ifdetach_tag = NULL;

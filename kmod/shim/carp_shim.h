@@ -81,7 +81,7 @@ int	carp_shim_proto6_register(void);	/* ip6proto_register(112) */
 void	carp_shim_proto6_unregister(void);
 int	carp_shim_netlink_register(void);	/* genl family "carp" + GET/SET */
 void	carp_shim_netlink_unregister(void);
-int	carp_shim_ifdetach_register(void);	/* ifnet_departure_event handler */
+int	carp_shim_ifdetach_register(void);	/* ifnet_departure/arrival_event handlers */
 void	carp_shim_ifdetach_deregister(void);
 void	carp_shim_net_epoch_wait(void);
 /* pause(9) for about a millisecond (unload waits for threads still inside a hook). */
@@ -254,6 +254,8 @@ typedef int carp_rs_macmatch6_t(struct ifnet *ifp, const uint8_t *addr6);
 typedef void carp_rs_input_t(struct mbuf *m, int af);
 /* An interface with a CARP container is going away (destroyed or moved to a VNET). */
 typedef void carp_rs_ifdetach_t(struct ifnet *ifp);
+/* An interface with a CARP container was renamed (arrival event, IFF_RENAMING set). */
+typedef void carp_rs_ifrename_t(struct ifnet *ifp);
 /* A VNET is being destroyed, or the module unloaded (curvnet is that VNET). */
 typedef void carp_rs_vnet_uninit_t(void);
 /* The send-all task: every MASTER vhid advertises now (demotion changed). */
@@ -304,6 +306,7 @@ carp_rs_input_t		carp_rs_input;
 carp_rs_callout_t	carp_rs_callout;
 carp_rs_sendall_t	carp_rs_sendall;
 carp_rs_ifdetach_t	carp_rs_ifdetach;
+carp_rs_ifrename_t	carp_rs_ifrename;
 carp_rs_vnet_uninit_t	carp_rs_vnet_uninit;
 carp_rs_nl_get_t	carp_rs_nl_get;
 carp_rs_nl_set_t	carp_rs_nl_set;

@@ -347,6 +347,18 @@ pub(crate) fn detach_from(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, 
     gone
 }
 
+/// A parent was renamed (`ifconfig em0 name lan0`): it keeps its container; state lines
+/// and devd subsystems use the new name from now on.
+pub fn ifrename(ifp: Ifnet<'_>) {
+    let mut g = ConfigGuard::lock();
+    let global = GLOBAL.get(&mut g);
+    let Some(idx) = find_parent(global, &ifp) else { return };
+    if let Some(p) = global.parents.get(idx) {
+        let name = ifp.name();
+        p.link.cif().inner.lock().table.rename(name);
+    }
+}
+
 /// An interface with a container departs (destroyed, or moved to another VNET): its
 /// addresses are unbound and its container freed; the configuration is lost, as when the
 /// addresses are purged in FreeBSD.

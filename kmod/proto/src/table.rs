@@ -97,6 +97,15 @@ impl Table {
         &self.ifname
     }
 
+    /// The parent was renamed (`ifconfig em0 name lan0`): the vhids stay, their log lines
+    /// and devd subsystems (`<vhid>@<ifname>`) use the new name from now on.
+    pub fn rename(&mut self, ifname: IfName) {
+        self.ifname = ifname;
+        for v in self.vhids.iter_mut() {
+            v.set_ifname(ifname);
+        }
+    }
+
     pub fn demotion(&self) -> &Demotion {
         &self.demotion
     }
@@ -481,6 +490,33 @@ mod tests {
             while v.poll_transmit().is_some() {}
             while v.poll_route().is_some() {}
         }
+    }
+
+    #[test]
+    fn rename_changes_the_name_in_state_lines_and_devd() {
+        let mut t = table();
+        t.set(t0(), &req(1), 0, &sys()).unwrap();
+        t.attach(t0(), 1, v4(1), &sys()).unwrap();
+        drain(&mut t);
+        t.rename(IfName::new("lan0"));
+        assert_eq!(t.ifname().as_str(), "lan0");
+        let later = Instant::from_micros(10_000_000);
+        t.handle_timeout(later, &sys());
+        let v = t.get_mut(1).unwrap();
+        assert!(v.is_master());
+        let mut lines = Vec::new();
+        while let Some(e) = v.poll_event() {
+            if let Event::StateChanged(c) = e {
+                lines.push((alloc::format!("{c}"), alloc::format!("{}", c.devd())));
+            }
+        }
+        assert_eq!(
+            lines,
+            [(
+                alloc::string::String::from("carp: 1@lan0: BACKUP -> MASTER (master timed out)"),
+                alloc::string::String::from("system=CARP subsystem=1@lan0 type=MASTER")
+            )]
+        );
     }
 
     #[test]

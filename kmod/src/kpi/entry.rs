@@ -267,6 +267,17 @@ pub extern "C" fn carp_rs_ifdetach(ifp: *mut sys::ifnet) {
 }
 const _: sys::carp_rs_ifdetach_t = Some(carp_rs_ifdetach);
 
+/// ifnet_arrival_event of a renamed interface with a CARP container.
+#[no_mangle]
+pub extern "C" fn carp_rs_ifrename(ifp: *mut sys::ifnet) {
+    let _in = InFlight::enter();
+    // SAFETY: the event handler runs with the renamed interface valid.
+    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
+        config::ifrename(ifp);
+    }
+}
+const _: sys::carp_rs_ifrename_t = Some(carp_rs_ifrename);
+
 /// VNET teardown / module unload, per VNET.
 #[no_mangle]
 pub extern "C" fn carp_rs_vnet_uninit() {

@@ -303,6 +303,11 @@ impl Vhid {
         &self.ifname
     }
 
+    /// The parent's new name after a rename (see [`crate::table::Table::rename`]).
+    pub fn set_ifname(&mut self, ifname: IfName) {
+        self.ifname = ifname;
+    }
+
     /// `00:00:5e:00:01:<vhid>`.
     pub fn virtual_mac(&self) -> [u8; 6] {
         virtual_mac(self.vhid)

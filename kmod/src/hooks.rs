@@ -119,15 +119,15 @@ pub fn iamatch6(ifp: Ifnet<'_>, addr: Ipv6Addr) -> i32 {
     }
 }
 
-/// carp_macmatch6: vhid of a CARP address (any state), 0 if not CARP; with 0x100 added
-/// when the vhid's IPv6 advertisements go to a unicast peer (FreeBSD's carp_output then
-/// leaves the Ethernet source alone).
+/// carp_macmatch6: vhid of a CARP address (any state), 0 if not CARP. As in FreeBSD 15
+/// (`carp_macmatch6` always tags, `carp_output` always rewrites), an NA for a CARP address
+/// carries the virtual MAC as Ethernet source and target link-layer address, unicast peer
+/// or not. (The shim still understands 0x100 = "keep the interface source"; unused.)
 pub fn macmatch6(ifp: Ifnet<'_>, addr: Ipv6Addr) -> i32 {
     let Some(cif) = ifp.cif() else { return 0 };
     let g = cif.inner.lock();
     let Some((v, _)) = g.table.macmatch6(&addr) else { return 0 };
-    let unicast = g.table.get(v).is_some_and(|x| !x.advert_dst_is_multicast(carp_proto::Family::Inet6));
-    i32::from(v) | if unicast { 0x100 } else { 0 }
+    i32::from(v)
 }
 
 /// carp_linkstate: the parent's IFF_UP or link state may have changed.

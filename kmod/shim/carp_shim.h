@@ -246,8 +246,9 @@ typedef int carp_rs_iamatch_t(struct ifaddr *ifa);
 /* 0: not a CARP address; -1: CARP address, not MASTER; >0: vhid, MASTER. */
 typedef int carp_rs_iamatch6_t(struct ifnet *ifp, const uint8_t *addr6);
 /*
- * vhid of a CARP address (any state), 0 if not CARP; | 0x100 when that vhid advertises to
- * a unicast IPv6 peer (its NAs then keep the interface's Ethernet source, as in FreeBSD).
+ * vhid of a CARP address (any state), 0 if not CARP. The shim also accepts | 0x100,
+ * "keep the interface's Ethernet source"; the Rust side never sets it, since FreeBSD 15
+ * always sends a CARP address's NA from the virtual MAC.
  */
 typedef int carp_rs_macmatch6_t(struct ifnet *ifp, const uint8_t *addr6);
 /* Protocol 112 input (m starts at the IP header); consumes m. */

@@ -115,6 +115,12 @@ carp_clone_create(struct if_clone *ifc __unused, char *name __unused,
 	struct ifnet *ifp;
 	int error;
 
+	/* Counted for unload from the first to the last statement run in module text. */
+	carp_rs_inflight_enter();
+	if (!carp_rs_accepting()) {
+		carp_rs_inflight_exit();
+		return (EBUSY);
+	}
 	ifp = if_alloc(IFT_OTHER);
 	if_initname(ifp, carp_clone_name, ifd->unit);
 	ifp->if_softc = NULL;
@@ -134,9 +140,11 @@ carp_clone_create(struct if_clone *ifc __unused, char *name __unused,
 		bpfdetach(ifp);
 		if_detach(ifp);
 		if_free(ifp);
+		carp_rs_inflight_exit();
 		return (error);
 	}
 	*ifpp = ifp;
+	carp_rs_inflight_exit();
 	return (0);
 }
 
@@ -146,10 +154,12 @@ carp_clone_destroy(struct if_clone *ifc __unused, struct ifnet *ifp,
 {
 
 	/* Rust unbinds the carpN's vhid and forgets it first; then the ifnet goes away. */
+	carp_rs_inflight_enter();
 	carp_rs_clone_destroy(ifp);
 	bpfdetach(ifp);
 	if_detach(ifp);
 	if_free(ifp);
+	carp_rs_inflight_exit();
 	return (0);
 }
 
@@ -291,6 +301,12 @@ carp_arp_pfil(struct mbuf **mp, struct ifnet *ifp, int flags __unused,
 	if (m == NULL || ifp == NULL || ifp->if_carp == NULL ||
 	    (m->m_flags & M_PKTHDR) == 0 ||
 	    m->m_pkthdr.len < CARP_ARP_FRAME_LEN || m->m_len < ETHER_HDR_LEN)
+		return (PFIL_PASS);
+	/*
+	 * A VLAN-tagged frame reaches the link pfil hook on the trunk before ether_demux
+	 * hands it to the vlan interface: leave it, it comes back through the vlan.
+	 */
+	if ((m->m_flags & M_VLANTAG) != 0)
 		return (PFIL_PASS);
 	eh = mtod(m, struct ether_header *);
 	if (eh->ether_type != htons(ETHERTYPE_ARP))

@@ -271,6 +271,13 @@ typedef int carp_rs_nl_set_t(struct nlmsghdr *hdr, struct nl_pstate *npt);
 typedef int carp_rs_clone_create_t(struct ifnet *ifp);
 /* Issue 5: a carpN is being destroyed (its ifnet is still attached). */
 typedef void carp_rs_clone_destroy_t(struct ifnet *ifp);
+/*
+ * Module C code that runs outside a Rust hook (the cloner callbacks) brackets itself with
+ * these, so unload waits for it; carp_rs_accepting() is 0 once unload has begun.
+ */
+typedef void carp_rs_inflight_enter_t(void);
+typedef void carp_rs_inflight_exit_t(void);
+typedef int carp_rs_accepting_t(void);
 /* Issue 5: the carpN's if_ioctl; kind is a CARP_CLONE_IOC_* value. */
 typedef int carp_rs_clone_ioctl_t(struct ifnet *ifp, int kind, void *data);
 
@@ -285,6 +292,9 @@ typedef int carp_rs_arp_input_t(struct ifnet *ifp, const uint8_t *frame, uint8_t
 carp_rs_arp_input_t	carp_rs_arp_input;
 carp_rs_clone_create_t	carp_rs_clone_create;
 carp_rs_clone_destroy_t	carp_rs_clone_destroy;
+carp_rs_inflight_enter_t	carp_rs_inflight_enter;
+carp_rs_inflight_exit_t	carp_rs_inflight_exit;
+carp_rs_accepting_t	carp_rs_accepting;
 carp_rs_clone_ioctl_t	carp_rs_clone_ioctl;
 carp_rs_load_t		carp_rs_load;
 carp_rs_unload_t	carp_rs_unload;

@@ -90,13 +90,13 @@ pub fn load() -> Result<(), Errno> {
     })?;
     let ifdeparture = IfDeparture::register()?;
     let hooks = Hooks::publish();
+    let arp = crate::kpi::clone::ArpHook::register().inspect_err(|e| {
+        log::info_fmt(format_args!("carp: error {} adding the ARP pfil hook", e.as_i32()));
+    })?;
     // Issue 5: the cloner "carp" last (its destroy callbacks take the configuration lock:
     // a failure here drops the guards above while no carpN can exist yet).
     let cloner = crate::kpi::clone::Cloner::register().inspect_err(|e| {
         log::info_fmt(format_args!("carp: error {} attaching the carp interface cloner", e.as_i32()));
-    })?;
-    let arp = crate::kpi::clone::ArpHook::register().inspect_err(|e| {
-        log::info_fmt(format_args!("carp: error {} adding the ARP pfil hook", e.as_i32()));
     })?;
     GLOBAL.get(&mut g).loaded = Some(Loaded { _cloner: cloner, _arp: arp, _ifdeparture: ifdeparture, _netlink: netlink, _proto4: proto4, _proto6: proto6, _hooks: hooks });
     log::info(c"carp: CARP (Rust) loaded");
@@ -106,15 +106,18 @@ pub fn load() -> Result<(), Errno> {
 /// `MOD_UNLOAD`, safe with vhids configured. The order matters because the stack calls
 /// most hooks without a NULL check whenever `if_carp` or `ifa_carp` is set:
 ///
-/// 1. configuration hooks (ioctl, attach, netlink, demotion) refuse from now on, and the
-///    cloner (destroying every carpN), netlink and protocol 112 are unregistered;
-/// 2. threads already inside a configuration hook are waited for (at most a second; if one
-///    stays, the registrations come back and the unload is refused with `EBUSY`);
-/// 3. every container is released: CARP addresses unbound (`ifa_carp` cleared, routes
-///    withdrawn, the addresses stay as plain addresses), `if_carp` cleared, each after an
-///    epoch wait with its callout drained; then the departure handler goes;
+/// 1. configuration hooks (ioctl, attach, netlink, carpN create/ioctl) refuse from now
+///    on, and netlink and protocol 112 are unregistered;
+/// 2. threads already inside a hook are waited for (at most a second; if one stays, those
+///    registrations come back and the unload is refused with `EBUSY`, nothing else
+///    changed);
+/// 3. from here on the unload goes through: the cloner goes (destroying every carpN) and
+///    the ARP hook; every container is released under the configuration lock, each in its
+///    parent's VNET: CARP addresses unbound (`ifa_carp` cleared, routes withdrawn, the
+///    addresses stay as plain addresses), `if_carp` cleared, after an epoch wait with its
+///    callout drained; then the departure handler goes;
 /// 4. only now, with nothing in the stack pointing at CARP state, the hooks are cleared;
-///    then the epoch and the remaining hook users are waited for and the send-all task
+///    then the epoch and every remaining hook user are waited for and the send-all task
 ///    drained.
 ///
 /// Residual race, as in every FreeBSD module that clears hooks: a thread outside the
@@ -129,9 +132,6 @@ pub fn unload() -> Result<(), Errno> {
     let Some(Loaded { _cloner, _arp, _ifdeparture, _netlink, _proto4, _proto6, _hooks }) = loaded else {
         return Ok(());
     };
-    drop(_cloner);
-    // Issue 5: the ARP pfil hook (it may run until the epoch wait below).
-    drop(_arp);
     drop(_netlink);
     drop(_proto4);
     drop(_proto6);
@@ -139,21 +139,16 @@ pub fn unload() -> Result<(), Errno> {
     if !net::wait_hooks_idle(1000) {
         // Register again and refuse; if that fails the module cannot stay loaded half
         // registered, so it waits for the thread and goes on unloading.
-        let (Ok(proto6), Ok(proto4), Ok(netlink), Ok(cloner), Ok(arp)) = (
-            Proto6::register(),
-            Proto4::register(),
-            Netlink::register(),
-            crate::kpi::clone::Cloner::register(),
-            crate::kpi::clone::ArpHook::register(),
-        ) else {
+        let (Ok(proto6), Ok(proto4), Ok(netlink)) = (Proto6::register(), Proto4::register(), Netlink::register())
+        else {
             log::info(c"carp: unload: waiting for a thread inside a CARP hook");
-            while !net::wait_hooks_idle(1000) {}
-            return finish_unload(_ifdeparture, _hooks);
+            wait_idle_forever();
+            return finish_unload(_cloner, _arp, _ifdeparture, _hooks);
         };
         let mut g = ConfigGuard::lock();
         GLOBAL.get(&mut g).loaded = Some(Loaded {
-            _cloner: cloner,
-            _arp: arp,
+            _cloner,
+            _arp,
             _ifdeparture,
             _netlink: netlink,
             _proto4: proto4,
@@ -164,28 +159,45 @@ pub fn unload() -> Result<(), Errno> {
         log::info(c"carp: unload refused: a thread is still inside a CARP hook");
         return Err(Errno::EBUSY);
     }
-    finish_unload(_ifdeparture, _hooks)
+    finish_unload(_cloner, _arp, _ifdeparture, _hooks)
+}
+
+/// Waits as long as it takes for threads inside the module (past the point of no return
+/// the module must not be unmapped under them).
+fn wait_idle_forever() {
+    while !net::wait_hooks_idle(1000) {}
 }
 
 /// Steps 3 and 4 of [`unload`].
-fn finish_unload(ifdeparture: IfDeparture, hooks: Hooks) -> Result<(), Errno> {
-    let parents = {
+fn finish_unload(
+    cloner: crate::kpi::clone::Cloner,
+    arp: crate::kpi::clone::ArpHook,
+    ifdeparture: IfDeparture,
+    hooks: Hooks,
+) -> Result<(), Errno> {
+    // Issue 5: destroys every carpN (their addresses detach through our hooks).
+    drop(cloner);
+    // Issue 5: the ARP pfil hook (it may run until the epoch wait below).
+    drop(arp);
+    net::net_epoch_wait();
+    wait_idle_forever();
+    {
+        // Under the configuration lock, as every other release: a concurrent detach or
+        // departure must not find the parent gone while it is still being released.
         let mut g = ConfigGuard::lock();
-        core::mem::take(&mut GLOBAL.get(&mut g).parents)
-    };
-    for p in parents {
-        // In the parent's VNET: kldunload runs in vnet0, a jail's parent lives elsewhere
-        // (routes, ARP entries and multicast memberships are per VNET).
-        let vnet = p.link.cif().vnet;
-        net::with_vnet(vnet, || crate::config::release_parent(p));
+        let parents = core::mem::take(&mut GLOBAL.get(&mut g).parents);
+        for p in parents {
+            // In the parent's VNET: kldunload runs in vnet0, a jail's parent lives
+            // elsewhere (routes, ARP entries and multicast memberships are per VNET).
+            let vnet = p.link.cif().vnet;
+            net::with_vnet(vnet, || crate::config::release_parent(p));
+        }
     }
     drop(ifdeparture);
     net::net_epoch_wait();
     drop(hooks);
     net::net_epoch_wait();
-    if !net::wait_hooks_idle(1000) {
-        log::info(c"carp: unload: a thread is still inside a CARP hook after release");
-    }
+    wait_idle_forever();
     net::sendall_drain();
     log::info(c"carp: CARP (Rust) unloaded");
     Ok(())
@@ -228,7 +240,11 @@ pub fn demote_adj(adj: i32, reason: &str) {
     if net::sysctls().log >= 1 {
         log::info_fmt(format_args!("carp: demoted by {} to {} ({})", c.adj, c.value, reason));
     }
-    net::sendall_enqueue();
+    // The value always counts (a refused unload must not lose a pfsync -/+ pair); the
+    // send-all task is not queued again once unload has begun.
+    if net::accepting_new_config() {
+        net::sendall_enqueue();
+    }
 }
 
 /// The send-all task: every MASTER vhid of every parent advertises now.

@@ -117,8 +117,7 @@ const _: sys::carp_rs_linkstate_t = Some(carp_rs_linkstate);
 /// carp_demote_adj_p (pfsync) and the `demotion` sysctl.
 #[no_mangle]
 pub extern "C" fn carp_rs_demote_adj(adj: c_int, reason: *const c_char) {
-    // Once unload has begun the send-all task must not be queued again.
-    let Some(_in) = InFlight::enter_config() else { return };
+    let _in = InFlight::enter();
     let text = if reason.is_null() {
         ""
     } else {
@@ -266,6 +265,28 @@ pub extern "C" fn carp_rs_ifdetach(ifp: *mut sys::ifnet) {
     }
 }
 const _: sys::carp_rs_ifdetach_t = Some(carp_rs_ifdetach);
+
+/// C code of the module outside a Rust hook (cloner callbacks): counted as inside a hook
+/// until [`carp_rs_inflight_exit`], so unload waits for it.
+#[no_mangle]
+pub extern "C" fn carp_rs_inflight_enter() {
+    core::mem::forget(InFlight::enter());
+}
+const _: sys::carp_rs_inflight_enter_t = Some(carp_rs_inflight_enter);
+
+/// Ends what [`carp_rs_inflight_enter`] began.
+#[no_mangle]
+pub extern "C" fn carp_rs_inflight_exit() {
+    crate::kpi::net::inflight_exit();
+}
+const _: sys::carp_rs_inflight_exit_t = Some(carp_rs_inflight_exit);
+
+/// 1 until unload begins.
+#[no_mangle]
+pub extern "C" fn carp_rs_accepting() -> c_int {
+    c_int::from(crate::kpi::net::accepting_new_config())
+}
+const _: sys::carp_rs_accepting_t = Some(carp_rs_accepting);
 
 /// ifnet_arrival_event of a renamed interface with a CARP container.
 #[no_mangle]

@@ -332,7 +332,8 @@ pub struct InFlight(());
 impl InFlight {
     /// Enter.
     pub fn enter() -> InFlight {
-        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        // SeqCst: a store-buffer handshake with refuse_new_config/wait_hooks_idle.
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
         InFlight(())
     }
 
@@ -363,9 +364,20 @@ pub fn accept_new_config() {
     ACCEPTING.store(true, Ordering::SeqCst);
 }
 
+/// Ends an in-flight section begun with a forgotten [`InFlight::enter`] (the C side's
+/// bracket around cloner callbacks).
+pub fn inflight_exit() {
+    IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Whether unload has not begun.
+pub fn accepting_new_config() -> bool {
+    ACCEPTING.load(Ordering::SeqCst)
+}
+
 impl Drop for InFlight {
     fn drop(&mut self) {
-        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -373,11 +385,11 @@ impl Drop for InFlight {
 /// `max_ms` milliseconds. Returns whether it got there.
 pub fn wait_hooks_idle(max_ms: u32) -> bool {
     for _ in 0..max_ms {
-        if IN_FLIGHT.load(Ordering::Acquire) == 0 {
+        if IN_FLIGHT.load(Ordering::SeqCst) == 0 {
             return true;
         }
         // SAFETY: pause(9) in the sleepable unload path.
         unsafe { sys::carp_shim_pause() };
     }
-    IN_FLIGHT.load(Ordering::Acquire) == 0
+    IN_FLIGHT.load(Ordering::SeqCst) == 0
 }

@@ -350,11 +350,11 @@ carp_shim_arp_hook_register(void)
 	pla.pa_head = V_link_pfil_head;
 	pla.pa_hook = carp_arp_hook;
 	error = pfil_link(&pla);
-	CURVNET_RESTORE();
 	if (error != 0) {
 		pfil_remove_hook(carp_arp_hook);
 		carp_arp_hook = NULL;
 	}
+	CURVNET_RESTORE();
 	return (error);
 }
 
@@ -364,7 +364,12 @@ carp_shim_arp_hook_deregister(void)
 
 	if (carp_arp_hook == NULL)
 		return;
-	/* Unlinks from every head; the hook may still run until the epoch passes. */
+	/*
+	 * Unlinks from every head (of vnet0's list, where it was added, whatever VNET the
+	 * caller is in); the hook may still run until the epoch passes.
+	 */
+	CURVNET_SET(vnet0);
 	pfil_remove_hook(carp_arp_hook);
+	CURVNET_RESTORE();
 	carp_arp_hook = NULL;
 }

@@ -448,20 +448,26 @@ pub fn detach(g: &mut ConfigGuard, ifa: Ifaddr<'_>, keep_cif: bool) {
 /// Unbinds every address of `carp` and removes its vhid from its parent.
 fn unbind_all(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
     let Some((parent, vhid)) = binding(g, carp) else { return };
-    let mut refs: Vec<IfaRef> = Vec::new();
-    if let Some(p) = GLOBAL.get(g).parents.iter().find(|p| p.link.ifp().same(&parent.get())) {
-        let inner = p.link.cif().inner.lock();
-        for (r, _) in inner.ifas.iter() {
-            let mine = r.get().ifp().is_some_and(|i| i.same(carp));
-            if mine && crate::util::push(&mut refs, r.clone_ref()).is_err() {
-                break;
-            }
+    // One address at a time and without allocating: no address of the carpN can stay
+    // bound (its ifa_carp set) for lack of memory after the carpN is gone. Bounded by the
+    // number found on the first pass.
+    let mut budget: Option<usize> = None;
+    loop {
+        let found = GLOBAL.get(g).parents.iter().find(|p| p.link.ifp().same(&parent.get())).and_then(|p| {
+            let inner = p.link.cif().inner.lock();
+            let mut mine = inner.ifas.iter().filter(|(r, _)| r.get().ifp().is_some_and(|i| i.same(carp)));
+            let first = mine.next().map(|(r, _)| r.clone_ref());
+            let n = usize::from(first.is_some()).saturating_add(mine.count());
+            first.map(|r| (r, n))
+        });
+        let Some((r, n)) = found else { break };
+        let left = budget.get_or_insert(n);
+        if *left == 0 {
+            break;
         }
-    }
-    for r in refs.iter() {
+        *left -= 1;
         let _ = config::detach_from(GLOBAL.get(g), r.get(), parent.get(), false);
     }
-    drop(refs);
     drop_vhid(g, &parent.get(), vhid);
     set_parent(g, carp, None);
     carp.clone_link_state(LinkState::Unknown);

@@ -377,7 +377,7 @@ pub fn accepting_new_config() -> bool {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+        inflight_exit();
     }
 }
 

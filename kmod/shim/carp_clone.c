@@ -24,8 +24,15 @@
  *
  * Rust keeps the per-carpN state, keyed by the ifnet (carp_rs_clone_create/destroy).
  *
- * The cloner is attached in the default VNET (vnet0) only, at module load, and detached
- * at unload before anything else; ifc_detach_cloner destroys every remaining carpN.
+ * Per VNET (carp_shim_pervnet_register): the cloner and the ARP pfil hook below exist in
+ * every VNET, vnet jails included, like the stock cloners (epair, bridge). They are
+ * attached by a VNET constructor and detached by a VNET destructor registered
+ * dynamically (vnet_register_sysinit/sysuninit, the functions behind VNET_SYSINIT), so
+ * the module decides when: at load, before the hooks are published, and at unload, past
+ * the point of no return. A VNET created later gets both from its constructor; a VNET
+ * being destroyed loses both (and its carpN) from the destructor, before its protocols,
+ * its pfil heads and its demotion accumulator go (SI_SUB_PROTO_IFATTACHDOMAIN is
+ * destroyed before SI_SUB_PROTO_DOMAIN and SI_SUB_PROTO_PFIL).
  */
 #include <sys/param.h>
 #include <sys/systm.h>
@@ -35,6 +42,11 @@
 #include <sys/socket.h>
 #include <sys/sockio.h>
 #include <sys/epoch.h>
+#include <sys/lock.h>
+#include <sys/sx.h>
+#include <sys/rwlock.h>
+#include <sys/syslog.h>
+#include <machine/atomic.h>
 
 #include <net/if.h>
 #include <net/if_var.h>
@@ -55,8 +67,14 @@
 
 static const char carp_clone_name[] = "carp";
 
-/* Written only by carp_shim_clone_attach/detach (load/unload, under carp_sx). */
-static struct if_clone *carp_cloner;
+/* This VNET's cloner and ARP hook (NULL where attaching failed or after the destructor). */
+VNET_DEFINE_STATIC(struct if_clone *, carp_cloner) = NULL;
+#define	V_carp_cloner	VNET(carp_cloner)
+VNET_DEFINE_STATIC(pfil_hook_t, carp_arp_hook) = NULL;
+#define	V_carp_arp_hook	VNET(carp_arp_hook)
+
+/* How many VNETs hold a cloner or a hook of this module (see carp_shim_pervnet_deregister). */
+static volatile u_int carp_pervnet_count;
 
 static int
 carp_clone_output(struct ifnet *ifp, struct mbuf *m,
@@ -164,42 +182,6 @@ carp_clone_destroy(struct if_clone *ifc __unused, struct ifnet *ifp,
 }
 
 int
-carp_shim_clone_attach(void)
-{
-	struct if_clone_addreq req = {
-		.version = 0,
-		.flags = IFC_F_AUTOUNIT,
-		.maxunit = 0,
-		.match_f = NULL,
-		.create_f = carp_clone_create,
-		.destroy_f = carp_clone_destroy,
-	};
-	struct if_clone *ifc;
-
-	if (carp_cloner != NULL)
-		return (EEXIST);
-	CURVNET_SET(vnet0);
-	ifc = ifc_attach_cloner(carp_clone_name, &req);
-	CURVNET_RESTORE();
-	if (ifc == NULL)
-		return (EEXIST);
-	carp_cloner = ifc;
-	return (0);
-}
-
-void
-carp_shim_clone_detach(void)
-{
-
-	if (carp_cloner == NULL)
-		return;
-	CURVNET_SET(vnet0);
-	ifc_detach_cloner(carp_cloner);
-	CURVNET_RESTORE();
-	carp_cloner = NULL;
-}
-
-int
 carp_shim_is_clone(struct ifnet *ifp)
 {
 
@@ -280,9 +262,8 @@ carp_shim_addr_list(int af, struct carp_shim_addr *out, int max)
  * network epoch with the Ethernet header in front) sees ARP requests on every parent with
  * a CARP container; Rust decides (MASTER only, arpbalance) and fills in the reply, sent
  * here with ether_output_frame. The packet itself always continues (PFIL_PASS).
- * Registered in the default VNET only, like the cloner.
+ * Added in every VNET, like the cloner (pfil hooks and heads are per VNET).
  */
-static pfil_hook_t carp_arp_hook;
 
 static pfil_return_t
 carp_arp_pfil(struct mbuf **mp, struct ifnet *ifp, int flags __unused,
@@ -326,15 +307,17 @@ carp_arp_pfil(struct mbuf **mp, struct ifnet *ifp, int flags __unused,
 	return (PFIL_PASS);
 }
 
-int
-carp_shim_arp_hook_register(void)
+/* Adds and links this VNET's ARP hook (curvnet set by the caller). */
+static int
+carp_arp_hook_add(void)
 {
 	struct pfil_hook_args pha;
 	struct pfil_link_args pla;
+	pfil_hook_t hook;
 	int error;
 
-	if (carp_arp_hook != NULL)
-		return (EEXIST);
+	if (V_link_pfil_head == NULL)
+		return (ENXIO);
 	memset(&pha, 0, sizeof(pha));
 	pha.pa_version = PFIL_VERSION;
 	pha.pa_flags = PFIL_IN;
@@ -342,34 +325,144 @@ carp_shim_arp_hook_register(void)
 	pha.pa_mbuf_chk = carp_arp_pfil;
 	pha.pa_modname = "carp";
 	pha.pa_rulname = "arp";
-	CURVNET_SET(vnet0);
-	carp_arp_hook = pfil_add_hook(&pha);
+	hook = pfil_add_hook(&pha);
 	memset(&pla, 0, sizeof(pla));
 	pla.pa_version = PFIL_VERSION;
 	pla.pa_flags = PFIL_IN | PFIL_HEADPTR | PFIL_HOOKPTR;
 	pla.pa_head = V_link_pfil_head;
-	pla.pa_hook = carp_arp_hook;
+	pla.pa_hook = hook;
 	error = pfil_link(&pla);
 	if (error != 0) {
-		pfil_remove_hook(carp_arp_hook);
-		carp_arp_hook = NULL;
+		pfil_remove_hook(hook);
+		return (error);
 	}
+	V_carp_arp_hook = hook;
+	return (0);
+}
+
+/*
+ * VNET constructor (curvnet is the VNET; sleepable; the kernel holds the VNET sysinit
+ * lock): the ARP hook first, then the cloner, as at load. A failure leaves this VNET
+ * without that piece, logged; carp_shim_pervnet_register checks vnet0 itself.
+ */
+static void
+carp_pervnet_init(const void *unused __unused)
+{
+	struct if_clone_addreq req = {
+		.version = 0,
+		.flags = IFC_F_AUTOUNIT,
+		.maxunit = 0,
+		.match_f = NULL,
+		.create_f = carp_clone_create,
+		.destroy_f = carp_clone_destroy,
+	};
+	int error;
+
+	if (V_carp_arp_hook == NULL) {
+		error = carp_arp_hook_add();
+		if (error == 0)
+			atomic_add_int(&carp_pervnet_count, 1);
+		else
+			log(LOG_WARNING, "carp: error %d adding the ARP pfil hook "
+			    "in this VNET\n", error);
+	}
+	if (V_carp_cloner == NULL) {
+		V_carp_cloner = ifc_attach_cloner(carp_clone_name, &req);
+		if (V_carp_cloner != NULL)
+			atomic_add_int(&carp_pervnet_count, 1);
+		else
+			log(LOG_WARNING, "carp: cannot attach the carp interface cloner "
+			    "in this VNET (another \"carp\" cloner exists)\n");
+	}
+}
+
+/*
+ * VNET destructor, also run for every VNET at unload: the cloner first (destroying the
+ * VNET's own carpN, wherever they were moved: FreeBSD keeps a cloned interface on its
+ * home VNET's cloner), then the ARP hook (unlinked from this VNET's heads; it may still
+ * run until the next network epoch, which unload waits for). Idempotent.
+ */
+static void
+carp_pervnet_uninit(const void *unused __unused)
+{
+	struct if_clone *ifc;
+	pfil_hook_t hook;
+
+	ifc = V_carp_cloner;
+	if (ifc != NULL) {
+		V_carp_cloner = NULL;
+		ifc_detach_cloner(ifc);
+		atomic_subtract_int(&carp_pervnet_count, 1);
+	}
+	hook = V_carp_arp_hook;
+	if (hook != NULL) {
+		V_carp_arp_hook = NULL;
+		pfil_remove_hook(hook);
+		atomic_subtract_int(&carp_pervnet_count, 1);
+	}
+}
+
+static struct vnet_sysinit carp_pervnet_ctor = {
+	.subsystem = SI_SUB_PROTO_IFATTACHDOMAIN,
+	.order = SI_ORDER_ANY,
+	.func = carp_pervnet_init,
+	.arg = NULL,
+};
+static struct vnet_sysinit carp_pervnet_dtor = {
+	.subsystem = SI_SUB_PROTO_IFATTACHDOMAIN,
+	.order = SI_ORDER_ANY,
+	.func = carp_pervnet_uninit,
+	.arg = NULL,
+};
+
+int
+carp_shim_pervnet_register(void)
+{
+	int ok;
+
+	/*
+	 * The destructor first: a VNET created from now on and destroyed before we return
+	 * loses what its constructor attached. vnet_register_sysinit runs the constructor
+	 * in every existing VNET.
+	 */
+	vnet_register_sysuninit(&carp_pervnet_dtor);
+	vnet_register_sysinit(&carp_pervnet_ctor);
+	CURVNET_SET(vnet0);
+	ok = V_carp_cloner != NULL && V_carp_arp_hook != NULL;
 	CURVNET_RESTORE();
-	return (error);
+	if (!ok) {
+		carp_shim_pervnet_deregister();
+		return (EEXIST);
+	}
+	return (0);
 }
 
 void
-carp_shim_arp_hook_deregister(void)
+carp_shim_pervnet_deregister(void)
 {
+	VNET_ITERATOR_DECL(vnet_iter);
+	int tries;
 
-	if (carp_arp_hook == NULL)
-		return;
+	/* No VNET gets them from now on; then the destructor runs in every listed VNET. */
+	vnet_deregister_sysinit(&carp_pervnet_ctor);
+	vnet_deregister_sysuninit(&carp_pervnet_dtor);
 	/*
-	 * Unlinks from every head (of vnet0's list, where it was added, whatever VNET the
-	 * caller is in); the hook may still run until the epoch passes.
+	 * A VNET whose constructors ran just before the deregistration is put on the VNET
+	 * list only after vnet_alloc drops the sysinit lock, so the sweep above can miss it:
+	 * sweep again, for up to a second, until no VNET holds a piece of this module.
 	 */
-	CURVNET_SET(vnet0);
-	pfil_remove_hook(carp_arp_hook);
-	CURVNET_RESTORE();
-	carp_arp_hook = NULL;
+	for (tries = 0; atomic_load_int(&carp_pervnet_count) != 0 && tries < 100; tries++) {
+		pause("carpvnt", MAX(1, hz / 100));
+		VNET_LIST_RLOCK();
+		VNET_FOREACH(vnet_iter) {
+			CURVNET_SET(vnet_iter);
+			carp_pervnet_uninit(NULL);
+			CURVNET_RESTORE();
+		}
+		VNET_LIST_RUNLOCK();
+	}
+	if (atomic_load_int(&carp_pervnet_count) != 0)
+		log(LOG_WARNING, "carp: %u per-VNET registrations were not found at unload "
+		    "(a VNET destroyed during the unload)\n",
+		    atomic_load_int(&carp_pervnet_count));
 }

@@ -453,7 +453,8 @@ carp_shim_ifdetach(void *arg __unused, struct ifnet *ifp)
 	 */
 	if ((if_getflags(ifp) & IFF_RENAMING) != 0)
 		return;
-	if (atomic_load_ptr(&ifp->if_carp) != NULL)
+	/* A parent with vhids, or one of our carpN (moved to another VNET, or destroyed). */
+	if (atomic_load_ptr(&ifp->if_carp) != NULL || carp_shim_is_clone(ifp))
 		carp_rs_ifdetach(ifp);
 }
 

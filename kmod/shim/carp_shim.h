@@ -173,11 +173,15 @@ int	carp_shim_nl_end_dump(struct nl_pstate *npt, int error, struct nlmsghdr *hdr
 
 /*
  * ---- Issue 5 (legacy carpN), kmod/shim/carp_clone.c: the interface cloner "carp" ----
- * Attached in the default VNET at load (EEXIST if a "carp" cloner exists), detached at
- * unload, which destroys every remaining carpN (carp_rs_clone_destroy for each).
+ * The cloner and the ARP pfil hook, in every VNET (present and future) through a
+ * dynamically registered VNET constructor/destructor pair. Register: sleepable, without
+ * the configuration lock; EEXIST if vnet0 did not get both (nothing left registered).
+ * Deregister: runs the destructor in every VNET, destroying every carpN
+ * (carp_rs_clone_destroy for each) and unlinking every ARP hook; sleepable, without the
+ * configuration lock (the destroy callbacks take it).
  */
-int	carp_shim_clone_attach(void);
-void	carp_shim_clone_detach(void);
+int	carp_shim_pervnet_register(void);
+void	carp_shim_pervnet_deregister(void);
 /* Nonzero iff ifp is one of this module's carpN (identified by its if_ioctl). */
 int	carp_shim_is_clone(struct ifnet *ifp);
 /* Writes the carpN's 6-byte link-level address (EINVAL if it has no such address). */
@@ -197,9 +201,7 @@ struct carp_shim_addr {
 	uint8_t		mask[16];	/* ifa_netmask, same layout */
 };
 int	carp_shim_addr_list(int af, struct carp_shim_addr *out, int max);
-/* ARP for carpN addresses: input hook on the "ethernet" pfil head (default VNET). */
-int	carp_shim_arp_hook_register(void);
-void	carp_shim_arp_hook_deregister(void);
+/* ARP for carpN addresses: input hook on each VNET's "ethernet" pfil head (above). */
 /* Ethernet header + ARP packet handed to Rust; reply room (a minimum-size frame). */
 #define	CARP_ARP_FRAME_LEN	42
 #define	CARP_ARP_REPLY_LEN	60

@@ -365,7 +365,11 @@ pub fn ifrename(ifp: Ifnet<'_>) {
 pub fn ifdetach(ifp: Ifnet<'_>) {
     let mut g = ConfigGuard::lock();
     let global = GLOBAL.get(&mut g);
-    let Some(idx) = find_parent(global, &ifp) else { return };
+    let Some(idx) = find_parent(global, &ifp) else {
+        // Issue 5: a departing carpN (moved to another VNET) leaves its parent.
+        crate::legacy::clone_departing(&mut g, &ifp);
+        return;
+    };
     if let Some(p) = crate::util::take_at(&mut global.parents, idx) {
         release_parent(p);
     }

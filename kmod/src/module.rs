@@ -35,10 +35,9 @@ pub fn vnet_uninit() {
 
 /// Registrations made at load; dropped (in field order) at unload.
 pub struct Loaded {
-    // Issue 5: first, so dropped first: destroys every carpN before anything else goes.
-    _cloner: crate::kpi::clone::Cloner,
-    // Issue 5: ARP for carpN addresses (pfil "ethernet" input hook).
-    _arp: crate::kpi::clone::ArpHook,
+    // Issue 5: the cloner "carp" and the ARP pfil hook, in every VNET. First, so dropped
+    // first: destroys every carpN before anything else goes.
+    _pervnet: crate::kpi::clone::PerVnet,
     _ifdeparture: IfDeparture,
     _netlink: Netlink,
     _proto4: Proto4,
@@ -73,12 +72,21 @@ pub fn sysctls() -> Sysctls {
     s
 }
 
-/// `MOD_LOAD`: publish hooks, register protocol 112 (IPv6 and IPv4) and the netlink
-/// family. Any failure undoes what was done (the registrations are RAII values).
+/// `MOD_LOAD`: the per-VNET cloner and ARP hook, then protocol 112 (IPv6 and IPv4), the
+/// netlink family and the hooks. Any failure undoes what was done (the registrations are
+/// RAII values). Configuration (carpN creation included) is refused until the load has
+/// completed.
 pub fn load() -> Result<(), Errno> {
+    // Issue 5: the cloner and the ARP hook, in every VNET, without the configuration lock
+    // (see `PerVnet::register`). No carpN can exist before the load completes: creation
+    // is refused until then.
+    let pervnet = crate::kpi::clone::PerVnet::register().inspect_err(|e| {
+        log::info_fmt(format_args!("carp: error {} attaching the carp interface cloner and ARP hook", e.as_i32()));
+    })?;
     let mut g = ConfigGuard::lock();
     // Protocols and netlink first, hooks last: a failure leaves nothing published (the
-    // guards made so far unregister as they drop).
+    // guards made so far unregister as they drop, the configuration lock before
+    // `pervnet`, which is declared first).
     let proto6 = Proto6::register().inspect_err(|e| {
         log::info_fmt(format_args!("carp: error {} registering with INET6", e.as_i32()));
     })?;
@@ -90,15 +98,9 @@ pub fn load() -> Result<(), Errno> {
     })?;
     let ifdeparture = IfDeparture::register()?;
     let hooks = Hooks::publish();
-    let arp = crate::kpi::clone::ArpHook::register().inspect_err(|e| {
-        log::info_fmt(format_args!("carp: error {} adding the ARP pfil hook", e.as_i32()));
-    })?;
-    // Issue 5: the cloner "carp" last (its destroy callbacks take the configuration lock:
-    // a failure here drops the guards above while no carpN can exist yet).
-    let cloner = crate::kpi::clone::Cloner::register().inspect_err(|e| {
-        log::info_fmt(format_args!("carp: error {} attaching the carp interface cloner", e.as_i32()));
-    })?;
-    GLOBAL.get(&mut g).loaded = Some(Loaded { _cloner: cloner, _arp: arp, _ifdeparture: ifdeparture, _netlink: netlink, _proto4: proto4, _proto6: proto6, _hooks: hooks });
+    GLOBAL.get(&mut g).loaded = Some(Loaded { _pervnet: pervnet, _ifdeparture: ifdeparture, _netlink: netlink, _proto4: proto4, _proto6: proto6, _hooks: hooks });
+    drop(g);
+    net::accept_new_config();
     log::info(c"carp: CARP (Rust) loaded");
     Ok(())
 }
@@ -111,8 +113,8 @@ pub fn load() -> Result<(), Errno> {
 /// 2. threads already inside a hook are waited for (at most a second; if one stays, those
 ///    registrations come back and the unload is refused with `EBUSY`, nothing else
 ///    changed);
-/// 3. from here on the unload goes through: the cloner goes (destroying every carpN) and
-///    the ARP hook; every container is released under the configuration lock, each in its
+/// 3. from here on the unload goes through: the cloner and the ARP hook go from every
+///    VNET (destroying every carpN); every container is released under the configuration lock, each in its
 ///    parent's VNET: CARP addresses unbound (`ifa_carp` cleared, routes withdrawn, the
 ///    addresses stay as plain addresses), `if_carp` cleared, after an epoch wait with its
 ///    callout drained; then the departure handler goes;
@@ -129,7 +131,7 @@ pub fn unload() -> Result<(), Errno> {
         let mut g = ConfigGuard::lock();
         GLOBAL.get(&mut g).loaded.take()
     };
-    let Some(Loaded { _cloner, _arp, _ifdeparture, _netlink, _proto4, _proto6, _hooks }) = loaded else {
+    let Some(Loaded { _pervnet, _ifdeparture, _netlink, _proto4, _proto6, _hooks }) = loaded else {
         return Ok(());
     };
     drop(_netlink);
@@ -143,12 +145,11 @@ pub fn unload() -> Result<(), Errno> {
         else {
             log::info(c"carp: unload: waiting for a thread inside a CARP hook");
             wait_idle_forever();
-            return finish_unload(_cloner, _arp, _ifdeparture, _hooks);
+            return finish_unload(_pervnet, _ifdeparture, _hooks);
         };
         let mut g = ConfigGuard::lock();
         GLOBAL.get(&mut g).loaded = Some(Loaded {
-            _cloner,
-            _arp,
+            _pervnet,
             _ifdeparture,
             _netlink: netlink,
             _proto4: proto4,
@@ -159,7 +160,7 @@ pub fn unload() -> Result<(), Errno> {
         log::info(c"carp: unload refused: a thread is still inside a CARP hook");
         return Err(Errno::EBUSY);
     }
-    finish_unload(_cloner, _arp, _ifdeparture, _hooks)
+    finish_unload(_pervnet, _ifdeparture, _hooks)
 }
 
 /// Waits as long as it takes for threads inside the module (past the point of no return
@@ -169,16 +170,10 @@ fn wait_idle_forever() {
 }
 
 /// Steps 3 and 4 of [`unload`].
-fn finish_unload(
-    cloner: crate::kpi::clone::Cloner,
-    arp: crate::kpi::clone::ArpHook,
-    ifdeparture: IfDeparture,
-    hooks: Hooks,
-) -> Result<(), Errno> {
-    // Issue 5: destroys every carpN (their addresses detach through our hooks).
-    drop(cloner);
-    // Issue 5: the ARP pfil hook (it may run until the epoch wait below).
-    drop(arp);
+fn finish_unload(pervnet: crate::kpi::clone::PerVnet, ifdeparture: IfDeparture, hooks: Hooks) -> Result<(), Errno> {
+    // Issue 5: in every VNET, destroys every carpN (their addresses detach through our
+    // hooks) and unlinks the ARP pfil hook (it may run until the epoch wait below).
+    drop(pervnet);
     net::net_epoch_wait();
     wait_idle_forever();
     {

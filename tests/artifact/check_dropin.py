@@ -53,7 +53,9 @@ REQUIRED = HOOKS + [
 # Issue 5 (legacy carpN), additive: the interface cloner "carp" (kmod/shim/carp_clone.c).
 # if_link_state_change: a carpN's link state follows its vhid. pfil(9) on the "ethernet"
 # head (vnet_entry_link_pfil_head) and ether_output_frame: ARP answers for carpN addresses.
-LEGACY = ["ifc_attach_cloner", "ifc_detach_cloner", "if_alloc", "if_initname", "if_attach",
+# vnet_(de)register_sysinit/sysuninit: the cloner and the ARP hook exist in every VNET.
+LEGACY = ["vnet_register_sysinit", "vnet_register_sysuninit", "vnet_deregister_sysinit",
+          "vnet_deregister_sysuninit", "ifc_attach_cloner", "ifc_detach_cloner", "if_alloc", "if_initname", "if_attach",
           "if_detach", "if_free", "bpfattach", "bpfdetach", "if_link_state_change",
           "pfil_add_hook", "pfil_link", "pfil_remove_hook", "vnet_entry_link_pfil_head",
           "ether_output_frame"]

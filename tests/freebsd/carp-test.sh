@@ -16,10 +16,9 @@
 # With no test names every test runs. Each test builds vnet jails joined by
 # epair(4) interfaces (and a bridge where three hosts are needed), checks the
 # outcome with ifconfig's "carp:"/"vrrp:" status lines, and removes everything
-# it created. Known gap: the classic-model tests (clone_*, arpbalance_pair,
-# mixed_models_refused) create carpN inside vnet jails, and this module's carp
-# cloner and ARP hook exist only in the default VNET so far: they are expected
-# to fail until that is done (see README, Status).
+# it created. The classic-model tests (clone_*, arpbalance_pair,
+# mixed_models_refused) create carpN inside vnet jails: the module's carp cloner
+# and ARP hook exist in every VNET.
 # The script prints "ok"/"FAIL" per test and a summary line
 # "N passed, N failed"; its exit status is non-zero if any test failed.
 

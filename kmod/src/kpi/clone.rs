@@ -1,9 +1,10 @@
 //! Issue 5 (legacy `carpN`): the interface cloner "carp" (kmod/shim/carp_clone.c) and the
 //! entry points its callbacks call. The policy lives in [`crate::legacy`].
 //!
-//! The cloner is a RAII registration ([`Cloner`]): detaching it destroys every remaining
-//! `carpN` (FreeBSD's `if_clone_detach` calls the destroy callback for each), so it is
-//! dropped first at unload.
+//! The cloner and the ARP hook are one RAII registration per VNET ([`PerVnet`]):
+//! dropping it destroys every remaining `carpN` (FreeBSD's `if_clone_detach` calls the
+//! destroy callback for each), so it goes first once unload is past its point of no
+//! return.
 
 use alloc::vec::Vec;
 use core::ffi::{c_int, c_void};
@@ -18,45 +19,31 @@ use super::ifnet::{Ifaddr, Ifnet};
 use super::net::{errno as errno_of, InFlight};
 use crate::legacy;
 
-/// The registered cloner "carp" (default VNET); detached, every `carpN` destroyed, when
-/// dropped.
-pub struct Cloner(());
+/// The cloner "carp" and the ARP pfil hook, in every VNET present and future (a VNET
+/// constructor/destructor pair registered with the kernel). Dropping it runs the
+/// destructor in every VNET: every `carpN` is destroyed and every ARP hook unlinked (the
+/// hook may still run until the next network epoch, which unload waits for).
+pub struct PerVnet(());
 
-impl Cloner {
-    /// `ifc_attach_cloner("carp", ...)`; `EEXIST` if a cloner of that name exists.
-    pub fn register() -> Result<Cloner, Errno> {
-        // SAFETY: attaches the shim's static cloner description; sleepable caller (load).
-        errno_of(unsafe { sys::carp_shim_clone_attach() })?;
-        Ok(Cloner(()))
+impl PerVnet {
+    /// Registers the pair; `EEXIST` (nothing left registered) if the default VNET did not
+    /// get both (another "carp" cloner exists). The caller must not hold the
+    /// configuration lock: the kernel runs the constructor under its VNET sysinit lock,
+    /// which a VNET being destroyed holds while its interfaces depart through our
+    /// departure handler (which takes the configuration lock).
+    pub fn register() -> Result<PerVnet, Errno> {
+        // SAFETY: registers the shim's static constructor/destructor descriptions;
+        // sleepable caller (load) without the configuration lock.
+        errno_of(unsafe { sys::carp_shim_pervnet_register() })?;
+        Ok(PerVnet(()))
     }
 }
 
-impl Drop for Cloner {
+impl Drop for PerVnet {
     fn drop(&mut self) {
-        // SAFETY: undoes the successful attach above; the caller does not hold the
-        // configuration lock (the destroy callbacks take it).
-        unsafe { sys::carp_shim_clone_detach() };
-    }
-}
-
-/// The input hook on the "ethernet" pfil head answering ARP for `carpN` addresses
-/// (default VNET); unlinked and removed when dropped (the caller then waits for the
-/// network epoch, as unload does after dropping every registration).
-pub struct ArpHook(());
-
-impl ArpHook {
-    /// `pfil_add_hook` + `pfil_link` to `V_link_pfil_head`.
-    pub fn register() -> Result<ArpHook, Errno> {
-        // SAFETY: registers the shim's static hook; sleepable caller (load).
-        errno_of(unsafe { sys::carp_shim_arp_hook_register() })?;
-        Ok(ArpHook(()))
-    }
-}
-
-impl Drop for ArpHook {
-    fn drop(&mut self) {
-        // SAFETY: undoes the successful registration above.
-        unsafe { sys::carp_shim_arp_hook_deregister() };
+        // SAFETY: undoes the successful registration above; the caller does not hold the
+        // configuration lock (the cloner's destroy callbacks take it).
+        unsafe { sys::carp_shim_pervnet_deregister() };
     }
 }
 

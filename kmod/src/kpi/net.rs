@@ -352,14 +352,16 @@ impl InFlight {
 }
 
 /// Whether configuration hooks may still create state (false while unloading).
-static ACCEPTING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
+/// Whether configuration is accepted: from the end of a successful load until unload
+/// begins (and again after a refused unload).
+static ACCEPTING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// Unload begins: configuration hooks refuse from now on.
 pub fn refuse_new_config() {
     ACCEPTING.store(false, Ordering::SeqCst);
 }
 
-/// Unload was refused: configuration hooks work again.
+/// Load completed, or unload was refused: configuration hooks work (again).
 pub fn accept_new_config() {
     ACCEPTING.store(true, Ordering::SeqCst);
 }

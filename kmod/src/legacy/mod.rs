@@ -2,8 +2,8 @@
 //! reference D), beside the modern model of [`crate::config`].
 //!
 //! What exists so far:
-//! - the cloner "carp" (`kpi::clone::Cloner`, registered last at load and dropped first at
-//!   unload): `ifconfig carpN create` / `destroy`; each `carpN` is a pseudo
+//! - the cloner "carp" in every VNET (`kpi::clone::PerVnet`, registered first at load
+//!   but refusing creation until the load completes, dropped first at unload): `ifconfig carpN create` / `destroy`; each `carpN` is a pseudo
 //!   interface (IFT_OTHER; see kmod/shim/carp_clone.c for its type, flags, MTU and output);
 //! - the registry of `carpN` ([`CLONES`], under the configuration lock) holding each
 //!   one's pending legacy configuration (vhid, advbase, advskew, key, and what a netlink
@@ -43,7 +43,7 @@
 //!   the modern `system=CARP` events (whose subsystem names the parent: `vhid@parent`).
 //!
 //! - ARP for `carpN` addresses ([`arp_input`], from an input hook on the parent's
-//!   "ethernet" pfil head, `kpi::clone::ArpHook`): a request for a `carpN` address is
+//!   "ethernet" pfil head, `kpi::clone::PerVnet`): a request for a `carpN` address is
 //!   answered with the virtual MAC by the MASTER only, the answering vhid chosen by
 //!   carp-proto's `arpbalance::decide` (`net.inet.carp.arpbalance`); the request itself
 //!   continues into the stack.
@@ -56,8 +56,12 @@
 //! Limits: IPv6 addresses on a `carpN` bind only through `carp_attach_p` (i.e. with `vhid N`): 15 sends
 //! SIOCSIFADDR only for an interface's first IPv6 address and does not undo a binding made
 //! there on every failure path, so without a vhid an IPv6 address is refused when the
-//! `carpN` has no vhid and stays a plain address otherwise. The cloner and the ARP hook
-//! exist in the default VNET only.
+//! `carpN` has no vhid and stays a plain address otherwise.
+//!
+//! VNETs: the cloner and the ARP hook exist in every VNET (`kpi::clone::PerVnet`), so
+//! `carpN` can be created inside vnet jails; a `carpN` binds to a parent of its own VNET
+//! (parent discovery lists the current VNET's addresses); one moved to another VNET is
+//! unbound on departure ([`clone_departing`]) and binds again there.
 //!
 //! Locking: [`CLONES`] is only touched under the configuration lock (`carp_sx`), like
 //! `module::GLOBAL`; the order is the crate's (`carp_sx` → network epoch → `carp_if`).
@@ -471,6 +475,16 @@ fn unbind_all(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
     drop_vhid(g, &parent.get(), vhid);
     set_parent(g, carp, None);
     carp.clone_link_state(LinkState::Unknown);
+}
+
+/// A `carpN` departs without being destroyed (moved to another VNET with `ifconfig
+/// carpN vnet <jail>`: its addresses stay behind): its vhid leaves its parent, whose VNET
+/// it no longer shares; it keeps its configuration and binds again in its new VNET when
+/// given an address there. After a destroy it is already forgotten: nothing to do.
+pub fn clone_departing(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
+    if carp.is_carp_clone() {
+        unbind_all(g, carp);
+    }
 }
 
 /// A parent with a container departs (its container was just released, every address

@@ -288,19 +288,20 @@ carp_shim_hooks_clear(void)
 /* ---- Protocol 112 ---- */
 
 static int
-carp_shim_input4(struct mbuf **mp, int *offp __unused, int proto __unused)
+carp_shim_input4(struct mbuf **mp, int *offp, int proto __unused)
 {
 
-	carp_rs_input(*mp, AF_INET);
+	carp_rs_input(*mp, AF_INET, *offp);
 	*mp = NULL;
 	return (IPPROTO_DONE);
 }
 
 static int
-carp_shim_input6(struct mbuf **mp, int *offp __unused, int proto __unused)
+carp_shim_input6(struct mbuf **mp, int *offp, int proto __unused)
 {
 
-	carp_rs_input(*mp, AF_INET6);
+	/* *offp: where the CARP/VRRP header starts, past any extension headers. */
+	carp_rs_input(*mp, AF_INET6, *offp);
 	*mp = NULL;
 	return (IPPROTO_DONE);
 }

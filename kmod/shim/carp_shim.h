@@ -254,7 +254,7 @@ typedef int carp_rs_iamatch6_t(struct ifnet *ifp, const uint8_t *addr6);
  */
 typedef int carp_rs_macmatch6_t(struct ifnet *ifp, const uint8_t *addr6);
 /* Protocol 112 input (m starts at the IP header); consumes m. */
-typedef void carp_rs_input_t(struct mbuf *m, int af);
+typedef void carp_rs_input_t(struct mbuf *m, int af, int off);
 /* An interface with a CARP container is going away (destroyed or moved to a VNET). */
 typedef void carp_rs_ifdetach_t(struct ifnet *ifp);
 /* An interface with a CARP container was renamed (arrival event, IFF_RENAMING set). */

@@ -18,8 +18,9 @@ use crate::module;
 /// up to 121 IPv4 or 29 IPv6 addresses); longer ones to the heap.
 const INPUT_CAP: usize = 512;
 
-/// Protocol 112 input (IPv4 when `v6` is false). Consumes the packet.
-pub fn input(m: Mbuf, v6: bool, e: &Epoch) {
+/// Protocol 112 input (IPv4 when `v6` is false; for IPv6, `off` is where the kernel's
+/// IPv6 input left the CARP/VRRP header, past any extension headers). Consumes the packet.
+pub fn input(m: Mbuf, v6: bool, off: usize, e: &Epoch) {
     let mut buf = [0u8; INPUT_CAP];
     let mut big;
     let n = m.len().min(usize::from(u16::MAX));
@@ -52,7 +53,7 @@ pub fn input(m: Mbuf, v6: bool, e: &Epoch) {
     match ifp.cif() {
         None => {
             let out = if v6 {
-                input::input_ipv6::<Table>(sys.allow, None, bytes)
+                input::input_ipv6_at::<Table>(sys.allow, None, bytes, off)
             } else {
                 input::input_ipv4::<Table>(sys.allow, None, bytes)
             };
@@ -61,7 +62,7 @@ pub fn input(m: Mbuf, v6: bool, e: &Epoch) {
         Some(c) => {
             cif::run(c, ifp, e, &sys, |inner, now| {
                 let out = if v6 {
-                    input::input_ipv6(sys.allow, Some(&inner.table), bytes)
+                    input::input_ipv6_at(sys.allow, Some(&inner.table), bytes, off)
                 } else {
                     input::input_ipv4(sys.allow, Some(&inner.table), bytes)
                 };

@@ -480,21 +480,38 @@ pub fn input_ipv6<L: VhidLookup + ?Sized>(
     lookup: Option<&L>,
     packet: &[u8],
 ) -> Outcome {
+    input_ipv6_at(allow, lookup, packet, ipv6::HEADER_LEN)
+}
+
+/// [`input_ipv6`] for a packet whose CARP/VRRP header starts at `offset`, as the kernel's
+/// IPv6 input hands it over (`*offp`, past any extension headers it processed), which is
+/// where FreeBSD's `carp6_input` reads it. At `offset` 40 the fixed header must name
+/// protocol 112; past it the caller vouches that the last next-header did. An `offset`
+/// inside the fixed header or beyond the payload gives [`Verdict::NotDelivered`].
+pub fn input_ipv6_at<L: VhidLookup + ?Sized>(
+    allow: bool,
+    lookup: Option<&L>,
+    packet: &[u8],
+    offset: usize,
+) -> Outcome {
     let Ok(p) = ipv6::Packet::new_checked(packet) else {
         return Outcome::NOT_DELIVERED;
     };
     let Ok(ip) = ipv6::Repr::parse(&p) else {
         return Outcome::NOT_DELIVERED;
     };
-    if ip.next_header != IPPROTO_CARP {
+    if offset == ipv6::HEADER_LEN && ip.next_header != IPPROTO_CARP {
         return Outcome::NOT_DELIVERED;
     }
+    let Some(payload) = offset.checked_sub(ipv6::HEADER_LEN).and_then(|skip| p.payload().get(skip..)) else {
+        return Outcome::NOT_DELIVERED;
+    };
     let facts = IpFacts {
         src: IpAddr::V6(ip.src_addr),
         dst: IpAddr::V6(ip.dst_addr),
         ttl: ip.hop_limit,
-        header_len: ipv6::HEADER_LEN,
-        payload: p.payload(),
+        header_len: offset,
+        payload,
     };
     input(allow, lookup, &facts)
 }
@@ -1000,6 +1017,42 @@ mod tests {
         assert_eq!(o.verdict, Verdict::Valid);
         assert_eq!(stats(&o), [Stat::IPackets6]);
         assert_eq!(o.advert.unwrap().family, Family::Inet6);
+    }
+
+    /// `carp6(repr)` with an 8-byte hop-by-hop options header (PadN) between the fixed
+    /// header and the CARP header, as the kernel hands it over with `*offp` = 48.
+    fn carp6_with_hbh(repr: &carp::Repr) -> Vec<u8> {
+        let plain = carp6(repr);
+        let mut b = plain[..40].to_vec();
+        // next header 0 (hop-by-hop), payload length + 8
+        b[6] = 0;
+        let plen = u16::from_be_bytes([b[4], b[5]]) + 8;
+        b[4..6].copy_from_slice(&plen.to_be_bytes());
+        // hop-by-hop: next header 112, length 0 (8 bytes), PadN of 4 bytes of padding
+        b.extend_from_slice(&[112, 0, 1, 4, 0, 0, 0, 0]);
+        b.extend_from_slice(&plain[40..]);
+        b
+    }
+
+    #[test]
+    fn carp_v6_after_an_extension_header_is_read_at_the_kernels_offset() {
+        let r = carp_repr(42, 5);
+        let plain = run6(&carp6(&r));
+        let b = carp6_with_hbh(&r);
+        let o = input_ipv6_at(true, Some(&iface()), &b, 48);
+        assert_eq!(o.verdict, Verdict::Valid);
+        assert_eq!(o.advert, plain.advert);
+        assert_eq!(stats(&o), [Stat::IPackets6]);
+        // Read at the fixed header's end, the hop-by-hop header is not protocol 112.
+        assert_eq!(input_ipv6(true, Some(&iface()), &b).verdict, Verdict::NotDelivered);
+        // An offset inside the fixed header, or past the payload, is refused.
+        assert_eq!(input_ipv6_at(true, Some(&iface()), &b, 39).verdict, Verdict::NotDelivered);
+        assert_eq!(input_ipv6_at(true, Some(&iface()), &b, b.len() + 1).verdict, Verdict::NotDelivered);
+        // An offset at the very end leaves nothing: too short, counted as FreeBSD does.
+        let end = input_ipv6_at(true, Some(&iface()), &b, b.len());
+        assert_eq!(end.verdict, Verdict::BadLength);
+        // At 40, input_ipv6_at is input_ipv6.
+        assert_eq!(input_ipv6_at(true, Some(&iface()), &carp6(&r), 40), plain);
     }
 
     #[test]

@@ -210,10 +210,12 @@ const _: sys::carp_rs_macmatch6_t = Some(carp_rs_macmatch6);
 
 /// Protocol 112 input; consumes `m`.
 #[no_mangle]
-pub extern "C" fn carp_rs_input(m: *mut sys::mbuf, af: c_int) {
+pub extern "C" fn carp_rs_input(m: *mut sys::mbuf, af: c_int, off: c_int) {
     // SAFETY: ip_input/ip6_input hand over the packet (we free it).
     let Some(m) = (unsafe { Mbuf::from_raw(m) }) else { return };
-    in_net_epoch(|e| hooks::input(m, af == 28, e));
+    // IPv4 finds its header length in the packet; IPv6 starts at `off` (`*offp`).
+    let off = usize::try_from(off).unwrap_or(0);
+    in_net_epoch(|e| hooks::input(m, af == 28, off, e));
 }
 const _: sys::carp_rs_input_t = Some(carp_rs_input);
 

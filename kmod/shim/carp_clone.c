@@ -276,7 +276,7 @@ carp_arp_pfil(struct mbuf **mp, struct ifnet *ifp, int flags __unused,
 	uint64_t frame[(CARP_ARP_FRAME_LEN + 7) / 8], reply[(CARP_ARP_REPLY_LEN + 7) / 8];
 	struct ether_header *eh;
 	struct mbuf *m, *r;
-	int len;
+	int consume, len;
 
 	m = *mp;
 	if (m == NULL || ifp == NULL || ifp->if_carp == NULL ||
@@ -294,17 +294,43 @@ carp_arp_pfil(struct mbuf **mp, struct ifnet *ifp, int flags __unused,
 		return (PFIL_PASS);
 	m_copydata(m, 0, CARP_ARP_FRAME_LEN, (caddr_t)frame);
 	memset(reply, 0, sizeof(reply));
-	len = carp_rs_arp_input(ifp, (const uint8_t *)frame, (uint8_t *)reply);
-	if (len <= 0 || len > CARP_ARP_REPLY_LEN)
-		return (PFIL_PASS);
-	r = m_gethdr(M_NOWAIT, MT_DATA);
-	if (r == NULL)
-		return (PFIL_PASS);
-	memcpy(mtod(r, uint8_t *), reply, len);
-	r->m_len = r->m_pkthdr.len = len;
-	r->m_pkthdr.rcvif = NULL;
-	(void)ether_output_frame(ifp, r);
+	consume = 0;
+	len = carp_rs_arp_input(ifp, (const uint8_t *)frame, (uint8_t *)reply, &consume);
+	if (len > 0 && len <= CARP_ARP_REPLY_LEN &&
+	    (r = m_gethdr(M_NOWAIT, MT_DATA)) != NULL) {
+		memcpy(mtod(r, uint8_t *), reply, len);
+		r->m_len = r->m_pkthdr.len = len;
+		r->m_pkthdr.rcvif = NULL;
+		(void)ether_output_frame(ifp, r);
+	}
+	if (consume) {
+		/*
+		 * The target is a CARP-run carpN address that is also a plain address of the
+		 * parent: the stack's own ARP would answer with the parent's MAC.
+		 */
+		m_freem(m);
+		*mp = NULL;
+		return (PFIL_DROPPED);
+	}
 	return (PFIL_PASS);
+}
+
+int
+carp_shim_if_has_plain_in4(struct ifnet *ifp, const uint8_t *addr)
+{
+	struct ifaddr *ifa;
+	struct in_addr a;
+
+	NET_EPOCH_ASSERT();
+	memcpy(&a, addr, sizeof(a));
+	CK_STAILQ_FOREACH(ifa, &ifp->if_addrhead, ifa_link) {
+		if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != AF_INET ||
+		    ifa->ifa_carp != NULL)
+			continue;
+		if (((struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr == a.s_addr)
+			return (1);
+	}
+	return (0);
 }
 
 /* Adds and links this VNET's ARP hook (curvnet set by the caller). */

@@ -202,6 +202,8 @@ struct carp_shim_addr {
 };
 int	carp_shim_addr_list(int af, struct carp_shim_addr *out, int max);
 /* ARP for carpN addresses: input hook on each VNET's "ethernet" pfil head (above). */
+/* Nonzero iff ifp has the IPv4 address addr (4 bytes) without ifa_carp (network epoch). */
+int	carp_shim_if_has_plain_in4(struct ifnet *ifp, const uint8_t *addr);
 /* Ethernet header + ARP packet handed to Rust; reply room (a minimum-size frame). */
 #define	CARP_ARP_FRAME_LEN	42
 #define	CARP_ARP_REPLY_LEN	60
@@ -289,7 +291,8 @@ typedef int carp_rs_clone_ioctl_t(struct ifnet *ifp, int kind, void *data);
  * Returns the length of the Ethernet frame written to reply (CARP_ARP_REPLY_LEN bytes of
  * room) to send on ifp, or 0 to stay silent.
  */
-typedef int carp_rs_arp_input_t(struct ifnet *ifp, const uint8_t *frame, uint8_t *reply);
+typedef int carp_rs_arp_input_t(struct ifnet *ifp, const uint8_t *frame, uint8_t *reply,
+	    int *consume);
 
 carp_rs_arp_input_t	carp_rs_arp_input;
 carp_rs_clone_create_t	carp_rs_clone_create;

@@ -91,6 +91,88 @@ pub fn decide(arpbalance: bool, source: Ipv4Addr, vhids: &[ArpVhid]) -> Option<u
     chosen.master.then_some(chosen.vhid)
 }
 
+/// The same decision over every vhid at once, in a fixed 64 bytes (one bit per vhid for
+/// "running and owns the target" and one for "master"): what the kernel's ARP hook fills
+/// while walking a parent's addresses, with no limit on how many vhids share an address
+/// and no allocation. Entries that do not own the target are ignored, as in [`decide`];
+/// a vhid inserted twice counts once (running and master are or-ed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArpVhidSet {
+    eligible: [u64; 4],
+    master: [u64; 4],
+}
+
+impl ArpVhidSet {
+    /// No vhid.
+    pub const fn new() -> ArpVhidSet {
+        ArpVhidSet { eligible: [0; 4], master: [0; 4] }
+    }
+
+    /// Adds one local vhid.
+    pub fn insert(&mut self, v: ArpVhid) {
+        if !v.eligible() {
+            return;
+        }
+        let (w, bit) = (usize::from(v.vhid >> 6), 1u64 << (v.vhid & 63));
+        if let Some(e) = self.eligible.get_mut(w) {
+            *e |= bit;
+        }
+        if v.master {
+            if let Some(m) = self.master.get_mut(w) {
+                *m |= bit;
+            }
+        }
+    }
+
+    /// How many vhids are eligible (running and own the target).
+    pub fn count(&self) -> u32 {
+        self.eligible.iter().map(|w| w.count_ones()).sum()
+    }
+
+    /// The `k`-th eligible vhid in vhid order.
+    fn nth(&self, mut k: u32) -> Option<u8> {
+        for (i, &word) in (0u8..).zip(self.eligible.iter()) {
+            let ones = word.count_ones();
+            if k >= ones {
+                k -= ones;
+                continue;
+            }
+            let mut w = word;
+            for _ in 0..k {
+                w &= w.wrapping_sub(1);
+            }
+            let bit = u8::try_from(w.trailing_zeros()).ok()?;
+            return i.checked_mul(64)?.checked_add(bit);
+        }
+        None
+    }
+
+    fn is_master(&self, vhid: u8) -> bool {
+        self.master.get(usize::from(vhid >> 6)).is_some_and(|m| m & (1u64 << (vhid & 63)) != 0)
+    }
+
+    /// [`decide`] over the set.
+    pub fn decide(&self, arpbalance: bool, source: Ipv4Addr) -> Option<u8> {
+        if !arpbalance {
+            let first = self
+                .eligible
+                .iter()
+                .zip(self.master.iter())
+                .zip(0u8..)
+                .find_map(|((e, m), i)| {
+                    let both = e & m;
+                    (both != 0).then(|| i.checked_mul(64).and_then(|b| b.checked_add(u8::try_from(both.trailing_zeros()).ok()?)))
+                })
+                .flatten();
+            return first;
+        }
+        let count = self.count();
+        let index = u32::from(source).checked_rem(count)?;
+        let chosen = self.nth(index)?;
+        self.is_master(chosen).then_some(chosen)
+    }
+}
+
 /// The hardware address an answer carries: the vhid's virtual MAC.
 pub fn answer_mac(vhid: u8) -> [u8; 6] {
     virtual_mac(vhid)
@@ -107,6 +189,26 @@ mod tests {
             owns_target: true,
             master,
         }
+    }
+
+    #[test]
+    fn the_set_decides_as_the_slice_for_every_vhid_position() {
+        // vhids across all four words, the edges included, some not master, some down.
+        let mut list = alloc::vec::Vec::new();
+        for (i, vhid) in [1u8, 2, 63, 64, 65, 127, 128, 200, 254, 255].into_iter().enumerate() {
+            list.push(ArpVhid { vhid, running: i % 4 != 3, owns_target: i != 5, master: i % 3 != 1 });
+        }
+        let mut set = ArpVhidSet::new();
+        for e in list.iter().rev() {
+            set.insert(*e);
+        }
+        for s in 0..40u32 {
+            let src = Ipv4Addr::from(s.wrapping_mul(2_654_435_761));
+            assert_eq!(set.decide(true, src), decide(true, src, &list), "source {s}");
+        }
+        assert_eq!(set.decide(false, Ipv4Addr::UNSPECIFIED), decide(false, Ipv4Addr::UNSPECIFIED, &list));
+        assert_eq!(ArpVhidSet::new().decide(true, Ipv4Addr::new(10, 0, 0, 1)), None);
+        assert_eq!(ArpVhidSet::new().decide(false, Ipv4Addr::new(10, 0, 0, 1)), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! validation agrees with a model written from `carp_nl_set`'s checks, GET replies read
 //! back as what was encoded, and `struct carpreq` round-trips.
 
-use carp_proto::arpbalance::{decide, ArpVhid};
+use carp_proto::arpbalance::{decide, ArpVhid, ArpVhidSet};
 use carp_proto::config::carpreq::{self, CarpReq, CARPREQ_LEN};
 use carp_proto::config::netlink;
 use carp_proto::{CarpState, Errno, Version, VhidStatus};
@@ -237,5 +237,31 @@ proptest! {
             let got: Vec<u8> = answers.iter().flatten().copied().collect();
             prop_assert_eq!(got, vec![chosen]);
         }
+    }
+
+    /// The kernel's fixed-size set decides exactly as the slice, for any distinct vhids
+    /// in any order, with any mix of running, owning and master.
+    #[test]
+    fn arpbalance_set_equals_slice(
+        entries in proptest::collection::btree_map(any::<u8>(), (any::<bool>(), any::<bool>(), any::<bool>()), 0..40),
+        order_seed in any::<u64>(),
+        source in any::<u32>(),
+        balance in any::<bool>(),
+    ) {
+        let mut list: Vec<ArpVhid> = entries.iter().map(|(&vhid, &(running, owns_target, master))| {
+            ArpVhid { vhid, running, owns_target, master }
+        }).collect();
+        // A deterministic shuffle: the kernel walks addresses in list order, not vhid order.
+        let n = list.len();
+        for i in 0..n {
+            let j = ((order_seed.rotate_left(i as u32) ^ i as u64) % n as u64) as usize;
+            list.swap(i, j);
+        }
+        let mut set = ArpVhidSet::new();
+        for e in &list {
+            set.insert(*e);
+        }
+        let src = Ipv4Addr::from(source);
+        prop_assert_eq!(set.decide(balance, src), decide(balance, src, &list));
     }
 }

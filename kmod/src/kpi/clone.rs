@@ -47,11 +47,12 @@ impl Drop for PerVnet {
     }
 }
 
-/// An ARP frame on a parent with a container (network epoch, curvnet set): the reply to
-/// send, if any.
+/// An ARP frame on a parent with a container (network epoch, curvnet set): the length
+/// of the reply written to `reply` (0 for none); `*consume` set to 1 when the stack must
+/// not see the request (see [`legacy::ArpAnswer`]).
 #[no_mangle]
-pub extern "C" fn carp_rs_arp_input(ifp: *mut sys::ifnet, frame: *const u8, reply: *mut u8) -> c_int {
-    if frame.is_null() || reply.is_null() {
+pub extern "C" fn carp_rs_arp_input(ifp: *mut sys::ifnet, frame: *const u8, reply: *mut u8, consume: *mut c_int) -> c_int {
+    if frame.is_null() || reply.is_null() || consume.is_null() {
         return 0;
     }
     // SAFETY: the pfil hook runs inside the network epoch with the receiving interface
@@ -60,7 +61,10 @@ pub extern "C" fn carp_rs_arp_input(ifp: *mut sys::ifnet, frame: *const u8, repl
     // SAFETY: the shim passes CARP_ARP_FRAME_LEN readable bytes.
     let f = unsafe { frame.cast::<[u8; sys::CARP_ARP_FRAME_LEN as usize]>().read_unaligned() };
     let mut out = [0u8; sys::CARP_ARP_REPLY_LEN as usize];
-    let n = legacy::arp_input(ifp, &f, &mut out);
+    let a = legacy::arp_input(ifp, &f, &mut out);
+    // SAFETY: the shim passes a writable int (checked non-null above).
+    unsafe { consume.write(c_int::from(a.consume)) };
+    let n = a.reply_len;
     if n == 0 || n > out.len() {
         return 0;
     }
@@ -71,6 +75,14 @@ pub extern "C" fn carp_rs_arp_input(ifp: *mut sys::ifnet, frame: *const u8, repl
 const _: sys::carp_rs_arp_input_t = Some(carp_rs_arp_input);
 
 impl Ifnet<'_> {
+    /// Whether `addr` is one of this interface's own IPv4 addresses that CARP does not
+    /// run (`ifa_carp` unset). Network epoch.
+    pub fn has_plain_in4(&self, addr: Ipv4Addr) -> bool {
+        let o = addr.octets();
+        // SAFETY: live interface inside the network epoch (the caller's); 4 readable bytes.
+        unsafe { sys::carp_shim_if_has_plain_in4(self.raw(), o.as_ptr()) != 0 }
+    }
+
     /// Whether this interface is one of this module's `carpN`.
     pub fn is_carp_clone(&self) -> bool {
         // SAFETY: live interface; the shim compares its if_ioctl with the cloner's.

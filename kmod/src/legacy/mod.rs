@@ -531,30 +531,39 @@ fn admin(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
     });
 }
 
-/// How many vhids (each bound to a `carpN` having the requested address) one ARP answer
-/// considers; more are ignored (9.x balanced over every `carpN` sharing the address).
-const ARP_MAX: usize = 16;
+/// What the ARP hook does with one request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArpAnswer {
+    /// Length of the reply frame written, 0 for none.
+    pub reply_len: usize,
+    /// The request is for a CARP-run `carpN` address that is also a plain address of the
+    /// parent: the stack must not see it (it would answer with the parent's own MAC, even
+    /// on a BACKUP host), so the hook consumes it.
+    pub consume: bool,
+}
 
 /// An ARP frame (Ethernet header + ARP packet) received on `ifp`, a parent with a
 /// container: the reply frame (Ethernet source and ARP sender = the answering vhid's
-/// virtual MAC, padded to 60 bytes) written to `out`, or 0. Only addresses of `carpN`
+/// virtual MAC, Ethernet destination = the requester's ARP sender address as FreeBSD's
+/// ARP replies have it, padded to 60 bytes) written to `out`. Only addresses of `carpN`
 /// are considered (modern CARP addresses live on the parent and are answered by the
 /// stock ARP code through `carp_iamatch`). The answering vhid is carp-proto's
-/// `arpbalance::decide`: without `net.inet.carp.arpbalance` the first MASTER vhid (in vhid
-/// order) owning the address; with it, the vhid chosen from the requester's address among
-/// the running ones, if this host is its MASTER. Runs in the network epoch; takes only the
-/// container's lock; no allocation.
-pub fn arp_input(ifp: Ifnet<'_>, frame: &[u8; 42], out: &mut [u8; 60]) -> usize {
-    use carp_proto::arpbalance::{self, ArpVhid};
+/// arpbalance decision (`ArpVhidSet`: every vhid sharing the address, no limit): without
+/// `net.inet.carp.arpbalance` the first MASTER vhid (in vhid order) owning the address;
+/// with it, the vhid chosen from the requester's address among the running ones, if this
+/// host is its MASTER. Runs in the network epoch; takes only the container's lock; no
+/// allocation.
+pub fn arp_input(ifp: Ifnet<'_>, frame: &[u8; 42], out: &mut [u8; 60]) -> ArpAnswer {
+    use carp_proto::arpbalance::{self, ArpVhid, ArpVhidSet};
     use carp_proto::wire::arp;
 
-    let Ok((eth, req)) = arp::parse_frame(frame) else { return 0 };
+    let none = ArpAnswer::default();
+    let Ok((_, req)) = arp::parse_frame(frame) else { return none };
     let target = req.target_protocol_addr;
     let source = req.source_protocol_addr;
-    let Some(cif) = ifp.cif() else { return 0 };
+    let Some(cif) = ifp.cif() else { return none };
     let balance = net::sysctls().arpbalance;
-    let mut entries = [ArpVhid { vhid: 0, running: false, owns_target: false, master: false }; ARP_MAX];
-    let mut n = 0usize;
+    let mut set = ArpVhidSet::new();
     {
         let inner = cif.inner.lock();
         for (r, v) in inner.ifas.iter() {
@@ -562,28 +571,26 @@ pub fn arp_input(ifp: Ifnet<'_>, frame: &[u8; 42], out: &mut [u8; 60]) -> usize 
             if !a.ifp().is_some_and(|i| i.is_carp_clone()) || a.addr() != Ok(IpAddr::V4(target)) {
                 continue;
             }
-            if entries.get(..n).is_some_and(|e| e.iter().any(|x| x.vhid == *v)) {
-                continue;
-            }
             let state = inner.table.state(*v);
-            let e = ArpVhid {
+            set.insert(ArpVhid {
                 vhid: *v,
                 running: state.is_some_and(|s| s != CarpState::Init),
                 owns_target: true,
                 master: state == Some(CarpState::Master),
-            };
-            let Some(slot) = entries.get_mut(n) else { break };
-            *slot = e;
-            n = n.saturating_add(1);
+            });
         }
     }
-    let Some(list) = entries.get(..n) else { return 0 };
-    let Some(vhid) = arpbalance::decide(balance, source, list) else { return 0 };
+    if set.count() == 0 {
+        return none;
+    }
+    let consume = ifp.has_plain_in4(target);
+    let Some(vhid) = set.decide(balance, source) else { return ArpAnswer { reply_len: 0, consume } };
     let mac = arpbalance::answer_mac(vhid);
-    let Some(rep) = req.reply_to(mac.into()) else { return 0 };
-    match arp::emit_frame(out, mac.into(), eth.src_addr, &rep) {
+    let Some(rep) = req.reply_to(mac.into()) else { return ArpAnswer { reply_len: 0, consume } };
+    let reply_len = match arp::emit_frame(out, mac.into(), req.source_hardware_addr, &rep) {
         // Minimum Ethernet frame (without FCS): the rest of `out` is zero padding.
         Ok(_) => out.len(),
         Err(_) => 0,
-    }
+    };
+    ArpAnswer { reply_len, consume }
 }

@@ -866,7 +866,7 @@ fn legacy_carp_up_runs_the_election_again() {
 #[test]
 fn legacy_carp_down_as_backup_sends_nothing() {
     let (mut v, _d) = backup();
-    v.handle_admin(at(1 * SEC), false, &sys());
+    v.handle_admin(at(SEC), false, &sys());
     assert_eq!(v.state(), CarpState::Init);
     assert!(transmits(&mut v).is_empty());
 }

@@ -33,7 +33,7 @@ use core::fmt::{self, Write as _};
 use core::hint::black_box as bb;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use carp_proto::arpbalance::{self, ArpVhid};
+use carp_proto::arpbalance::{self, ArpVhid, ArpVhidSet};
 use carp_proto::auth::{self, Authenticator};
 use carp_proto::config::{self, carpreq, legacy, netlink};
 use carp_proto::demotion::{self, Demotion, DemotionReason, DemotionState};
@@ -1111,7 +1111,15 @@ pub unsafe extern "C" fn probe_arpbalance(
         };
         n += 1;
     }
-    match arpbalance::decide(balance, Ipv4Addr::from(source), list.get(..n).unwrap_or(&[])) {
+    let list = list.get(..n).unwrap_or(&[]);
+    // The kernel's form: the fixed-size set, filled entry by entry.
+    let mut set = ArpVhidSet::new();
+    for e in list {
+        set.insert(*e);
+    }
+    bb(set.count());
+    bb(set.decide(balance, Ipv4Addr::from(source)));
+    match arpbalance::decide(balance, Ipv4Addr::from(source), list) {
         Some(vh) => i64::from(arpbalance::answer_mac(vh).iter().map(|&x| u32::from(x)).sum::<u32>()),
         None => -1,
     }

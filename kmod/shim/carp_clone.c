@@ -316,6 +316,29 @@ carp_arp_pfil(struct mbuf **mp, struct ifnet *ifp, int flags __unused,
 }
 
 int
+carp_shim_if_ipaddrs(struct ifnet *ifp, struct ifaddr **out, int max)
+{
+	struct epoch_tracker et;
+	struct ifaddr *ifa;
+	int n;
+
+	n = 0;
+	NET_EPOCH_ENTER(et);
+	CK_STAILQ_FOREACH(ifa, &ifp->if_addrhead, ifa_link) {
+		if (ifa->ifa_addr == NULL || (ifa->ifa_addr->sa_family != AF_INET &&
+		    ifa->ifa_addr->sa_family != AF_INET6))
+			continue;
+		if (out != NULL && n < max) {
+			ifa_ref(ifa);
+			out[n] = ifa;
+		}
+		n++;
+	}
+	NET_EPOCH_EXIT(et);
+	return (n);
+}
+
+int
 carp_shim_if_has_plain_in4(struct ifnet *ifp, const uint8_t *addr)
 {
 	struct ifaddr *ifa;

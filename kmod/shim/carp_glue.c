@@ -471,6 +471,22 @@ carp_shim_ifarrival(void *arg __unused, struct ifnet *ifp)
 		carp_rs_ifrename(ifp);
 }
 
+static eventhandler_tag carp_ifaddr_tag;
+
+/*
+ * An IPv4 address was added (in_aifaddr, end): a parent coming back with its subnet lets
+ * unbound carpN bind again. Addresses of carpN themselves are not of interest.
+ */
+static void
+carp_shim_ifaddr(void *arg __unused, struct ifnet *ifp, struct ifaddr *ifa, int event)
+{
+
+	if (event != IFADDR_EVENT_ADD || ifa == NULL || ifa->ifa_addr == NULL ||
+	    ifa->ifa_addr->sa_family != AF_INET || carp_shim_is_clone(ifp))
+		return;
+	carp_rs_ifaddr_added(ifp);
+}
+
 int
 carp_shim_ifdetach_register(void)
 {
@@ -486,6 +502,15 @@ carp_shim_ifdetach_register(void)
 		carp_ifdetach_tag = NULL;
 		return (ENOMEM);
 	}
+	carp_ifaddr_tag = EVENTHANDLER_REGISTER(ifaddr_event_ext, carp_shim_ifaddr,
+	    NULL, EVENTHANDLER_PRI_ANY);
+	if (carp_ifaddr_tag == NULL) {
+		EVENTHANDLER_DEREGISTER(ifnet_arrival_event, carp_ifarrival_tag);
+		carp_ifarrival_tag = NULL;
+		EVENTHANDLER_DEREGISTER(ifnet_departure_event, carp_ifdetach_tag);
+		carp_ifdetach_tag = NULL;
+		return (ENOMEM);
+	}
 	return (0);
 }
 
@@ -493,6 +518,9 @@ void
 carp_shim_ifdetach_deregister(void)
 {
 
+	if (carp_ifaddr_tag != NULL)
+		EVENTHANDLER_DEREGISTER(ifaddr_event_ext, carp_ifaddr_tag);
+	carp_ifaddr_tag = NULL;
 	if (carp_ifarrival_tag != NULL)
 		EVENTHANDLER_DEREGISTER(ifnet_arrival_event, carp_ifarrival_tag);
 	carp_ifarrival_tag = NULL;

@@ -202,6 +202,12 @@ struct carp_shim_addr {
 };
 int	carp_shim_addr_list(int af, struct carp_shim_addr *out, int max);
 /* ARP for carpN addresses: input hook on each VNET's "ethernet" pfil head (above). */
+/*
+ * The AF_INET and AF_INET6 addresses of ifp: fills at most max entries of out (out may be
+ * NULL), each with a reference taken (ifa_ref) for the caller to release, and returns
+ * how many there are.
+ */
+int	carp_shim_if_ipaddrs(struct ifnet *ifp, struct ifaddr **out, int max);
 /* Nonzero iff ifp has the IPv4 address addr (4 bytes) without ifa_carp (network epoch). */
 int	carp_shim_if_has_plain_in4(struct ifnet *ifp, const uint8_t *addr);
 /* Ethernet header + ARP packet handed to Rust; reply room (a minimum-size frame). */
@@ -261,6 +267,8 @@ typedef void carp_rs_input_t(struct mbuf *m, int af, int off);
 typedef void carp_rs_ifdetach_t(struct ifnet *ifp);
 /* An interface with a CARP container was renamed (arrival event, IFF_RENAMING set). */
 typedef void carp_rs_ifrename_t(struct ifnet *ifp);
+/* An IPv4 address was added to ifp, not a carpN (ifaddr_event_ext, IFADDR_EVENT_ADD). */
+typedef void carp_rs_ifaddr_added_t(struct ifnet *ifp);
 /* A VNET is being destroyed, or the module unloaded (curvnet is that VNET). */
 typedef void carp_rs_vnet_uninit_t(void);
 /* The send-all task: every MASTER vhid advertises now (demotion changed). */
@@ -323,6 +331,7 @@ carp_rs_callout_t	carp_rs_callout;
 carp_rs_sendall_t	carp_rs_sendall;
 carp_rs_ifdetach_t	carp_rs_ifdetach;
 carp_rs_ifrename_t	carp_rs_ifrename;
+carp_rs_ifaddr_added_t	carp_rs_ifaddr_added;
 carp_rs_vnet_uninit_t	carp_rs_vnet_uninit;
 carp_rs_nl_get_t	carp_rs_nl_get;
 carp_rs_nl_set_t	carp_rs_nl_set;

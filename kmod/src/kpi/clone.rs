@@ -15,7 +15,7 @@ use carp_proto::{Errno, Family, LinkState};
 use sys_bindings as sys;
 
 use super::errno;
-use super::ifnet::{Ifaddr, Ifnet};
+use super::ifnet::{IfaRef, Ifaddr, Ifnet};
 use super::net::{errno as errno_of, InFlight};
 use crate::legacy;
 
@@ -75,6 +75,34 @@ pub extern "C" fn carp_rs_arp_input(ifp: *mut sys::ifnet, frame: *const u8, repl
 const _: sys::carp_rs_arp_input_t = Some(carp_rs_arp_input);
 
 impl Ifnet<'_> {
+    /// This interface's IPv4 and IPv6 addresses, each a counted reference. Sleepable
+    /// context (it allocates with M_NOWAIT; `ENOMEM` if that fails).
+    pub fn ip_addrs(&self) -> Result<Vec<IfaRef>, Errno> {
+        // SAFETY: live interface; a NULL output only counts.
+        let count = unsafe { sys::carp_shim_if_ipaddrs(self.raw(), core::ptr::null_mut(), 0) };
+        // Room for a few addresses added meanwhile; more are ignored.
+        let room = usize::try_from(count).unwrap_or(0).saturating_add(4);
+        let mut raw: Vec<*mut sys::ifaddr> = Vec::new();
+        raw.try_reserve_exact(room).map_err(|_| Errno::ENOMEM)?;
+        let mut out: Vec<IfaRef> = Vec::new();
+        out.try_reserve_exact(room).map_err(|_| Errno::ENOMEM)?;
+        raw.resize(room, core::ptr::null_mut());
+        let max = c_int::try_from(raw.len()).unwrap_or(0);
+        // SAFETY: `raw` holds `max` writable entries; each filled one carries a reference
+        // taken for us.
+        let n = unsafe { sys::carp_shim_if_ipaddrs(self.raw(), raw.as_mut_ptr(), max) };
+        let filled = usize::try_from(n).unwrap_or(0).min(raw.len());
+        for p in raw.iter().take(filled) {
+            // SAFETY: the shim took one reference on each of the first `filled` entries;
+            // it is owned from here on (released when the IfaRef drops).
+            if let Some(r) = unsafe { IfaRef::from_counted(*p) } {
+                // Cannot fail: `out` has room for every entry (reserved above).
+                let _ = crate::util::push(&mut out, r);
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether `addr` is one of this interface's own IPv4 addresses that CARP does not
     /// run (`ifa_carp` unset). Network epoch.
     pub fn has_plain_in4(&self, addr: Ipv4Addr) -> bool {

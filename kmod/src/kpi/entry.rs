@@ -268,6 +268,18 @@ pub extern "C" fn carp_rs_ifdetach(ifp: *mut sys::ifnet) {
 }
 const _: sys::carp_rs_ifdetach_t = Some(carp_rs_ifdetach);
 
+/// ifaddr_event_ext, IFADDR_EVENT_ADD of an IPv4 address on an interface that is not a
+/// `carpN`: unbound `carpN` of this VNET try to bind again (their parent may be back).
+#[no_mangle]
+pub extern "C" fn carp_rs_ifaddr_added(ifp: *mut sys::ifnet) {
+    let Some(_in) = InFlight::enter_config() else { return };
+    // SAFETY: the event handler runs with the interface valid for the call.
+    if unsafe { Ifnet::from_raw(ifp) }.is_some() {
+        crate::legacy::rebind_unbound();
+    }
+}
+const _: sys::carp_rs_ifaddr_added_t = Some(carp_rs_ifaddr_added);
+
 /// C code of the module outside a Rust hook (cloner callbacks): counted as inside a hook
 /// until [`carp_rs_inflight_exit`], so unload waits for it.
 #[no_mangle]

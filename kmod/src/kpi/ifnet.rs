@@ -337,6 +337,16 @@ unsafe impl Send for IfaRef {}
 unsafe impl Sync for IfaRef {}
 
 impl IfaRef {
+    /// Takes over a reference the caller already holds.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be null or a live ifaddr on which the caller holds one reference
+    /// (ifa_ref) that this value now owns.
+    pub(crate) unsafe fn from_counted(ptr: *mut sys::ifaddr) -> Option<IfaRef> {
+        NonNull::new(ptr).map(|ptr| IfaRef { ptr })
+    }
+
     /// A borrowed view.
     pub fn get(&self) -> Ifaddr<'_> {
         Ifaddr { ptr: self.ptr, _life: PhantomData }

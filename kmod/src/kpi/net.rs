@@ -351,7 +351,6 @@ impl InFlight {
     }
 }
 
-/// Whether configuration hooks may still create state (false while unloading).
 /// Whether configuration is accepted: from the end of a successful load until unload
 /// begins (and again after a refused unload).
 static ACCEPTING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);

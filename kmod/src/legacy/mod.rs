@@ -32,9 +32,13 @@
 //!   `carpN` (its addresses unbound, its vhid removed from the parent);
 //! - the mixing rule for the modern side ([`check_modern`]: SET or attach of a vhid a
 //!   `carpN` uses on that parent → `EEXIST`);
-//! - SET/SIOCSVH on a bound `carpN` also reconfigure the vhid on the parent (changing the
-//!   vhid number of a bound `carpN` is refused with `EBUSY`: remove its addresses first);
-//!   GET/SIOCGVH report the live state;
+//! - SET/SIOCSVH on a bound `carpN` also reconfigure the vhid on the parent; a new vhid
+//!   number ([`renumber`], as 9.x allowed) moves the `carpN` to a fresh vhid on the same
+//!   parent (`EEXIST` if taken there) and binds its addresses again; GET/SIOCGVH report
+//!   the live state;
+//! - a `carpN` unbound because its parent departed binds again by itself when an IPv4
+//!   address appears on another interface of its VNET and a parent is found for its
+//!   addresses ([`rebind_unbound`], from `ifaddr_event_ext`);
 //! - `ifconfig carpN down` / `up` on a bound `carpN` run `Vhid::handle_admin` (hand-off
 //!   advertisement, INIT; election again).
 //!
@@ -277,13 +281,74 @@ fn set_parent(g: &mut ConfigGuard, ifp: &Ifnet<'_>, parent: Option<IfRef>) {
 fn change(g: &mut ConfigGuard, ifp: &Ifnet<'_>, ch: &LegacyChange) -> Result<(), Errno> {
     if let Some((parent, _)) = binding(g, ifp) {
         if ch.renumber {
-            return Err(Errno::EBUSY);
+            return renumber(g, ifp, &parent.get(), ch);
         }
         let sr = ch.set_request().ok_or(Errno::EINVAL)?;
         config::set(g, parent, &sr)?;
     }
     let c = find(CLONES.get(g), ifp).ok_or(Errno::ENXIO)?;
     apply(c, ch)
+}
+
+/// A new vhid number for a bound `carpN` (9.x allowed it): the new number must be free on
+/// the parent (`EEXIST` otherwise, nothing changed); then the `carpN` leaves its old
+/// vhid (which is destroyed on the parent), takes the new number and MAC, and its
+/// addresses bind again under the new vhid, which starts its election afresh. An address
+/// that cannot bind again stays on the `carpN` as a plain address (the error is
+/// returned).
+fn renumber(g: &mut ConfigGuard, carp: &Ifnet<'_>, parent: &Ifnet<'_>, ch: &LegacyChange) -> Result<(), Errno> {
+    let new = ch.vhid.ok_or(Errno::EINVAL)?;
+    if parent_vhids(g, parent)?.contains(&new) {
+        return Err(Errno::EEXIST);
+    }
+    // Allocated before anything changes: a shortage leaves the binding as it was.
+    let addrs = carp.ip_addrs()?;
+    unbind_all(g, carp);
+    let c = find(CLONES.get(g), carp).ok_or(Errno::ENXIO)?;
+    apply(c, ch)?;
+    bind_addrs(g, &addrs)
+}
+
+/// Binds every address of `addrs` (a `carpN`'s) that is not bound yet, as if it had just
+/// been added without a vhid; the first error is returned, the rest are still tried.
+fn bind_addrs(g: &mut ConfigGuard, addrs: &[IfaRef]) -> Result<(), Errno> {
+    let mut first = Ok(());
+    for r in addrs {
+        let a = r.get();
+        if a.is_carp() {
+            continue;
+        }
+        if let Err(e) = attach(g, a, 0) {
+            if first.is_ok() {
+                first = Err(e);
+            }
+        }
+    }
+    first
+}
+
+/// An IPv4 address appeared on an interface that is not a `carpN` (a parent coming back,
+/// or its subnet configured again): every configured, unbound `carpN` of the current VNET
+/// with addresses tries to bind them again. Errors (no parent yet) are expected and
+/// ignored.
+pub fn rebind_unbound() {
+    let mut g = ConfigGuard::lock();
+    let cur = crate::kpi::vnet::current();
+    let mut waiting: Vec<IfRef> = Vec::new();
+    for c in CLONES.get(&mut g).iter() {
+        let i = c.ifp.get();
+        if c.cfg.is_some() && c.parent.is_none() && i.vnet() == cur {
+            if crate::util::push(&mut waiting, i.to_ref()).is_err() {
+                return;
+            }
+        }
+    }
+    for carp in waiting.iter() {
+        let Ok(addrs) = carp.get().ip_addrs() else { return };
+        if !addrs.is_empty() {
+            let _ = bind_addrs(&mut g, &addrs);
+        }
+    }
 }
 
 /// CARP_NL_CMD_SET naming a `carpN` (already decoded and validated by

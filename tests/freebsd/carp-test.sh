@@ -28,7 +28,8 @@ KO=${1:-$(dirname "$0")/../../build/carp.ko}
 [ $# -gt 0 ] && shift
 TESTS=${*:-"basic_v4 basic_v6 preempt_on preempt_off negative_demotion switch
     unicast_v4 unicast_v6 vrrp_v4 vrrp_v6 demotion_sysctl readd_keeps_vhid
-    clone_failover_three_hosts clone_down_up_handoff arpbalance_pair
+    clone_failover_three_hosts clone_down_up_handoff clone_renumber
+    clone_parent_returns arpbalance_pair
     mixed_models_refused unload_while_configured"}
 
 PASS=0
@@ -365,6 +366,53 @@ test_clone_down_up_handoff() {
 # Two hosts, one address, vhids 1 and 2, each master of one; clients with
 # different sources are answered by different masters; one host fails and
 # all clients move.
+# A bound carpN takes a new vhid: new MAC, addresses bound again, new election.
+test_clone_renumber() {
+	pair_v4
+	for h in a b; do
+		j $h ifconfig carp0 create
+	done
+	j a ifconfig carp0 vhid 1 pass secret 192.0.2.50/24
+	j b ifconfig carp0 vhid 1 advskew 100 pass secret 192.0.2.50/24
+	wait_state a carp0 MASTER
+	wait_state b carp0 BACKUP
+	j a ifconfig carp0 vhid 3
+	j b ifconfig carp0 vhid 3
+	wait_state a carp0 MASTER
+	wait_state b carp0 BACKUP
+	[ -n "$(status_vhid a carp0 3)" ] || { echo "  a carp0 has no vhid 3" >&2; return 1; }
+	j a ifconfig carp0 | grep -q "ether 00:00:5e:00:01:03" ||
+	    { echo "  a carp0 MAC is not 00:00:5e:00:01:03" >&2; return 1; }
+	# a vhid the parent already has is refused, nothing changed
+	j a ifconfig "$A" alias vhid 7 pass other 192.0.2.70/32
+	fails j a ifconfig carp0 vhid 7 2>/dev/null
+	is MASTER a carp0
+	j a ifconfig carp0 destroy
+	j b ifconfig carp0 destroy
+}
+
+# The parent leaves the jail and comes back: carp0 binds again by itself once the
+# parent has its address again (preemption is off, so b stays MASTER).
+test_clone_parent_returns() {
+	pair_v4
+	j a ifconfig carp0 create
+	j a ifconfig carp0 vhid 1 pass secret 192.0.2.50/24
+	j b ifconfig carp0 create
+	j b ifconfig carp0 vhid 1 advskew 100 pass secret 192.0.2.50/24
+	wait_state a carp0 MASTER
+	wait_state b carp0 BACKUP
+	ifconfig "$A" -vnet "${PREFIX}_a"
+	wait_state b carp0 MASTER
+	is INIT a carp0
+	ifconfig "$A" vnet "${PREFIX}_a"
+	j a ifconfig "$A" 192.0.2.1/24 up
+	# bound again: a elects and, without preemption, stays BACKUP behind b
+	wait_state a carp0 BACKUP
+	is MASTER b carp0
+	j a ifconfig carp0 destroy
+	j b ifconfig carp0 destroy
+}
+
 test_arpbalance_pair() {
 	br=$(mkbridge); e1=$(mkepair); e2=$(mkepair); e3=$(mkepair)
 	mkjail sw "$br" "${e1}a" "${e2}a" "${e3}a"

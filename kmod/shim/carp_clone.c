@@ -174,6 +174,13 @@ carp_clone_destroy(struct if_clone *ifc __unused, struct ifnet *ifp,
 	/* Rust unbinds the carpN's vhid and forgets it first; then the ifnet goes away. */
 	carp_rs_inflight_enter();
 	carp_rs_clone_destroy(ifp);
+	/*
+	 * Remove the addresses here, while the protocols are alive: at VNET teardown
+	 * if_detach skips the purge (VNET_IS_SHUTTING_DOWN), and this destructor runs before
+	 * the protocols' own teardown, which would then never see them. Elsewhere if_detach
+	 * would find nothing left to purge. ifa_carp is already clear: no carp_detach_p.
+	 */
+	if_purgeaddrs(ifp);
 	bpfdetach(ifp);
 	if_detach(ifp);
 	if_free(ifp);
@@ -328,11 +335,16 @@ carp_shim_if_ipaddrs(struct ifnet *ifp, struct ifaddr **out, int max)
 		if (ifa->ifa_addr == NULL || (ifa->ifa_addr->sa_family != AF_INET &&
 		    ifa->ifa_addr->sa_family != AF_INET6))
 			continue;
-		if (out != NULL && n < max) {
-			ifa_ref(ifa);
-			out[n] = ifa;
+		if (out == NULL) {
+			n++;
+			continue;
 		}
-		n++;
+		if (n >= max)
+			break;
+		/* An address being deleted may have dropped its last reference already. */
+		if (!ifa_try_ref(ifa))
+			continue;
+		out[n++] = ifa;
 	}
 	NET_EPOCH_EXIT(et);
 	return (n);

@@ -543,9 +543,10 @@ fn unbind_all(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
 }
 
 /// A `carpN` departs without being destroyed (moved to another VNET with `ifconfig
-/// carpN vnet <jail>`: its addresses stay behind): its vhid leaves its parent, whose VNET
-/// it no longer shares; it keeps its configuration and binds again in its new VNET when
-/// given an address there. After a destroy it is already forgotten: nothing to do.
+/// carpN vnet <jail>`; the kernel purges its addresses first, which unbinds them through
+/// `carp_detach_p`): whatever is still bound leaves the parent, whose VNET it no longer
+/// shares; it keeps its configuration and binds again in its new VNET when given an
+/// address there. After a destroy it is already forgotten: nothing to do.
 pub fn clone_departing(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
     if carp.is_carp_clone() {
         unbind_all(g, carp);
@@ -648,7 +649,9 @@ pub fn arp_input(ifp: Ifnet<'_>, frame: &[u8; 42], out: &mut [u8; 60]) -> ArpAns
     if set.count() == 0 {
         return none;
     }
-    let consume = ifp.has_plain_in4(target);
+    // Only what the stack's ARP would answer (a request that is not gratuitous): replies
+    // and announcements for the address must still reach it.
+    let consume = req.operation == arp::Operation::Request && !req.is_gratuitous() && ifp.has_plain_in4(target);
     let Some(vhid) = set.decide(balance, source) else { return ArpAnswer { reply_len: 0, consume } };
     let mac = arpbalance::answer_mac(vhid);
     let Some(rep) = req.reply_to(mac.into()) else { return ArpAnswer { reply_len: 0, consume } };

@@ -189,6 +189,20 @@ carp_clone_destroy(struct if_clone *ifc __unused, struct ifnet *ifp,
 }
 
 int
+carp_shim_clone_destroy(struct ifnet *ifp)
+{
+	/* A word array, not a char array: see carp_arp_pfil (no stack protector). */
+	uint64_t name[(IFNAMSIZ + 7) / 8];
+	int error;
+
+	strlcpy((char *)name, ifp->if_xname, IFNAMSIZ);
+	CURVNET_SET(ifp->if_vnet);
+	error = if_clone_destroy((const char *)name);
+	CURVNET_RESTORE();
+	return (error);
+}
+
+int
 carp_shim_is_clone(struct ifnet *ifp)
 {
 
@@ -502,18 +516,16 @@ void
 carp_shim_pervnet_deregister(void)
 {
 	VNET_ITERATOR_DECL(vnet_iter);
-	int tries;
 
-	/* No VNET gets them from now on; then the destructor runs in every listed VNET. */
-	vnet_deregister_sysinit(&carp_pervnet_ctor);
-	vnet_deregister_sysuninit(&carp_pervnet_dtor);
 	/*
-	 * A VNET whose constructors ran just before the deregistration is put on the VNET
-	 * list only after vnet_alloc drops the sysinit lock, so the sweep above can miss it:
-	 * sweep again, for up to a second, until no VNET holds a piece of this module.
+	 * No VNET gets them from now on. The destructor stays registered until no VNET holds
+	 * a piece of this module: a VNET being destroyed is already off the VNET list but
+	 * still runs it, and one being constructed joins the list soon. The module destroys
+	 * its carpN before this (carp_shim_clone_destroy), so the detaches below find their
+	 * cloners empty and never destroy an interface under the VNET locks.
 	 */
-	for (tries = 0; atomic_load_int(&carp_pervnet_count) != 0 && tries < 100; tries++) {
-		pause("carpvnt", MAX(1, hz / 100));
+	vnet_deregister_sysinit(&carp_pervnet_ctor);
+	for (;;) {
 		VNET_LIST_RLOCK();
 		VNET_FOREACH(vnet_iter) {
 			CURVNET_SET(vnet_iter);
@@ -521,9 +533,9 @@ carp_shim_pervnet_deregister(void)
 			CURVNET_RESTORE();
 		}
 		VNET_LIST_RUNLOCK();
+		if (atomic_load_int(&carp_pervnet_count) == 0)
+			break;
+		pause("carpvnt", MAX(1, hz / 100));
 	}
-	if (atomic_load_int(&carp_pervnet_count) != 0)
-		log(LOG_WARNING, "carp: %u per-VNET registrations were not found at unload "
-		    "(a VNET destroyed during the unload)\n",
-		    atomic_load_int(&carp_pervnet_count));
+	vnet_deregister_sysuninit(&carp_pervnet_dtor);
 }

@@ -182,6 +182,11 @@ int	carp_shim_nl_end_dump(struct nl_pstate *npt, int error, struct nlmsghdr *hdr
  */
 int	carp_shim_pervnet_register(void);
 void	carp_shim_pervnet_deregister(void);
+/*
+ * Destroys a carpN as SIOCIFDESTROY does (if_clone_destroy by name, in the interface's
+ * VNET). The caller holds a reference on ifp; sleepable, without the configuration lock.
+ */
+int	carp_shim_clone_destroy(struct ifnet *ifp);
 /* Nonzero iff ifp is one of this module's carpN (identified by its if_ioctl). */
 int	carp_shim_is_clone(struct ifnet *ifp);
 /* Writes the carpN's 6-byte link-level address (EINVAL if it has no such address). */

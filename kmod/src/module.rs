@@ -113,8 +113,10 @@ pub fn load() -> Result<(), Errno> {
 /// 2. threads already inside a hook are waited for (at most a second; if one stays, those
 ///    registrations come back and the unload is refused with `EBUSY`, nothing else
 ///    changed);
-/// 3. from here on the unload goes through: the cloner and the ARP hook go from every
-///    VNET (destroying every carpN); every container is released under the configuration lock, each in its
+/// 3. from here on the unload goes through: every carpN is destroyed (through the
+///    kernel, outside every lock), then the cloner and the ARP hook go from every VNET
+///    (the destructor stays registered until no VNET, not even one being created or
+///    destroyed meanwhile, holds either); every container is released under the configuration lock, each in its
 ///    parent's VNET: CARP addresses unbound (`ifa_carp` cleared, routes withdrawn, the
 ///    addresses stay as plain addresses), `if_carp` cleared, after an epoch wait with its
 ///    callout drained; then the departure handler goes;
@@ -171,8 +173,10 @@ fn wait_idle_forever() {
 
 /// Steps 3 and 4 of [`unload`].
 fn finish_unload(pervnet: crate::kpi::clone::PerVnet, ifdeparture: IfDeparture, hooks: Hooks) -> Result<(), Errno> {
-    // Issue 5: in every VNET, destroys every carpN (their addresses detach through our
-    // hooks) and unlinks the ARP pfil hook (it may run until the epoch wait below).
+    // Issue 5: every carpN destroyed first, through the kernel and outside every lock
+    // (their addresses detach through our hooks); then the cloner and the ARP pfil hook
+    // go from every VNET (the hook may run until the epoch wait below).
+    crate::legacy::destroy_all();
     drop(pervnet);
     net::net_epoch_wait();
     wait_idle_forever();

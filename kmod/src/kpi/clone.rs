@@ -111,6 +111,18 @@ impl Ifnet<'_> {
         unsafe { sys::carp_shim_if_has_plain_in4(self.raw(), o.as_ptr()) != 0 }
     }
 
+    /// Destroys this `carpN` the way `ifconfig carpN destroy` does (`if_clone_destroy` by
+    /// name, in the interface's VNET): `ENXIO` if it is not (or no longer, or not yet) on
+    /// its cloner's list. Sleepable, without the configuration lock (the destroy callback
+    /// takes it). Only for `carpN`.
+    pub fn clone_destroy(&self) -> Result<(), Errno> {
+        if !self.is_carp_clone() {
+            return Err(Errno::EINVAL);
+        }
+        // SAFETY: live carpN interface (the caller holds a reference); sleepable caller.
+        errno_of(unsafe { sys::carp_shim_clone_destroy(self.raw()) })
+    }
+
     /// Whether this interface is one of this module's `carpN`.
     pub fn is_carp_clone(&self) -> bool {
         // SAFETY: live interface; the shim compares its if_ioctl with the cloner's.

@@ -382,6 +382,12 @@ impl Drop for InFlight {
     }
 }
 
+/// Sleeps about a millisecond (pause(9)); sleepable callers only.
+pub fn pause_ms() {
+    // SAFETY: pause(9); callers are in sleepable context (unload).
+    unsafe { sys::carp_shim_pause() };
+}
+
 /// Waits (sleeping a millisecond at a time) until no thread is inside a hook; at most
 /// `max_ms` milliseconds. Returns whether it got there.
 pub fn wait_hooks_idle(max_ms: u32) -> bool {

@@ -117,6 +117,43 @@ pub fn clone_created(ifp: Ifnet<'_>) -> Result<(), Errno> {
     crate::util::push(CLONES.get(&mut g), entry).map_err(|_| Errno::ENOMEM)
 }
 
+/// Unload, past its point of no return (creation is refused): destroys every `carpN`
+/// through the kernel, one at a time and outside every lock, so that the per-VNET
+/// destructors that follow find their cloners empty. A `carpN` whose creation is still
+/// finishing (not yet on its cloner's list: `ENXIO`) is tried again, for up to about five
+/// seconds.
+pub fn destroy_all() {
+    for _ in 0..500 {
+        let mut list: Vec<IfRef> = Vec::new();
+        {
+            let mut g = ConfigGuard::lock();
+            for c in CLONES.get(&mut g).iter() {
+                if crate::util::push(&mut list, c.ifp.get().to_ref()).is_err() {
+                    break;
+                }
+            }
+        }
+        if list.is_empty() {
+            return;
+        }
+        for c in list.iter() {
+            let _ = c.get().clone_destroy();
+        }
+        drop(list);
+        let left = {
+            let mut g = ConfigGuard::lock();
+            !CLONES.get(&mut g).is_empty()
+        };
+        if !left {
+            return;
+        }
+        for _ in 0..10 {
+            net::pause_ms();
+        }
+    }
+    crate::kpi::log::info(c"carp: unload: a carp interface could not be destroyed");
+}
+
 /// The cloner is destroying `ifp`: unbind its addresses, remove its vhid from the parent,
 /// forget it (its reference is released here, before the shim detaches and frees the
 /// interface, whose address purge then finds nothing bound).

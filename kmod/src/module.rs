@@ -116,10 +116,11 @@ pub fn load() -> Result<(), Errno> {
 /// 3. from here on the unload goes through: every carpN is destroyed (through the
 ///    kernel, outside every lock), then the cloner and the ARP hook go from every VNET
 ///    (the destructor stays registered until no VNET, not even one being created or
-///    destroyed meanwhile, holds either); every container is released under the configuration lock, each in its
-///    parent's VNET: CARP addresses unbound (`ifa_carp` cleared, routes withdrawn, the
-///    addresses stay as plain addresses), `if_carp` cleared, after an epoch wait with its
-///    callout drained; then the departure handler goes;
+///    destroyed meanwhile, holds either); every container is released under the
+///    configuration lock, each in its parent's VNET: CARP addresses unbound (`ifa_carp`
+///    cleared, routes withdrawn, the addresses stay as plain addresses), `if_carp`
+///    cleared, after an epoch wait with its callout drained; then the departure handler
+///    goes;
 /// 4. only now, with nothing in the stack pointing at CARP state, the hooks are cleared;
 ///    then the epoch and every remaining hook user are waited for and the send-all task
 ///    drained.

@@ -17,9 +17,8 @@
  *  - a 6-byte link-level address (sdl_alen 6), all zero until the carpN has a vhid,
  *    then 00:00:5e:00:01:<vhid> (carp_shim_clone_set_lladdr);
  *  - MTU 1500;
- *  - if_output and if_transmit drop every packet (counted in oerrors, ENETDOWN): CARP
- *    addresses on a carpN are bound to a parent and their traffic leaves through the
- *    parent's own routes; nothing is meant to be sent "via carpN";
+ *  - if_output forwards to the bound parent (carp_clone_output); if_transmit drops
+ *    (nothing hands a carpN Ethernet frames);
  *  - if_ioctl forwards to Rust (carp_rs_clone_ioctl), which takes every decision.
  *
  * Rust keeps the per-carpN state, keyed by the ifnet (carp_rs_clone_create/destroy).
@@ -76,14 +75,48 @@ VNET_DEFINE_STATIC(pfil_hook_t, carp_arp_hook) = NULL;
 /* How many VNETs hold a cloner or a hook of this module (see carp_shim_pervnet_deregister). */
 static volatile u_int carp_pervnet_count;
 
+/*
+ * A packet routed through a carpN (its subnet route can end up on the carpN, e.g. when
+ * the parent's own address in that subnet goes away): forwarded to the bound parent's
+ * if_output with the same next hop, as 9.x's carp_output did, tagged for the vhid's
+ * virtual MAC as source when this host is its MASTER. Unbound: dropped (ENETDOWN). The
+ * parent pointer (if_softc) is published by carp_shim_clone_set_parent under the
+ * module's configuration lock and read here inside the network epoch, which keeps the
+ * ifnet allocated.
+ */
 static int
 carp_clone_output(struct ifnet *ifp, struct mbuf *m,
-    const struct sockaddr *dst __unused, struct route *ro __unused)
+    const struct sockaddr *dst, struct route *ro __unused)
+{
+	struct epoch_tracker et;
+	struct ifnet *parent;
+	int error, vhid;
+
+	NET_EPOCH_ENTER(et);
+	parent = atomic_load_ptr(&ifp->if_softc);
+	if (parent == NULL || dst == NULL ||
+	    (dst->sa_family != AF_INET && dst->sa_family != AF_INET6) ||
+	    (parent->if_flags & IFF_DYING) != 0) {
+		NET_EPOCH_EXIT(et);
+		m_freem(m);
+		if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
+		return (ENETDOWN);
+	}
+	vhid = carp_rs_clone_output_vhid(ifp, parent);
+	if (vhid > 0 && vhid < 256)
+		(void)carp_shim_tag_vmac(m, vhid);
+	if_inc_counter(ifp, IFCOUNTER_OPACKETS, 1);
+	if_inc_counter(ifp, IFCOUNTER_OBYTES, m->m_pkthdr.len);
+	error = parent->if_output(parent, m, dst, NULL);
+	NET_EPOCH_EXIT(et);
+	return (error);
+}
+
+void
+carp_shim_clone_set_parent(struct ifnet *ifp, struct ifnet *parent)
 {
 
-	m_freem(m);
-	if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
-	return (ENETDOWN);
+	atomic_store_ptr(&ifp->if_softc, parent);
 }
 
 static int

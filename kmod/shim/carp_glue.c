@@ -240,6 +240,25 @@ carp_hook_macmatch6(struct ifnet *ifp, struct mbuf *m, const struct in6_addr *ta
 	return ((char *)t->mac);
 }
 
+int
+carp_shim_tag_vmac(struct mbuf *m, int vhid)
+{
+	struct m_tag *mtag;
+	struct carp_shim_tag *t;
+
+	if (vhid <= 0 || vhid > 255)
+		return (0);
+	mtag = m_tag_get(PACKET_TAG_CARP, sizeof(*t), M_NOWAIT);
+	if (mtag == NULL)
+		return (0);
+	t = (struct carp_shim_tag *)(mtag + 1);
+	t->vhid = vhid;
+	t->rewrite = 1;
+	memcpy(t->mac, carp_vmacs[vhid], ETHER_ADDR_LEN);
+	m_tag_prepend(m, mtag);
+	return (1);
+}
+
 void
 carp_shim_hooks_publish(void)
 {

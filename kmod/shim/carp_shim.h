@@ -187,6 +187,10 @@ void	carp_shim_pervnet_deregister(void);
  * VNET). The caller holds a reference on ifp; sleepable, without the configuration lock.
  */
 int	carp_shim_clone_destroy(struct ifnet *ifp);
+/* Publishes the parent a bound carpN forwards its output to (NULL: unbound, drop). */
+void	carp_shim_clone_set_parent(struct ifnet *ifp, struct ifnet *parent);
+/* Tags m so that carp_output gives it the vhid's virtual MAC as source (0 on no memory). */
+int	carp_shim_tag_vmac(struct mbuf *m, int vhid);
 /* Nonzero iff ifp is one of this module's carpN (identified by its if_ioctl). */
 int	carp_shim_is_clone(struct ifnet *ifp);
 /* Writes the carpN's 6-byte link-level address (EINVAL if it has no such address). */
@@ -304,10 +308,13 @@ typedef int carp_rs_clone_ioctl_t(struct ifnet *ifp, int kind, void *data);
  * Returns the length of the Ethernet frame written to reply (CARP_ARP_REPLY_LEN bytes of
  * room) to send on ifp, or 0 to stay silent.
  */
+/* Output through a bound carpN (network epoch): the MASTER vhid to tag with, or 0. */
+typedef int carp_rs_clone_output_vhid_t(struct ifnet *carp, struct ifnet *parent);
 typedef int carp_rs_arp_input_t(struct ifnet *ifp, const uint8_t *frame, uint8_t *reply,
 	    int *consume);
 
 carp_rs_arp_input_t	carp_rs_arp_input;
+carp_rs_clone_output_vhid_t	carp_rs_clone_output_vhid;
 carp_rs_clone_create_t	carp_rs_clone_create;
 carp_rs_clone_destroy_t	carp_rs_clone_destroy;
 carp_rs_inflight_enter_t	carp_rs_inflight_enter;

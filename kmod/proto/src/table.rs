@@ -258,6 +258,45 @@ impl Table {
         Ok(Detached { vhid, leave_multicast: count == 0, destroyed })
     }
 
+    /// Gives vhid `old` the number `new` in place ([`Vhid::renumber`]: state, addresses
+    /// and configuration kept), keeping the table in vhid order. `EINVAL` for `new` 0,
+    /// `ENOENT` if `old` is not configured, `EEXIST` if `new` is; nothing changes on
+    /// error.
+    pub fn renumber(&mut self, now: Instant, old: u8, new: u8) -> Result<(), Errno> {
+        if new == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let pos = self.position(old).ok_or(Errno::ENOENT)?;
+        if old == new {
+            return Ok(());
+        }
+        if self.get(new).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        self.vhids.get_mut(pos).ok_or(Errno::ENOENT)?.renumber(now, new)?;
+        // Move it to its new place (its index once the others stay in order): a rotation
+        // of the range between the two positions, without allocation or panic path.
+        let to = self
+            .vhids
+            .iter()
+            .enumerate()
+            .filter(|&(i, x)| i != pos && x.vhid() < new)
+            .count();
+        if to > pos {
+            if let Some(range) = self.vhids.get_mut(pos..=to) {
+                if !range.is_empty() {
+                    range.rotate_left(1);
+                }
+            }
+        } else if let Some(range) = self.vhids.get_mut(to..=pos) {
+            if !range.is_empty() {
+                range.rotate_right(1);
+            }
+        }
+        self.rebuild_index();
+        Ok(())
+    }
+
     /// Remove a vhid (shut down, ready to drain and drop). Its addresses stop counting.
     pub fn remove(&mut self, vhid: u8) -> Option<Vhid> {
         let pos = self.position(vhid)?;
@@ -517,6 +556,68 @@ mod tests {
                 alloc::string::String::from("system=CARP subsystem=1@lan0 type=MASTER")
             )]
         );
+    }
+
+    #[test]
+    fn renumber_keeps_state_and_order_and_rekeys() {
+        let mut t = table();
+        for vhid in [2u8, 5, 9, 30] {
+            t.set(t0(), &req(vhid), 0, &sys()).unwrap();
+            t.attach(t0(), vhid, v4(vhid), &sys()).unwrap();
+        }
+        let later = Instant::from_micros(10_000_000);
+        t.handle_timeout(later, &sys());
+        drain(&mut t);
+        assert!(t.is_master(5));
+        let md_old = t.get(5).unwrap().status();
+        assert_eq!(t.renumber(later, 5, 20), Ok(()));
+        assert_eq!(t.iter().map(Vhid::vhid).collect::<Vec<_>>(), [2, 9, 20, 30]);
+        assert!(t.get(5).is_none());
+        let v = t.get(20).unwrap();
+        assert!(v.is_master());
+        assert!(v.has_address(&v4(5)));
+        assert_eq!(v.virtual_mac(), [0, 0, 0x5e, 0, 1, 20]);
+        assert!(t.forus(&[0, 0, 0x5e, 0, 1, 20]));
+        assert!(!t.forus(&[0, 0, 0x5e, 0, 1, 5]));
+        assert_eq!(t.vhid_of(&v4(5)), Some(20));
+        // Same configuration, new number.
+        let s = t.status(Some(20)).unwrap().next().unwrap();
+        assert_eq!((s.advbase, s.advskew, s.key), (md_old.advbase, md_old.advskew, md_old.key));
+        // A MASTER advertises at once under the new number and announces its address.
+        let v = t.get_mut(20).unwrap();
+        let mut carp = None;
+        let mut garp = None;
+        while let Some(tx) = v.poll_transmit() {
+            match tx {
+                crate::vhid::Transmit::Carp(c) => carp = Some((c.vhid, c.counter, c.md)),
+                crate::vhid::Transmit::GratuitousArp { addr, mac } => garp = Some((addr, mac)),
+                _ => {}
+            }
+        }
+        let (vh, counter, md) = carp.expect("an advertisement");
+        assert_eq!(vh, 20);
+        assert!(t.get(20).unwrap().verify(counter, &md), "signed with the new vhid");
+        let signed_old = crate::auth::Authenticator::new(&[0; CARP_KEY_LEN], 5, &[Ipv4Addr::new(192, 0, 2, 5)], &[]).sign(counter);
+        assert_ne!(signed_old, md);
+        assert_eq!(garp, Some((Ipv4Addr::new(192, 0, 2, 5), [0, 0, 0x5e, 0, 1, 20])));
+        // Downwards too, past two others.
+        assert_eq!(t.renumber(later, 30, 1), Ok(()));
+        assert_eq!(t.iter().map(Vhid::vhid).collect::<Vec<_>>(), [1, 2, 9, 20]);
+        for vhid in [1u8, 2, 9, 20] {
+            assert_eq!(t.get(vhid).unwrap().vhid(), vhid);
+        }
+    }
+
+    #[test]
+    fn renumber_refuses_taken_missing_and_zero_without_change() {
+        let mut t = table();
+        t.set(t0(), &req(1), 0, &sys()).unwrap();
+        t.set(t0(), &req(2), 0, &sys()).unwrap();
+        assert_eq!(t.renumber(t0(), 1, 2), Err(Errno::EEXIST));
+        assert_eq!(t.renumber(t0(), 3, 4), Err(Errno::ENOENT));
+        assert_eq!(t.renumber(t0(), 1, 0), Err(Errno::EINVAL));
+        assert_eq!(t.renumber(t0(), 1, 1), Ok(()));
+        assert_eq!(t.iter().map(Vhid::vhid).collect::<Vec<_>>(), [1, 2]);
     }
 
     #[test]

@@ -19,6 +19,7 @@ enum Op {
     Attach { vhid: u8, addr: u8 },
     Detach { vhid: u8, addr: u8, keep: bool },
     Remove { vhid: u8 },
+    Renumber { old: u8, new: u8 },
     Parent { iff_up: bool, link_up: bool },
     Allow(bool),
     Preempt(bool),
@@ -47,6 +48,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (vhid.clone(), 0u8..8).prop_map(|(vhid, addr)| Op::Attach { vhid, addr }),
         2 => (vhid.clone(), 0u8..8, any::<bool>()).prop_map(|(vhid, addr, keep)| Op::Detach { vhid, addr, keep }),
         1 => vhid.clone().prop_map(|vhid| Op::Remove { vhid }),
+        1 => (vhid.clone(), 0u8..=8).prop_map(|(old, new)| Op::Renumber { old, new }),
         2 => (any::<bool>(), any::<bool>()).prop_map(|(iff_up, link_up)| Op::Parent { iff_up, link_up }),
         1 => any::<bool>().prop_map(Op::Allow),
         1 => any::<bool>().prop_map(Op::Preempt),
@@ -193,6 +195,25 @@ fn run(ops: &[Op]) {
                 if let Some(mut v) = w.table.remove(vhid) {
                     while v.poll_event().is_some() {}
                 }
+            }
+            Op::Renumber { old, new } => {
+                let before: Vec<(u8, CarpState, usize)> = w.table.iter().map(|v| (v.vhid(), v.state(), v.address_count(Family::Inet) + v.address_count(Family::Inet6))).collect();
+                let r = w.table.renumber(now, old, new);
+                let expected = if new == 0 {
+                    Err(carp_proto::Errno::EINVAL)
+                } else if !before.iter().any(|b| b.0 == old) {
+                    Err(carp_proto::Errno::ENOENT)
+                } else if old != new && before.iter().any(|b| b.0 == new) {
+                    Err(carp_proto::Errno::EEXIST)
+                } else {
+                    Ok(())
+                };
+                assert_eq!(r, expected);
+                // The same vhids (one renamed), same states and addresses.
+                let mut want: Vec<(u8, CarpState, usize)> = before.iter().map(|&(v, st, n)| (if r.is_ok() && v == old { new } else { v }, st, n)).collect();
+                want.sort_by_key(|b| b.0);
+                let after: Vec<(u8, CarpState, usize)> = w.table.iter().map(|v| (v.vhid(), v.state(), v.address_count(Family::Inet) + v.address_count(Family::Inet6))).collect();
+                assert_eq!(after, want);
             }
             Op::Parent { iff_up, link_up } => w.table.handle_parent(now, iff_up, link_up, &w.sys),
             Op::Allow(a) => {

@@ -47,6 +47,20 @@ impl Drop for PerVnet {
     }
 }
 
+/// A packet leaving through a bound `carpN` (network epoch): the vhid to tag it with for
+/// a virtual-MAC source, or 0.
+#[no_mangle]
+pub extern "C" fn carp_rs_clone_output_vhid(carp: *mut sys::ifnet, parent: *mut sys::ifnet) -> c_int {
+    // SAFETY: the output path runs inside the network epoch, in which both interfaces
+    // stay allocated (the parent was published by set_clone_parent and ifnets are freed
+    // only after an epoch).
+    let (Some(carp), Some(parent)) = (unsafe { Ifnet::from_raw(carp) }, unsafe { Ifnet::from_raw(parent) }) else {
+        return 0;
+    };
+    c_int::from(legacy::output_vhid(carp, parent))
+}
+const _: sys::carp_rs_clone_output_vhid_t = Some(carp_rs_clone_output_vhid);
+
 /// An ARP frame on a parent with a container (network epoch, curvnet set): the length
 /// of the reply written to `reply` (0 for none); `*consume` set to 1 when the stack must
 /// not see the request (see [`legacy::ArpAnswer`]).
@@ -121,6 +135,18 @@ impl Ifnet<'_> {
         }
         // SAFETY: live carpN interface (the caller holds a reference); sleepable caller.
         errno_of(unsafe { sys::carp_shim_clone_destroy(self.raw()) })
+    }
+
+    /// Publishes (or clears) the parent a `carpN`'s output path forwards to. Only for
+    /// `carpN`; callers hold the configuration lock and a counted reference on `parent`
+    /// for as long as it stays published.
+    pub fn set_clone_parent(&self, parent: Option<&Ifnet<'_>>) {
+        if !self.is_carp_clone() {
+            return;
+        }
+        let p = parent.map_or(core::ptr::null_mut(), |p| p.raw());
+        // SAFETY: live carpN interface; stores one pointer (NULL or a referenced ifnet).
+        unsafe { sys::carp_shim_clone_set_parent(self.raw(), p) };
     }
 
     /// Whether this interface is one of this module's `carpN`.

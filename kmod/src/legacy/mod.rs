@@ -263,9 +263,9 @@ fn apply(c: &mut CarpN, ch: &LegacyChange) -> Result<(), Errno> {
     Ok(())
 }
 
-/// What `config::legacy` needs to know about a `carpN` for a change: its vhid; the
-/// parent's vhids do not matter because a bound `carpN` may not change its vhid number
-/// (checked by the callers) and an unbound one has no parent.
+/// What `config::legacy` needs to know about a `carpN` for a change: its vhid. The
+/// parent's vhids are checked where they matter: a bound `carpN`'s new number by
+/// [`renumber`] (`Table::renumber`), an unbound one's when it binds ([`attach`]).
 fn current(c: &CarpN) -> CarpIf<'static> {
     CarpIf { vhid: c.cfg.map(|s| s.vhid), parent: None }
 }
@@ -308,17 +308,44 @@ fn binding(g: &mut ConfigGuard, ifp: &Ifnet<'_>) -> Option<(IfRef, u8)> {
     Some((c.parent.as_ref()?.get().to_ref(), vhid))
 }
 
+/// Binds (`Some`) or unbinds the `carpN` to a parent. The `carpN`'s output path reads the
+/// parent from the interface (`if_softc`), published before the reference is stored and
+/// cleared before the old reference is released (an ifnet is freed only after a network
+/// epoch, and the output path reads it inside one).
 fn set_parent(g: &mut ConfigGuard, ifp: &Ifnet<'_>, parent: Option<IfRef>) {
     if let Some(c) = find(CLONES.get(g), ifp) {
-        c.parent = parent;
+        c.ifp.get().set_clone_parent(parent.as_ref().map(IfRef::get).as_ref());
+        let old = core::mem::replace(&mut c.parent, parent);
+        drop(old);
+    }
+}
+
+/// A packet routed through a bound `carpN` (`if_output`, network epoch): the vhid whose
+/// virtual MAC becomes the frame's source, if this host is its MASTER, else 0 (the
+/// parent's own MAC). Takes only the parent container's lock.
+pub fn output_vhid(carp: Ifnet<'_>, parent: Ifnet<'_>) -> u8 {
+    let Some(cif) = parent.cif() else { return 0 };
+    let inner = cif.inner.lock();
+    let Some(vhid) = inner
+        .ifas
+        .iter()
+        .find(|(r, _)| r.get().ifp().is_some_and(|i| i.same(&carp)))
+        .map(|(_, v)| *v)
+    else {
+        return 0;
+    };
+    if inner.table.is_master(vhid) {
+        vhid
+    } else {
+        0
     }
 }
 
 /// A SET naming a `carpN` (netlink or SIOCSVH), after the `config::legacy` checks.
 fn change(g: &mut ConfigGuard, ifp: &Ifnet<'_>, ch: &LegacyChange) -> Result<(), Errno> {
-    if let Some((parent, _)) = binding(g, ifp) {
+    if let Some((parent, old)) = binding(g, ifp) {
         if ch.renumber {
-            return renumber(g, ifp, &parent.get(), ch);
+            return renumber(g, ifp, &parent.get(), old, ch);
         }
         let sr = ch.set_request().ok_or(Errno::EINVAL)?;
         config::set(g, parent, &sr)?;
@@ -327,63 +354,76 @@ fn change(g: &mut ConfigGuard, ifp: &Ifnet<'_>, ch: &LegacyChange) -> Result<(),
     apply(c, ch)
 }
 
-/// A new vhid number for a bound `carpN` (9.x allowed it): the new number must be free on
-/// the parent (`EEXIST` otherwise, nothing changed); then the `carpN` leaves its old
-/// vhid (which is destroyed on the parent), takes the new number and MAC, and its
-/// addresses bind again under the new vhid, which starts its election afresh. An address
-/// that cannot bind again stays on the `carpN` as a plain address (the error is
-/// returned).
-fn renumber(g: &mut ConfigGuard, carp: &Ifnet<'_>, parent: &Ifnet<'_>, ch: &LegacyChange) -> Result<(), Errno> {
+/// A new vhid number for a bound `carpN`, in place as 9.x did: the vhid on the parent
+/// takes the new number (`EEXIST` if the parent already has it, nothing changed),
+/// keeping its state, addresses and counter; its HMAC is keyed anew, a MASTER advertises
+/// and announces its addresses at once from the new MAC, and the `carpN` takes the new
+/// MAC. The addresses stay bound throughout (`ifa_carp` never cleared), so a concurrent
+/// address removal still reaches `carp_detach_p`. The change's other fields then apply
+/// as for any SET on a bound `carpN`.
+fn renumber(g: &mut ConfigGuard, carp: &Ifnet<'_>, parent: &Ifnet<'_>, old: u8, ch: &LegacyChange) -> Result<(), Errno> {
     let new = ch.vhid.ok_or(Errno::EINVAL)?;
-    if parent_vhids(g, parent)?.contains(&new) {
-        return Err(Errno::EEXIST);
+    {
+        let global = GLOBAL.get(g);
+        let p = global.parents.iter().find(|p| p.link.ifp().same(parent)).ok_or(Errno::ENXIO)?;
+        let cif = p.link.cif();
+        let sys = net::with_vnet(cif.vnet, module::sysctls);
+        let mut result = Err(Errno::ENOENT);
+        net::in_net_epoch(|e| {
+            cif::run(cif, p.link.ifp(), e, &sys, |inner, now| {
+                result = inner.table.renumber(now, old, new);
+                if result.is_ok() {
+                    for (_, v) in inner.ifas.iter_mut() {
+                        if *v == old {
+                            *v = new;
+                        }
+                    }
+                }
+            })
+        });
+        result?;
     }
-    // Allocated before anything changes: a shortage leaves the binding as it was.
-    let addrs = carp.ip_addrs()?;
-    unbind_all(g, carp);
     let c = find(CLONES.get(g), carp).ok_or(Errno::ENXIO)?;
     apply(c, ch)?;
-    bind_addrs(g, &addrs)
-}
-
-/// Binds every address of `addrs` (a `carpN`'s) that is not bound yet, as if it had just
-/// been added without a vhid; the first error is returned, the rest are still tried.
-fn bind_addrs(g: &mut ConfigGuard, addrs: &[IfaRef]) -> Result<(), Errno> {
-    let mut first = Ok(());
-    for r in addrs {
-        let a = r.get();
-        if a.is_carp() {
-            continue;
-        }
-        if let Err(e) = attach(g, a, 0) {
-            if first.is_ok() {
-                first = Err(e);
-            }
-        }
-    }
-    first
+    let sr = ch.set_request().ok_or(Errno::EINVAL)?;
+    config::set(g, parent.to_ref(), &sr)
 }
 
 /// An IPv4 address appeared on an interface that is not a `carpN` (a parent coming back,
 /// or its subnet configured again): every configured, unbound `carpN` of the current VNET
-/// with addresses tries to bind them again. Errors (no parent yet) are expected and
-/// ignored.
+/// binds its IPv4 addresses again where a parent is found (errors, such as no parent
+/// yet, are expected and ignored). IPv6 addresses on a `carpN` are bound only when added
+/// with `vhid` (see the module documentation) and stay plain here. A `carpN` the
+/// administrator set down stays down (its vhid is created administratively down).
+///
+/// Runs from `ifaddr_event_ext` at the end of `in_aifaddr`, with `in_control_sx` held:
+/// no IPv4 address can be added or removed meanwhile, so the addresses listed here are
+/// still there when they bind.
 pub fn rebind_unbound() {
     let mut g = ConfigGuard::lock();
     let cur = crate::kpi::vnet::current();
     let mut waiting: Vec<IfRef> = Vec::new();
     for c in CLONES.get(&mut g).iter() {
         let i = c.ifp.get();
-        if c.cfg.is_some() && c.parent.is_none() && i.vnet() == cur {
-            if crate::util::push(&mut waiting, i.to_ref()).is_err() {
-                return;
-            }
+        if c.cfg.is_some() && c.parent.is_none() && i.vnet() == cur && crate::util::push(&mut waiting, i.to_ref()).is_err() {
+            return;
         }
     }
     for carp in waiting.iter() {
-        let Ok(addrs) = carp.get().ip_addrs() else { return };
-        if !addrs.is_empty() {
-            let _ = bind_addrs(&mut g, &addrs);
+        let carp = carp.get();
+        let Ok(addrs) = carp.ip_addrs() else { return };
+        let mut bound = false;
+        for r in addrs.iter() {
+            let a = r.get();
+            if a.is_carp() || !matches!(a.addr(), Ok(IpAddr::V4(_))) {
+                continue;
+            }
+            if attach_as(&mut g, a, 0, false).is_ok() {
+                bound = true;
+            }
+        }
+        if bound && !carp.is_up() {
+            admin(&mut g, &carp);
         }
     }
 }
@@ -452,6 +492,12 @@ pub fn check_modern(g: &mut ConfigGuard, parent: &Ifnet<'_>, vhid: u8) -> Result
 /// Binds an address being added to a `carpN` (see the module documentation). `vhid` is
 /// the address request's vhid (0: none given).
 pub fn attach(g: &mut ConfigGuard, ifa: Ifaddr<'_>, vhid: u8) -> Result<(), Errno> {
+    attach_as(g, ifa, vhid, true)
+}
+
+/// [`attach`]; `mark_up`: the first address marks the `carpN` IFF_UP (a new address, as
+/// in 9.x), not when binding again an address it already had.
+fn attach_as(g: &mut ConfigGuard, ifa: Ifaddr<'_>, vhid: u8, mark_up: bool) -> Result<(), Errno> {
     let carp = ifa.ifp().ok_or(Errno::EINVAL)?;
     let addr = ifa.addr().map_err(|_| Errno::EPROTOTYPE)?;
     let c = find(CLONES.get(g), &carp).ok_or(Errno::ENXIO)?;
@@ -500,7 +546,7 @@ pub fn attach(g: &mut ConfigGuard, ifa: Ifaddr<'_>, vhid: u8) -> Result<(), Errn
     let r = config::attach_to(GLOBAL.get(g), ifa, pi, own);
     match r {
         // The first address marks the carpN up (9.x); its new vhid is administratively up.
-        Ok(()) if !bound => carp.clone_up(),
+        Ok(()) if !bound && mark_up => carp.clone_up(),
         Ok(()) => {}
         Err(_) if !bound => {
             // The vhid was created for this address: take it away again.
@@ -595,6 +641,7 @@ pub fn clone_departing(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
 pub fn parent_gone(g: &mut ConfigGuard, parent: &Ifnet<'_>) {
     for c in CLONES.get(g).iter_mut() {
         if c.parent.as_ref().is_some_and(|p| p.get().same(parent)) {
+            c.ifp.get().set_clone_parent(None);
             c.parent = None;
             c.ifp.get().clone_link_state(LinkState::Unknown);
         }

@@ -626,6 +626,29 @@ impl Vhid {
         self.set_state(CarpState::Init, StateReason::UserRequested);
     }
 
+    /// Legacy `ifconfig carpN vhid M` on a bound `carpN` (9.x changed `sc_vhid` in
+    /// place): the vhid takes the number `new`, keeping its state, configuration,
+    /// addresses, counter and timers; its HMAC is keyed anew (the vhid is part of it) and
+    /// its virtual MAC becomes 00:00:5e:00:01:`new`. A MASTER advertises at once under the
+    /// new number and announces its addresses again from the new MAC. `EINVAL` for 0;
+    /// the caller makes sure `new` is free on the parent ([`crate::table::Table::renumber`]).
+    pub fn renumber(&mut self, now: Instant, new: u8) -> Result<(), Errno> {
+        if new == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if new == self.vhid {
+            return Ok(());
+        }
+        self.vhid = new;
+        self.rebuild_auth();
+        if self.state == CarpState::Master {
+            self.send_ad(now);
+            self.garp_next = 0;
+            self.na_next = 0;
+        }
+        Ok(())
+    }
+
     /// Whether a legacy carpN is administratively up ([`Vhid::handle_admin`]).
     pub fn is_admin_up(&self) -> bool {
         self.admin_up

@@ -1212,8 +1212,9 @@ pub unsafe extern "C" fn probe_table_config(
     let s = sysctls(bytes(sys, 16));
     let now = Instant::from_micros(now);
     let mut w = Out { buf: bytes_mut(log, llen), len: 0 };
-    match op % 5 {
+    match op % 6 {
         0 => errno_of(t.set(now, &set_request(b), seed, &s)),
+        5 => errno_of(t.renumber(now, byte(b, 0), byte(b, 1))),
         1 => match t.attach(now, byte(b, 0), ip(b, 1), &s) {
             Ok(a) => i32::from(a.join_multicast),
             Err(e) => e.as_i32(),
@@ -1397,7 +1398,7 @@ pub unsafe extern "C" fn probe_vhid_input(
                 v.handle_timeout(now, &s);
                 0
             }
-            11 => i32::from(v.queue_handoff()),
+            11 => i32::from(v.queue_handoff()) + errno_of(v.renumber(now, byte(b, 0))),
             12 => {
                 v.handle_demotion_change(now);
                 0

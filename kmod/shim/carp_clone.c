@@ -398,6 +398,25 @@ carp_shim_if_ipaddrs(struct ifnet *ifp, struct ifaddr **out, int max)
 }
 
 int
+carp_shim_if_has_ifa(struct ifnet *ifp, struct ifaddr *ifa)
+{
+	struct epoch_tracker et;
+	struct ifaddr *it;
+	int found;
+
+	found = 0;
+	NET_EPOCH_ENTER(et);
+	CK_STAILQ_FOREACH(it, &ifp->if_addrhead, ifa_link) {
+		if (it == ifa) {
+			found = 1;
+			break;
+		}
+	}
+	NET_EPOCH_EXIT(et);
+	return (found);
+}
+
+int
 carp_shim_if_has_plain_in4(struct ifnet *ifp, const uint8_t *addr)
 {
 	struct ifaddr *ifa;

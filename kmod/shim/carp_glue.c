@@ -493,17 +493,28 @@ carp_shim_ifarrival(void *arg __unused, struct ifnet *ifp)
 static eventhandler_tag carp_ifaddr_tag;
 
 /*
- * An IPv4 address was added (in_aifaddr, end): a parent coming back with its subnet lets
- * unbound carpN bind again. Addresses of carpN themselves are not of interest.
+ * Address events (sleepable; the caller holds a reference on ifa):
+ *  - an IPv4 address added to another interface (in_aifaddr, end, in_control_sx held):
+ *    a parent coming back with its subnet lets unbound carpN bind again;
+ *  - an IPv6 address added to or removed from a carpN (after in6_update_ifa /
+ *    in6_purgeaddr): added without a vhid, it binds here (IPv6 gives a cloned interface
+ *    no other reliable call); removed while still bound, it is unbound.
  */
 static void
 carp_shim_ifaddr(void *arg __unused, struct ifnet *ifp, struct ifaddr *ifa, int event)
 {
+	int af;
 
-	if (event != IFADDR_EVENT_ADD || ifa == NULL || ifa->ifa_addr == NULL ||
-	    ifa->ifa_addr->sa_family != AF_INET || carp_shim_is_clone(ifp))
+	if (ifa == NULL || ifa->ifa_addr == NULL)
 		return;
-	carp_rs_ifaddr_added(ifp);
+	af = ifa->ifa_addr->sa_family;
+	if (carp_shim_is_clone(ifp)) {
+		if (af == AF_INET6 && (event == IFADDR_EVENT_ADD || event == IFADDR_EVENT_DEL))
+			carp_rs_clone_ifaddr6(ifp, ifa, event == IFADDR_EVENT_ADD);
+		return;
+	}
+	if (event == IFADDR_EVENT_ADD && af == AF_INET)
+		carp_rs_ifaddr_added(ifp);
 }
 
 int

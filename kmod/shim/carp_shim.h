@@ -217,6 +217,8 @@ int	carp_shim_addr_list(int af, struct carp_shim_addr *out, int max);
  * how many there are.
  */
 int	carp_shim_if_ipaddrs(struct ifnet *ifp, struct ifaddr **out, int max);
+/* Nonzero iff ifa is still on ifp's address list. */
+int	carp_shim_if_has_ifa(struct ifnet *ifp, struct ifaddr *ifa);
 /* Nonzero iff ifp has the IPv4 address addr (4 bytes) without ifa_carp (network epoch). */
 int	carp_shim_if_has_plain_in4(struct ifnet *ifp, const uint8_t *addr);
 /* Ethernet header + ARP packet handed to Rust; reply room (a minimum-size frame). */
@@ -278,6 +280,8 @@ typedef void carp_rs_ifdetach_t(struct ifnet *ifp);
 typedef void carp_rs_ifrename_t(struct ifnet *ifp);
 /* An IPv4 address was added to ifp, not a carpN (ifaddr_event_ext, IFADDR_EVENT_ADD). */
 typedef void carp_rs_ifaddr_added_t(struct ifnet *ifp);
+/* An IPv6 address was added to (add != 0) or removed from a carpN (ifaddr_event_ext). */
+typedef void carp_rs_clone_ifaddr6_t(struct ifnet *ifp, struct ifaddr *ifa, int add);
 /* A VNET is being destroyed, or the module unloaded (curvnet is that VNET). */
 typedef void carp_rs_vnet_uninit_t(void);
 /* The send-all task: every MASTER vhid advertises now (demotion changed). */
@@ -344,6 +348,7 @@ carp_rs_sendall_t	carp_rs_sendall;
 carp_rs_ifdetach_t	carp_rs_ifdetach;
 carp_rs_ifrename_t	carp_rs_ifrename;
 carp_rs_ifaddr_added_t	carp_rs_ifaddr_added;
+carp_rs_clone_ifaddr6_t	carp_rs_clone_ifaddr6;
 carp_rs_vnet_uninit_t	carp_rs_vnet_uninit;
 carp_rs_nl_get_t	carp_rs_nl_get;
 carp_rs_nl_set_t	carp_rs_nl_set;

@@ -117,6 +117,12 @@ impl Ifnet<'_> {
         Ok(out)
     }
 
+    /// Whether `ifa` is still on this interface's address list.
+    pub fn has_ifa(&self, ifa: &Ifaddr<'_>) -> bool {
+        // SAFETY: live interface; the shim only compares pointers inside the epoch.
+        unsafe { sys::carp_shim_if_has_ifa(self.raw(), ifa.raw()) != 0 }
+    }
+
     /// Whether `addr` is one of this interface's own IPv4 addresses that CARP does not
     /// run (`ifa_carp` unset). Network epoch.
     pub fn has_plain_in4(&self, addr: Ipv4Addr) -> bool {

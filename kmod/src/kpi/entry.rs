@@ -280,6 +280,29 @@ pub extern "C" fn carp_rs_ifaddr_added(ifp: *mut sys::ifnet) {
 }
 const _: sys::carp_rs_ifaddr_added_t = Some(carp_rs_ifaddr_added);
 
+/// ifaddr_event_ext for an IPv6 address of a `carpN`: added (`add`) without a vhid, it
+/// binds; removed while still bound, it is unbound.
+#[no_mangle]
+pub extern "C" fn carp_rs_clone_ifaddr6(ifp: *mut sys::ifnet, ifa: *mut sys::ifaddr, add: c_int) {
+    let _in = if add != 0 {
+        let Some(g) = InFlight::enter_config() else { return };
+        g
+    } else {
+        InFlight::enter()
+    };
+    // SAFETY: the event handler runs with the interface valid and a reference held on the
+    // address by the caller for the call.
+    let (Some(ifp), Some(ifa)) = (unsafe { Ifnet::from_raw(ifp) }, unsafe { Ifaddr::from_raw(ifa) }) else {
+        return;
+    };
+    if add != 0 {
+        crate::legacy::clone_addr6_added(ifp, ifa);
+    } else {
+        crate::legacy::clone_addr6_removed(ifa);
+    }
+}
+const _: sys::carp_rs_clone_ifaddr6_t = Some(carp_rs_clone_ifaddr6);
+
 /// C code of the module outside a Rust hook (cloner callbacks): counted as inside a hook
 /// until [`carp_rs_inflight_exit`], so unload waits for it.
 #[no_mangle]

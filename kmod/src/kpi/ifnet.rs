@@ -280,6 +280,10 @@ impl<'a> Ifaddr<'a> {
         NonNull::new(ptr).map(|ptr| Ifaddr { ptr, _life: PhantomData })
     }
 
+    pub(super) fn raw(&self) -> *mut sys::ifaddr {
+        self.ptr.as_ptr()
+    }
+
     /// Its interface (`ifa_ifp`).
     pub fn ifp(&self) -> Option<Ifnet<'a>> {
         // SAFETY: live ifaddr; its ifp outlives it.

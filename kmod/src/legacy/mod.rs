@@ -57,10 +57,11 @@
 //!   container, and `carp_macmatch6` finds it in the parent's table, so NS received on the
 //!   parent are answered with the virtual MAC by the MASTER only.
 //!
-//! Limits: IPv6 addresses on a `carpN` bind only through `carp_attach_p` (i.e. with `vhid N`): 15 sends
-//! SIOCSIFADDR only for an interface's first IPv6 address and does not undo a binding made
-//! there on every failure path, so without a vhid an IPv6 address is refused when the
-//! `carpN` has no vhid and stays a plain address otherwise.
+//! IPv6 addresses on a `carpN`: with `vhid N` they bind through `carp_attach_p`; without,
+//! after the kernel added them, from `ifaddr_event_ext` ([`clone_addr6_added`]; 15 sends
+//! SIOCSIFADDR only for an interface's first IPv6 address and does not undo a binding
+//! made there on every failure path, so SIOCSIFADDR only refuses an IPv6 address while
+//! the `carpN` has no vhid).
 //!
 //! VNETs: the cloner and the ARP hook exist in every VNET (`kpi::clone::PerVnet`), so
 //! `carpN` can be created inside vnet jails; a `carpN` binds to a parent of its own VNET
@@ -392,8 +393,8 @@ fn renumber(g: &mut ConfigGuard, carp: &Ifnet<'_>, parent: &Ifnet<'_>, old: u8, 
 /// An IPv4 address appeared on an interface that is not a `carpN` (a parent coming back,
 /// or its subnet configured again): every configured, unbound `carpN` of the current VNET
 /// binds its IPv4 addresses again where a parent is found (errors, such as no parent
-/// yet, are expected and ignored). IPv6 addresses on a `carpN` are bound only when added
-/// with `vhid` (see the module documentation) and stay plain here. A `carpN` the
+/// yet, are expected and ignored). IPv6 addresses stay plain here: they bind when added
+/// again. A `carpN` the
 /// administrator set down stays down (its vhid is created administratively down).
 ///
 /// Runs from `ifaddr_event_ext` at the end of `in_aifaddr`, with `in_control_sx` held:
@@ -623,6 +624,32 @@ fn unbind_all(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
     drop_vhid(g, &parent.get(), vhid);
     set_parent(g, carp, None);
     carp.clone_link_state(LinkState::Unknown);
+}
+
+/// An IPv6 address was added to a `carpN` (`ifaddr_event_ext`; sleepable): one added
+/// with `vhid N` is already bound (`carp_attach_p`); one added without binds here to the
+/// `carpN`'s vhid, as an IPv4 address does through SIOCSIFADDR, if the `carpN` is
+/// configured (otherwise it stays a plain address). The address must still be on the
+/// `carpN` (checked under the configuration lock): one removed meanwhile is left alone,
+/// and one removed after it bound is unbound by [`clone_addr6_removed`].
+pub fn clone_addr6_added(carp: Ifnet<'_>, ifa: Ifaddr<'_>) {
+    let mut g = ConfigGuard::lock();
+    if ifa.is_carp() || !find(CLONES.get(&mut g), &carp).is_some_and(|c| c.cfg.is_some()) {
+        return;
+    }
+    if !carp.has_ifa(&ifa) {
+        return;
+    }
+    let _ = attach(&mut g, ifa, 0);
+}
+
+/// An IPv6 address was removed from a `carpN` while still bound (the kernel unbinds
+/// through `carp_detach_p` only when it saw the binding before removing it): unbind it.
+pub fn clone_addr6_removed(ifa: Ifaddr<'_>) {
+    let mut g = ConfigGuard::lock();
+    if ifa.is_carp() {
+        detach(&mut g, ifa, false);
+    }
 }
 
 /// A `carpN` departs without being destroyed (moved to another VNET with `ifconfig

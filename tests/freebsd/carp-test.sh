@@ -29,7 +29,7 @@ KO=${1:-$(dirname "$0")/../../build/carp.ko}
 TESTS=${*:-"basic_v4 basic_v6 preempt_on preempt_off negative_demotion switch
     unicast_v4 unicast_v6 vrrp_v4 vrrp_v6 demotion_sysctl readd_keeps_vhid
     clone_failover_three_hosts clone_down_up_handoff clone_renumber
-    clone_parent_returns arpbalance_pair
+    clone_parent_returns clone_v6 arpbalance_pair
     mixed_models_refused unload_while_configured"}
 
 PASS=0
@@ -410,6 +410,24 @@ test_clone_parent_returns() {
 	wait_state a carp0 BACKUP
 	is MASTER b carp0
 	j a ifconfig carp0 destroy
+	j b ifconfig carp0 destroy
+}
+
+# IPv6 on carpN, the address added without a vhid after the carpN was configured.
+test_clone_v6() {
+	pair_v6
+	for h in a b; do
+		j $h ifconfig carp0 create
+		j $h ifconfig carp0 inet6 no_dad
+	done
+	j a ifconfig carp0 vhid 1 pass secret6
+	j b ifconfig carp0 vhid 1 advskew 100 pass secret6
+	j a ifconfig carp0 inet6 2001:db8::50/64
+	j b ifconfig carp0 inet6 2001:db8::50/64
+	wait_state a carp0 MASTER
+	wait_state b carp0 BACKUP
+	j a ifconfig carp0 destroy
+	wait_state b carp0 MASTER
 	j b ifconfig carp0 destroy
 }
 

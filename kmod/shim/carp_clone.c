@@ -75,6 +75,25 @@ VNET_DEFINE_STATIC(pfil_hook_t, carp_arp_hook) = NULL;
 /* How many VNETs hold a cloner or a hook of this module (see carp_shim_pervnet_deregister). */
 static volatile u_int carp_pervnet_count;
 
+/* Whether one of ifp's IPv4 addresses has a prefix covering a (network epoch). */
+static int
+carp_clone_covers4(struct ifnet *ifp, struct in_addr a)
+{
+	struct ifaddr *ifa;
+	struct sockaddr_in *sin, *mask;
+
+	CK_STAILQ_FOREACH(ifa, &ifp->if_addrhead, ifa_link) {
+		if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != AF_INET ||
+		    ifa->ifa_netmask == NULL)
+			continue;
+		sin = (struct sockaddr_in *)ifa->ifa_addr;
+		mask = (struct sockaddr_in *)ifa->ifa_netmask;
+		if (((sin->sin_addr.s_addr ^ a.s_addr) & mask->sin_addr.s_addr) == 0)
+			return (1);
+	}
+	return (0);
+}
+
 /*
  * A packet routed through a carpN (its subnet route can end up on the carpN, e.g. when
  * the parent's own address in that subnet goes away): forwarded to the bound parent's
@@ -101,6 +120,18 @@ carp_clone_output(struct ifnet *ifp, struct mbuf *m,
 		m_freem(m);
 		if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
 		return (ENETDOWN);
+	}
+	/*
+	 * IPv4: the parent resolves the next hop only if one of its own addresses covers it
+	 * (in_lltable_rtcheck); otherwise fail here, without arpresolve's log line for
+	 * every packet. IPv6 resolution accepts any address of the parent.
+	 */
+	if (dst->sa_family == AF_INET && !carp_clone_covers4(parent,
+	    ((const struct sockaddr_in *)dst)->sin_addr)) {
+		NET_EPOCH_EXIT(et);
+		m_freem(m);
+		if_inc_counter(ifp, IFCOUNTER_OERRORS, 1);
+		return (EHOSTUNREACH);
 	}
 	vhid = carp_rs_clone_output_vhid(ifp, parent);
 	if (vhid > 0 && vhid < 256)
@@ -224,14 +255,24 @@ carp_clone_destroy(struct if_clone *ifc __unused, struct ifnet *ifp,
 int
 carp_shim_clone_destroy(struct ifnet *ifp)
 {
-	/* A word array, not a char array: see carp_arp_pfil (no stack protector). */
-	uint64_t name[(IFNAMSIZ + 7) / 8];
+	struct if_clone *ifc;
 	int error;
 
-	strlcpy((char *)name, ifp->if_xname, IFNAMSIZ);
-	CURVNET_SET(ifp->if_vnet);
-	error = if_clone_destroy((const char *)name);
-	CURVNET_RESTORE();
+	/*
+	 * As SIOCIFDESTROY does, under ifnet_detach_sxlock, which a VNET being destroyed
+	 * holds across its destructors: either its teardown has not begun (the VNETs and the
+	 * cloner are alive) or it is over, and then this carpN was destroyed by it (IFF_DYING,
+	 * set by if_free) and is left alone. By pointer, through its home VNET's cloner (a
+	 * name could have been reused by a rename).
+	 */
+	sx_xlock(&ifnet_detach_sxlock);
+	if ((ifp->if_flags & IFF_DYING) != 0 || !carp_shim_is_clone(ifp)) {
+		sx_xunlock(&ifnet_detach_sxlock);
+		return (ENXIO);
+	}
+	ifc = VNET_VNET(ifp->if_home_vnet, carp_cloner);
+	error = (ifc != NULL) ? if_clone_destroyif(ifc, ifp) : ENXIO;
+	sx_xunlock(&ifnet_detach_sxlock);
 	return (error);
 }
 
@@ -578,6 +619,12 @@ carp_shim_pervnet_deregister(void)
 	 */
 	vnet_deregister_sysinit(&carp_pervnet_ctor);
 	for (;;) {
+		/*
+		 * ifnet_detach_sxlock first, as a VNET teardown and SIOCIFDESTROY take it: a
+		 * cloner detached here may still destroy an interface. Released before the
+		 * pause, so that a dying VNET can run the destructor meanwhile.
+		 */
+		sx_xlock(&ifnet_detach_sxlock);
 		VNET_LIST_RLOCK();
 		VNET_FOREACH(vnet_iter) {
 			CURVNET_SET(vnet_iter);
@@ -585,6 +632,7 @@ carp_shim_pervnet_deregister(void)
 			CURVNET_RESTORE();
 		}
 		VNET_LIST_RUNLOCK();
+		sx_xunlock(&ifnet_detach_sxlock);
 		if (atomic_load_int(&carp_pervnet_count) == 0)
 			break;
 		pause("carpvnt", MAX(1, hz / 100));

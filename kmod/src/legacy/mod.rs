@@ -360,10 +360,20 @@ fn change(g: &mut ConfigGuard, ifp: &Ifnet<'_>, ch: &LegacyChange) -> Result<(),
 /// keeping its state, addresses and counter; its HMAC is keyed anew, a MASTER advertises
 /// and announces its addresses at once from the new MAC, and the `carpN` takes the new
 /// MAC. The addresses stay bound throughout (`ifa_carp` never cleared), so a concurrent
-/// address removal still reaches `carp_detach_p`. The change's other fields then apply
-/// as for any SET on a bound `carpN`.
+/// address removal still reaches `carp_detach_p`. The change's other fields apply first,
+/// to the vhid under its old number: a refused change (`EINVAL`, e.g. another version)
+/// leaves everything as it was.
 fn renumber(g: &mut ConfigGuard, carp: &Ifnet<'_>, parent: &Ifnet<'_>, old: u8, ch: &LegacyChange) -> Result<(), Errno> {
     let new = ch.vhid.ok_or(Errno::EINVAL)?;
+    // Everything that can fail first, nothing changed yet: the new number must be free,
+    // and the other fields are applied to the live vhid under its old number (which
+    // checks them, e.g. the version).
+    if parent_vhids(g, parent)?.contains(&new) {
+        return Err(Errno::EEXIST);
+    }
+    let mut sr = ch.set_request().ok_or(Errno::EINVAL)?;
+    sr.vhid = old;
+    config::set(g, parent.to_ref(), &sr)?;
     {
         let global = GLOBAL.get(g);
         let p = global.parents.iter().find(|p| p.link.ifp().same(parent)).ok_or(Errno::ENXIO)?;
@@ -385,9 +395,7 @@ fn renumber(g: &mut ConfigGuard, carp: &Ifnet<'_>, parent: &Ifnet<'_>, old: u8, 
         result?;
     }
     let c = find(CLONES.get(g), carp).ok_or(Errno::ENXIO)?;
-    apply(c, ch)?;
-    let sr = ch.set_request().ok_or(Errno::EINVAL)?;
-    config::set(g, parent.to_ref(), &sr)
+    apply(c, ch)
 }
 
 /// An IPv4 address appeared on an interface that is not a `carpN` (a parent coming back,
@@ -413,18 +421,12 @@ pub fn rebind_unbound() {
     for carp in waiting.iter() {
         let carp = carp.get();
         let Ok(addrs) = carp.ip_addrs() else { return };
-        let mut bound = false;
         for r in addrs.iter() {
             let a = r.get();
             if a.is_carp() || !matches!(a.addr(), Ok(IpAddr::V4(_))) {
                 continue;
             }
-            if attach_as(&mut g, a, 0, false).is_ok() {
-                bound = true;
-            }
-        }
-        if bound && !carp.is_up() {
-            admin(&mut g, &carp);
+            let _ = attach_as(&mut g, a, 0, false);
         }
     }
 }
@@ -542,6 +544,11 @@ fn attach_as(g: &mut ConfigGuard, ifa: Ifaddr<'_>, vhid: u8, mark_up: bool) -> R
         };
         config::set(g, pi.to_ref(), &sr)?;
         set_parent(g, &carp, Some(pi.to_ref()));
+        if !mark_up && !carp.is_up() {
+            // Bound again while administratively down: the vhid starts down, before any
+            // address can start its election.
+            admin(g, &carp);
+        }
         own
     };
     let r = config::attach_to(GLOBAL.get(g), ifa, pi, own);
@@ -760,9 +767,11 @@ pub fn arp_input(ifp: Ifnet<'_>, frame: &[u8; 42], out: &mut [u8; 60]) -> ArpAns
     if set.count() == 0 {
         return none;
     }
-    // Only what the stack's ARP would answer (a request that is not gratuitous): replies
-    // and announcements for the address must still reach it.
-    let consume = req.operation == arp::Operation::Request && !req.is_gratuitous() && ifp.has_plain_in4(target);
+    // Requests only (replies to our own requests must reach the stack): one for the
+    // address would be answered by the stack with the parent's MAC, even on a BACKUP.
+    // A peer's gratuitous ARP for the address (its takeover) must not reach the stack
+    // either: it would log a duplicate address and answer with the parent's MAC.
+    let consume = req.operation == arp::Operation::Request && ifp.has_plain_in4(target);
     let Some(vhid) = set.decide(balance, source) else { return ArpAnswer { reply_len: 0, consume } };
     let mac = arpbalance::answer_mac(vhid);
     let Some(rep) = req.reply_to(mac.into()) else { return ArpAnswer { reply_len: 0, consume } };

@@ -507,6 +507,12 @@ carp_shim_ifaddr(void *arg __unused, struct ifnet *ifp, struct ifaddr *ifa, int 
 
 	if (ifa == NULL || ifa->ifa_addr == NULL)
 		return;
+	/*
+	 * The handlers take the module's configuration sx lock: never from inside the
+	 * network epoch (e.g. nd6_timer regenerating a temporary address).
+	 */
+	if (in_epoch(net_epoch_preempt))
+		return;
 	af = ifa->ifa_addr->sa_family;
 	if (carp_shim_is_clone(ifp)) {
 		if (af == AF_INET6 && (event == IFADDR_EVENT_ADD || event == IFADDR_EVENT_DEL))

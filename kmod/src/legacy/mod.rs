@@ -502,6 +502,17 @@ pub fn attach(g: &mut ConfigGuard, ifa: Ifaddr<'_>, vhid: u8) -> Result<(), Errn
 /// in 9.x), not when binding again an address it already had.
 fn attach_as(g: &mut ConfigGuard, ifa: Ifaddr<'_>, vhid: u8, mark_up: bool) -> Result<(), Errno> {
     let carp = ifa.ifp().ok_or(Errno::EINVAL)?;
+    if ifa.is_carp() {
+        // Already bound (IPv6: the kernel's address event comes before `carp_attach_p`),
+        // as stock carp_attach: the same vhid (or none asked) is done; another one is
+        // refused and the address unbound, since a carpN has only its own vhid.
+        let own = find(CLONES.get(g), &carp).and_then(|c| c.cfg).map(|s| s.vhid);
+        if vhid == 0 || Some(vhid) == own {
+            return Ok(());
+        }
+        detach(g, ifa, false);
+        return Err(Errno::ENOENT);
+    }
     let addr = ifa.addr().map_err(|_| Errno::EPROTOTYPE)?;
     let c = find(CLONES.get(g), &carp).ok_or(Errno::ENXIO)?;
     let cfg = c.cfg;
@@ -633,12 +644,15 @@ fn unbind_all(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
     carp.clone_link_state(LinkState::Unknown);
 }
 
-/// An IPv6 address was added to a `carpN` (`ifaddr_event_ext`; sleepable): one added
-/// with `vhid N` is already bound (`carp_attach_p`); one added without binds here to the
-/// `carpN`'s vhid, as an IPv4 address does through SIOCSIFADDR, if the `carpN` is
-/// configured (otherwise it stays a plain address). The address must still be on the
-/// `carpN` (checked under the configuration lock): one removed meanwhile is left alone,
-/// and one removed after it bound is unbound by [`clone_addr6_removed`].
+/// An IPv6 address was added to a `carpN` (`ifaddr_event_ext`, fired inside
+/// `in6_update_ifa`, i.e. before `carp_attach_p` for an address added with `vhid N`;
+/// sleepable): it binds here to the `carpN`'s vhid, as an IPv4 address does through
+/// SIOCSIFADDR, if the `carpN` is configured (otherwise it stays a plain address); the
+/// `carp_attach_p` that may follow finds it bound ([`attach_as`]). The address must still
+/// be on the `carpN` (checked under the configuration lock): one removed meanwhile is
+/// left alone, and one removed after it bound is unbound by [`clone_addr6_removed`].
+/// Re-adding an address that is already there (`ifconfig carp0 inet6 X` twice) unbinds
+/// it in the kernel (`carp_detach_p` with `keep_cif`): delete and add it instead.
 pub fn clone_addr6_added(carp: Ifnet<'_>, ifa: Ifaddr<'_>) {
     let mut g = ConfigGuard::lock();
     if ifa.is_carp() || !find(CLONES.get(&mut g), &carp).is_some_and(|c| c.cfg.is_some()) {

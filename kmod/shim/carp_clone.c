@@ -439,6 +439,29 @@ carp_shim_if_ipaddrs(struct ifnet *ifp, struct ifaddr **out, int max)
 }
 
 int
+carp_shim_if_linked(struct ifnet *ifp)
+{
+	struct epoch_tracker et;
+	struct ifnet *it;
+	int found;
+
+	found = 0;
+	if ((ifp->if_flags & IFF_DYING) != 0)
+		return (0);
+	CURVNET_SET(ifp->if_vnet);
+	NET_EPOCH_ENTER(et);
+	CK_STAILQ_FOREACH(it, &V_ifnet, if_link) {
+		if (it == ifp) {
+			found = 1;
+			break;
+		}
+	}
+	NET_EPOCH_EXIT(et);
+	CURVNET_RESTORE();
+	return (found);
+}
+
+int
 carp_shim_if_has_ifa(struct ifnet *ifp, struct ifaddr *ifa)
 {
 	struct epoch_tracker et;

@@ -73,6 +73,13 @@ struct carp_shim_tag {
 	uint8_t	mac[ETHER_ADDR_LEN];
 };
 
+/* Work deferred from contexts that may not sleep (see carp_shim_defer). */
+#define	CARP_DEFER_DETACH	1	/* carp_detach_p(ifa, false) */
+#define	CARP_DEFER_DETACH_KEEP	2	/* carp_detach_p(ifa, true) */
+#define	CARP_DEFER_ADDR6_ADD	3	/* IPv6 address added to a carpN */
+#define	CARP_DEFER_ADDR6_DEL	4	/* IPv6 address removed from a carpN */
+static int	carp_shim_defer(struct ifaddr *ifa, int kind);
+
 /* Virtual MACs 00:00:5e:00:01:<vhid>, stable storage for carp_iamatch's *enaddr. */
 static uint8_t carp_vmacs[256][ETHER_ADDR_LEN];
 
@@ -96,6 +103,17 @@ static void
 carp_hook_detach(struct ifaddr *ifa, bool keep_cif)
 {
 
+	/*
+	 * The detach takes the configuration sx lock and waits for the network epoch. An
+	 * address can expire from a context that may not sleep (nd6_timer, a callout, maybe
+	 * in the epoch): there the detach is deferred to a task, holding references on the
+	 * address and its interface (the container keeps its own reference meanwhile).
+	 */
+	if (!THREAD_CAN_SLEEP() || in_epoch(net_epoch_preempt)) {
+		if (carp_shim_defer(ifa, keep_cif ? CARP_DEFER_DETACH_KEEP :
+		    CARP_DEFER_DETACH) == 0)
+			return;
+	}
 	carp_rs_detach(ifa, keep_cif);
 }
 
@@ -507,19 +525,22 @@ carp_shim_ifaddr(void *arg __unused, struct ifnet *ifp, struct ifaddr *ifa, int 
 
 	if (ifa == NULL || ifa->ifa_addr == NULL)
 		return;
-	/*
-	 * The handlers take the module's configuration sx lock: never from inside the
-	 * network epoch (e.g. nd6_timer regenerating a temporary address).
-	 */
-	if (in_epoch(net_epoch_preempt))
-		return;
 	af = ifa->ifa_addr->sa_family;
 	if (carp_shim_is_clone(ifp)) {
+		/*
+		 * Always through the task: the ADD event fires inside in6_update_ifa, before
+		 * it may still fail and unlink the address (without a DEL event) and before
+		 * a carp_attach_p or carp_detach_p of the same request; the task sees the
+		 * outcome. It also fires from nd6 timers, which may not sleep.
+		 */
 		if (af == AF_INET6 && (event == IFADDR_EVENT_ADD || event == IFADDR_EVENT_DEL))
-			carp_rs_clone_ifaddr6(ifp, ifa, event == IFADDR_EVENT_ADD);
+			(void)carp_shim_defer(ifa, event == IFADDR_EVENT_ADD ?
+			    CARP_DEFER_ADDR6_ADD : CARP_DEFER_ADDR6_DEL);
 		return;
 	}
-	if (event == IFADDR_EVENT_ADD && af == AF_INET)
+	/* in_aifaddr's end, in_control_sx held: sleepable, but be sure. */
+	if (event == IFADDR_EVENT_ADD && af == AF_INET && THREAD_CAN_SLEEP() &&
+	    !in_epoch(net_epoch_preempt))
 		carp_rs_ifaddr_added(ifp);
 }
 
@@ -697,6 +718,80 @@ carp_shim_sendall_drain(void)
 {
 
 	taskqueue_drain(taskqueue_thread, &carp_sendall_task);
+}
+
+/* ---- Deferred address work ---- */
+
+struct carp_deferred {
+	STAILQ_ENTRY(carp_deferred) link;
+	struct ifaddr	*ifa;	/* referenced */
+	struct ifnet	*ifp;	/* ifa's interface, referenced */
+	int		kind;	/* CARP_DEFER_* */
+};
+
+static STAILQ_HEAD(, carp_deferred) carp_deferred_q =
+    STAILQ_HEAD_INITIALIZER(carp_deferred_q);
+static struct mtx carp_deferred_mtx;
+MTX_SYSINIT(carp_deferred, &carp_deferred_mtx, "carp deferred", MTX_DEF);
+
+static void
+carp_shim_deferred_fn(void *arg __unused, int pending __unused)
+{
+	struct carp_deferred *d;
+
+	for (;;) {
+		mtx_lock(&carp_deferred_mtx);
+		d = STAILQ_FIRST(&carp_deferred_q);
+		if (d != NULL)
+			STAILQ_REMOVE_HEAD(&carp_deferred_q, link);
+		mtx_unlock(&carp_deferred_mtx);
+		if (d == NULL)
+			break;
+		CURVNET_SET(d->ifp->if_vnet);
+		carp_rs_deferred(d->ifp, d->ifa, d->kind);
+		CURVNET_RESTORE();
+		ifa_free(d->ifa);
+		if_rele(d->ifp);
+		free(d, M_CARP);
+	}
+}
+
+static struct task carp_deferred_task =
+    TASK_INITIALIZER(0, carp_shim_deferred_fn, NULL);
+
+/*
+ * Queues work on ifa for the task (taskqueue_thread: sleepable, no locks). Returns 0
+ * when queued, ENOMEM when not (the caller then decides).
+ */
+static int
+carp_shim_defer(struct ifaddr *ifa, int kind)
+{
+	struct carp_deferred *d;
+
+	if (ifa->ifa_ifp == NULL)
+		return (EINVAL);
+	d = malloc(sizeof(*d), M_CARP, M_NOWAIT | M_ZERO);
+	if (d == NULL)
+		return (ENOMEM);
+	ifa_ref(ifa);
+	if_ref(ifa->ifa_ifp);
+	d->ifa = ifa;
+	d->ifp = ifa->ifa_ifp;
+	d->kind = kind;
+	mtx_lock(&carp_deferred_mtx);
+	STAILQ_INSERT_TAIL(&carp_deferred_q, d, link);
+	mtx_unlock(&carp_deferred_mtx);
+	taskqueue_enqueue(taskqueue_thread, &carp_deferred_task);
+	return (0);
+}
+
+/* Unload, once nothing can queue any more: runs what is left, then waits for the task. */
+void
+carp_shim_deferred_drain(void)
+{
+
+	taskqueue_drain(taskqueue_thread, &carp_deferred_task);
+	carp_shim_deferred_fn(NULL, 0);
 }
 
 /* ---- Callouts ---- */

@@ -173,33 +173,25 @@ carp_shim_stat_inc(int idx)
 	counter_u64_add(VNET(carpstats)[idx], 1);
 }
 
-/* Per-VNET demotion accumulator, allocated by Rust on first use, released at VNET exit. */
-VNET_DEFINE_STATIC(void *, carp_demotion_ptr) = NULL;
-#define	V_carp_demotion_ptr	VNET(carp_demotion_ptr)
+/*
+ * Per-VNET demotion accumulator (net.inet.carp.demotion and the count of live demotion
+ * sources behind suppress_preempt): Rust's carp_proto::demotion::DemotionState, two
+ * 32-bit atomics, kept in VNET storage as stock keeps V_carp_demotion. It exists as long
+ * as the VNET does (longer than any vhid of it) and needs no allocation or release.
+ */
+struct carp_shim_demotion {
+	int32_t		value;
+	uint32_t	sources;
+};
+_Static_assert(sizeof(struct carp_shim_demotion) == 8, "DemotionState layout");
+VNET_DEFINE_STATIC(struct carp_shim_demotion, carp_demotion_state);
 
 void *
 carp_shim_vnet_demotion(void)
 {
 
-	return (atomic_load_ptr(&V_carp_demotion_ptr));
+	return (&VNET(carp_demotion_state));
 }
-
-int
-carp_shim_vnet_demotion_cas(void *expected, void *newval)
-{
-
-	return (atomic_cmpset_ptr((volatile uintptr_t *)&V_carp_demotion_ptr,
-	    (uintptr_t)expected, (uintptr_t)newval));
-}
-
-static void
-carp_vnet_uninit(const void *unused __unused)
-{
-
-	carp_rs_vnet_uninit();
-}
-VNET_SYSUNINIT(carp_vnet_uninit, SI_SUB_PROTO_DOMAIN, SI_ORDER_MIDDLE,
-    carp_vnet_uninit, NULL);
 
 void
 carp_shim_sysctls(struct carp_shim_sysctls *out)

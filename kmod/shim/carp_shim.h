@@ -65,10 +65,11 @@ struct carp_shim_sysctls {
 int	carp_shim_allow(void);
 /* Every net.inet.carp value of the current VNET (curvnet must be set). */
 void	carp_shim_sysctls(struct carp_shim_sysctls *out);
-/* The current VNET's demotion accumulator (owned by Rust; NULL until first used). */
+/*
+ * The current VNET's demotion accumulator: 8 bytes of VNET storage, 4-aligned, laid out
+ * as carp_proto's #[repr(C)] DemotionState (an i32 and a u32, both used atomically).
+ */
 void	*carp_shim_vnet_demotion(void);
-/* Compare-and-set of that pointer: nonzero on success. */
-int	carp_shim_vnet_demotion_cas(void *expected, void *newval);
 /* net.inet.carp.stats of the current VNET: counter `idx` (0..15) += 1. */
 void	carp_shim_stat_inc(int idx);
 
@@ -180,6 +181,8 @@ int	carp_shim_nl_end_dump(struct nl_pstate *npt, int error, struct nlmsghdr *hdr
  * (carp_rs_clone_destroy for each) and unlinking every ARP hook; sleepable, without the
  * configuration lock (the destroy callbacks take it).
  */
+/* Unload: runs the deferred address work left and waits for its task. */
+void	carp_shim_deferred_drain(void);
 int	carp_shim_pervnet_register(void);
 void	carp_shim_pervnet_deregister(void);
 /*
@@ -217,6 +220,8 @@ int	carp_shim_addr_list(int af, struct carp_shim_addr *out, int max);
  * how many there are.
  */
 int	carp_shim_if_ipaddrs(struct ifnet *ifp, struct ifaddr **out, int max);
+/* Nonzero iff ifp is still on its VNET's interface list (V_ifnet of ifp->if_vnet). */
+int	carp_shim_if_linked(struct ifnet *ifp);
 /* Nonzero iff ifa is still on ifp's address list. */
 int	carp_shim_if_has_ifa(struct ifnet *ifp, struct ifaddr *ifa);
 /* Nonzero iff ifp has the IPv4 address addr (4 bytes) without ifa_carp (network epoch). */
@@ -280,10 +285,12 @@ typedef void carp_rs_ifdetach_t(struct ifnet *ifp);
 typedef void carp_rs_ifrename_t(struct ifnet *ifp);
 /* An IPv4 address was added to ifp, not a carpN (ifaddr_event_ext, IFADDR_EVENT_ADD). */
 typedef void carp_rs_ifaddr_added_t(struct ifnet *ifp);
-/* An IPv6 address was added to (add != 0) or removed from a carpN (ifaddr_event_ext). */
-typedef void carp_rs_clone_ifaddr6_t(struct ifnet *ifp, struct ifaddr *ifa, int add);
-/* A VNET is being destroyed, or the module unloaded (curvnet is that VNET). */
-typedef void carp_rs_vnet_uninit_t(void);
+/*
+ * Deferred address work (taskqueue_thread, curvnet = ifp's VNET, references held on ifp
+ * and ifa): kind 1 carp_detach(ifa, false), 2 carp_detach(ifa, true), 3 an IPv6 address
+ * was added to the carpN ifp, 4 one was removed from it.
+ */
+typedef void carp_rs_deferred_t(struct ifnet *ifp, struct ifaddr *ifa, int kind);
 /* The send-all task: every MASTER vhid advertises now (demotion changed). */
 typedef void carp_rs_sendall_t(void);
 /* Callout of a parent container. */
@@ -348,8 +355,7 @@ carp_rs_sendall_t	carp_rs_sendall;
 carp_rs_ifdetach_t	carp_rs_ifdetach;
 carp_rs_ifrename_t	carp_rs_ifrename;
 carp_rs_ifaddr_added_t	carp_rs_ifaddr_added;
-carp_rs_clone_ifaddr6_t	carp_rs_clone_ifaddr6;
-carp_rs_vnet_uninit_t	carp_rs_vnet_uninit;
+carp_rs_deferred_t	carp_rs_deferred;
 carp_rs_nl_get_t	carp_rs_nl_get;
 carp_rs_nl_set_t	carp_rs_nl_set;
 

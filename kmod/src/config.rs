@@ -67,6 +67,13 @@ pub(crate) fn set(g: &mut ConfigGuard, ifp: IfRef, req: &SetRequest) -> Result<(
         Some(i) => i,
         None => {
             let i = ifp.get();
+            // The interface may have departed since the caller looked it up (its
+            // departure handler, which needs the configuration lock we hold, found no
+            // container): a container now would never be released. Departure unlinks
+            // the interface before the event, so this check under the lock closes it.
+            if !i.is_linked() {
+                return Err(Errno::ENXIO);
+            }
             let table = Table::new(i.name(), net::with_vnet(i.vnet(), module::demotion));
             let cif = Box::try_new(Cif::new(table, i.to_ref(), i.is_up(), i.link_up())).map_err(|_| Errno::ENOMEM)?;
             cif.init_in_place();

@@ -2,12 +2,12 @@
 //!
 //! The locking design is described at the top of the crate (`lib.rs`).
 //!
-//! Demotion: one accumulator per VNET (allocated on first use, kept in a VNET variable of
-//! the shim, freed at VNET teardown or unload), shared by the VNET's vhids.
+//! Demotion: one accumulator per VNET, in the shim's VNET storage, shared by the VNET's
+//! vhids.
 
 use alloc::vec::Vec;
 
-use carp_proto::demotion::{Demotion, DemotionState};
+use carp_proto::demotion::Demotion;
 use carp_proto::{Errno, Sysctls};
 
 use crate::kpi::ifnet::{CifLink, Promisc};
@@ -15,22 +15,10 @@ use crate::kpi::log;
 use crate::kpi::net::{self, Hooks, IfDeparture, Netlink, Proto4, Proto6};
 use crate::kpi::sync::{ConfigCell, ConfigGuard};
 
-/// Used only when a VNET's accumulator cannot be allocated (memory shortage).
-static FALLBACK_DEMOTION: DemotionState = DemotionState::new();
-
 /// The current VNET's demotion accumulator (`net.inet.carp.demotion`), shared by every
 /// vhid of the VNET.
 pub fn demotion() -> Demotion {
-    Demotion::from_static(crate::kpi::vnet::demotion_state().unwrap_or(&FALLBACK_DEMOTION))
-}
-
-/// VNET teardown (or module unload, once per VNET after `unload`): the accumulator is
-/// freed if no container of this VNET is left, kept (leaked) otherwise.
-pub fn vnet_uninit() {
-    let mut g = ConfigGuard::lock();
-    let cur = crate::kpi::vnet::current();
-    let unused = !GLOBAL.get(&mut g).parents.iter().any(|p| p.link.cif().vnet == cur);
-    crate::kpi::vnet::retire_demotion(unused);
+    Demotion::from_static(crate::kpi::vnet::demotion_state())
 }
 
 /// Registrations made at load; dropped (in field order) at unload.
@@ -122,8 +110,8 @@ pub fn load() -> Result<(), Errno> {
 ///    cleared, after an epoch wait with its callout drained; then the departure handler
 ///    goes;
 /// 4. only now, with nothing in the stack pointing at CARP state, the hooks are cleared;
-///    then the epoch and every remaining hook user are waited for and the send-all task
-///    drained.
+///    then the epoch and every remaining hook user are waited for, and the send-all task
+///    and the deferred address work drained.
 ///
 /// Residual race, as in every FreeBSD module that clears hooks: a thread outside the
 /// network epoch that read `if_carp`/`ifa_carp` before step 3 and stalls until after step
@@ -199,6 +187,8 @@ fn finish_unload(pervnet: crate::kpi::clone::PerVnet, ifdeparture: IfDeparture, 
     net::net_epoch_wait();
     wait_idle_forever();
     net::sendall_drain();
+    // Address work deferred by the detach hook or the address events (both gone now).
+    net::deferred_drain();
     log::info(c"carp: CARP (Rust) unloaded");
     Ok(())
 }

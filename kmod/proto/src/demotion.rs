@@ -52,6 +52,7 @@ use crate::vhid::IfName;
 
 /// The accumulator itself: the demotion value and the number of live paired sources.
 #[derive(Debug, Default)]
+#[repr(C)]
 pub struct DemotionState {
     value: AtomicI32,
     sources: AtomicU32,

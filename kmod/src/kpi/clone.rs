@@ -117,6 +117,13 @@ impl Ifnet<'_> {
         Ok(out)
     }
 
+    /// Whether this interface is still on its VNET's interface list (not departed).
+    pub fn is_linked(&self) -> bool {
+        // SAFETY: live interface (the caller holds a reference); the shim compares
+        // pointers inside the epoch.
+        unsafe { sys::carp_shim_if_linked(self.raw()) != 0 }
+    }
+
     /// Whether `ifa` is still on this interface's address list.
     pub fn has_ifa(&self, ifa: &Ifaddr<'_>) -> bool {
         // SAFETY: live interface; the shim only compares pointers inside the epoch.

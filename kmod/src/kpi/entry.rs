@@ -14,7 +14,7 @@ use sys_bindings as sys;
 
 use super::errno;
 use super::ifnet::{Ifaddr, Ifnet};
-use super::net::{in_net_epoch, InFlight};
+use super::net::{self, in_net_epoch, InFlight};
 use super::req::{Ifreq, Mbuf, NlRequest};
 use crate::{config, hooks, module};
 
@@ -280,28 +280,25 @@ pub extern "C" fn carp_rs_ifaddr_added(ifp: *mut sys::ifnet) {
 }
 const _: sys::carp_rs_ifaddr_added_t = Some(carp_rs_ifaddr_added);
 
-/// ifaddr_event_ext for an IPv6 address of a `carpN`: added (`add`) without a vhid, it
-/// binds; removed while still bound, it is unbound.
+/// Address work the shim deferred to its task (sleepable, curvnet set, references held
+/// on `ifp` and `ifa` for the call): a `carp_detach_p` from a context that may not sleep
+/// (kinds 1 and 2: `keep_cif` false/true), or an IPv6 address added to (3) or removed
+/// from (4) the `carpN` `ifp`.
 #[no_mangle]
-pub extern "C" fn carp_rs_clone_ifaddr6(ifp: *mut sys::ifnet, ifa: *mut sys::ifaddr, add: c_int) {
-    let _in = if add != 0 {
-        let Some(g) = InFlight::enter_config() else { return };
-        g
-    } else {
-        InFlight::enter()
-    };
-    // SAFETY: the event handler runs with the interface valid and a reference held on the
-    // address by the caller for the call.
+pub extern "C" fn carp_rs_deferred(ifp: *mut sys::ifnet, ifa: *mut sys::ifaddr, kind: c_int) {
+    let _in = InFlight::enter();
+    // SAFETY: the shim's task holds references on both for the call.
     let (Some(ifp), Some(ifa)) = (unsafe { Ifnet::from_raw(ifp) }, unsafe { Ifaddr::from_raw(ifa) }) else {
         return;
     };
-    if add != 0 {
-        crate::legacy::clone_addr6_added(ifp, ifa);
-    } else {
-        crate::legacy::clone_addr6_removed(ifa);
+    match kind {
+        1 | 2 => config::detach(ifa, kind == 2),
+        3 if net::accepting_new_config() => crate::legacy::clone_addr6_added(ifp, ifa),
+        4 => crate::legacy::clone_addr6_removed(ifa),
+        _ => {}
     }
 }
-const _: sys::carp_rs_clone_ifaddr6_t = Some(carp_rs_clone_ifaddr6);
+const _: sys::carp_rs_deferred_t = Some(carp_rs_deferred);
 
 /// C code of the module outside a Rust hook (cloner callbacks): counted as inside a hook
 /// until [`carp_rs_inflight_exit`], so unload waits for it.
@@ -336,9 +333,3 @@ pub extern "C" fn carp_rs_ifrename(ifp: *mut sys::ifnet) {
 }
 const _: sys::carp_rs_ifrename_t = Some(carp_rs_ifrename);
 
-/// VNET teardown / module unload, per VNET.
-#[no_mangle]
-pub extern "C" fn carp_rs_vnet_uninit() {
-    module::vnet_uninit();
-}
-const _: sys::carp_rs_vnet_uninit_t = Some(carp_rs_vnet_uninit);

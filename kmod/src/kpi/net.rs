@@ -382,6 +382,13 @@ impl Drop for InFlight {
     }
 }
 
+/// Unload, once no hook or handler can queue any more: runs the address work the shim
+/// deferred to its task and waits for the task.
+pub fn deferred_drain() {
+    // SAFETY: drains the shim's static task and queue; sleepable caller (unload).
+    unsafe { sys::carp_shim_deferred_drain() };
+}
+
 /// Sleeps about a millisecond (pause(9)); sleepable callers only.
 pub fn pause_ms() {
     // SAFETY: pause(9); callers are in sleepable context (unload).

@@ -21,48 +21,19 @@ pub fn current() -> Vnet {
     Vnet::from_raw(unsafe { sys::carp_shim_curvnet() })
 }
 
-/// The current VNET's demotion accumulator, allocated on first use (M_NOWAIT; `None` if
-/// memory is short). Valid until [`retire_demotion`] in this VNET proves it unused.
-pub fn demotion_state() -> Option<&'static carp_proto::demotion::DemotionState> {
-    use alloc::boxed::Box;
+/// The current VNET's demotion accumulator: VNET storage of the shim (as stock keeps
+/// `V_carp_demotion`), so nothing is allocated or freed and every VNET has one.
+///
+/// The `'static` lifetime stands for "as long as the VNET": the storage lives until the
+/// VNET is freed at the very end of its teardown, after every interface of it (and so
+/// every container and vhid holding this reference) has gone; at module unload every
+/// container is released before the module's VNET storage is returned.
+pub fn demotion_state() -> &'static carp_proto::demotion::DemotionState {
     use carp_proto::demotion::DemotionState;
-    // SAFETY: reads the current VNET's pointer (curvnet set by every caller).
-    let mut p = unsafe { sys::carp_shim_vnet_demotion() }.cast::<DemotionState>();
-    if p.is_null() {
-        let fresh = Box::into_raw(Box::try_new(DemotionState::new()).ok()?);
-        // SAFETY: atomic compare-and-set of the VNET's pointer from null to ours.
-        if unsafe { sys::carp_shim_vnet_demotion_cas(core::ptr::null_mut(), fresh.cast()) } != 0 {
-            p = fresh;
-        } else {
-            // SAFETY: `fresh` came from Box::into_raw above and was not published.
-            drop(unsafe { Box::from_raw(fresh) });
-            // SAFETY: as the first read.
-            p = unsafe { sys::carp_shim_vnet_demotion() }.cast::<DemotionState>();
-        }
-    }
-    // SAFETY: a non-null pointer was published by this function from Box::into_raw and is
-    // freed only by `retire_demotion`, whose caller guarantees no vhid or token of this
-    // VNET exists any more (otherwise the state is kept alive, i.e. leaked).
-    unsafe { p.as_ref() }
-}
-
-/// Unpublishes the current VNET's demotion accumulator (VNET teardown or module unload).
-/// With `unused`, it is freed; otherwise it is leaked on purpose (vhids of the dying VNET
-/// still point at it; 8 bytes).
-pub fn retire_demotion(unused: bool) {
-    use carp_proto::demotion::DemotionState;
-    // SAFETY: reads the current VNET's pointer.
-    let p = unsafe { sys::carp_shim_vnet_demotion() }.cast::<DemotionState>();
-    if p.is_null() {
-        return;
-    }
-    // SAFETY: atomic compare-and-set of the VNET's pointer back to null.
-    if unsafe { sys::carp_shim_vnet_demotion_cas(p.cast(), core::ptr::null_mut()) } == 0 {
-        return;
-    }
-    if unused {
-        // SAFETY: published from Box::into_raw by demotion_state, now unpublished, and
-        // the caller guarantees nothing refers to it.
-        drop(unsafe { alloc::boxed::Box::from_raw(p) });
-    }
+    const _: () = assert!(core::mem::size_of::<DemotionState>() == 8 && core::mem::align_of::<DemotionState>() == 4);
+    // SAFETY: the shim returns the address of 8 bytes of the current VNET's storage,
+    // 4-aligned, zero-initialised (a valid DemotionState: two atomics at zero), laid out
+    // as the #[repr(C)] DemotionState (checked above and by the shim's _Static_assert);
+    // it is only ever accessed through the atomics, and lives as documented above.
+    unsafe { &*sys::carp_shim_vnet_demotion().cast::<DemotionState>() }
 }

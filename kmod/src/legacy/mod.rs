@@ -645,14 +645,16 @@ fn unbind_all(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
 }
 
 /// An IPv6 address was added to a `carpN` (`ifaddr_event_ext`, fired inside
-/// `in6_update_ifa`, i.e. before `carp_attach_p` for an address added with `vhid N`;
-/// sleepable): it binds here to the `carpN`'s vhid, as an IPv4 address does through
-/// SIOCSIFADDR, if the `carpN` is configured (otherwise it stays a plain address); the
-/// `carp_attach_p` that may follow finds it bound ([`attach_as`]). The address must still
-/// be on the `carpN` (checked under the configuration lock): one removed meanwhile is
-/// left alone, and one removed after it bound is unbound by [`clone_addr6_removed`].
-/// Re-adding an address that is already there (`ifconfig carp0 inet6 X` twice) unbinds
-/// it in the kernel (`carp_detach_p` with `keep_cif`): delete and add it instead.
+/// `in6_update_ifa`; the shim defers it to its task, so this runs after the request that
+/// added the address, including its `carp_attach_p` for `vhid N` or its `carp_detach_p`
+/// when an existing address was given again): it binds to the `carpN`'s vhid, as an IPv4
+/// address does through SIOCSIFADDR, if the `carpN` is configured (otherwise it stays a
+/// plain address) and the address is not bound yet. The address must still be on the
+/// `carpN` (checked under the configuration lock): one removed meanwhile is left alone,
+/// and one removed after it bound is unbound by [`clone_addr6_removed`]. Residual: if
+/// `in6_update_ifa` fails after its event and unlinks the address (it sends no DEL
+/// event) while this runs at that very moment, the vhid keeps the address until the
+/// `carpN` is destroyed.
 pub fn clone_addr6_added(carp: Ifnet<'_>, ifa: Ifaddr<'_>) {
     let mut g = ConfigGuard::lock();
     if ifa.is_carp() || !find(CLONES.get(&mut g), &carp).is_some_and(|c| c.cfg.is_some()) {

@@ -462,6 +462,36 @@ carp_shim_if_linked(struct ifnet *ifp)
 }
 
 int
+carp_shim_if_has_other_like(struct ifnet *ifp, struct ifaddr *ifa)
+{
+	struct epoch_tracker et;
+	struct ifaddr *it;
+	const struct sockaddr *a, *b;
+	int found;
+
+	a = ifa->ifa_addr;
+	if (a == NULL || (a->sa_family != AF_INET && a->sa_family != AF_INET6))
+		return (0);
+	found = 0;
+	NET_EPOCH_ENTER(et);
+	CK_STAILQ_FOREACH(it, &ifp->if_addrhead, ifa_link) {
+		b = it->ifa_addr;
+		if (it == ifa || b == NULL || b->sa_family != a->sa_family)
+			continue;
+		if (a->sa_family == AF_INET ?
+		    ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)b)->sin_addr.s_addr :
+		    IN6_ARE_ADDR_EQUAL(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		    &((const struct sockaddr_in6 *)b)->sin6_addr)) {
+			found = 1;
+			break;
+		}
+	}
+	NET_EPOCH_EXIT(et);
+	return (found);
+}
+
+int
 carp_shim_if_has_ifa(struct ifnet *ifp, struct ifaddr *ifa)
 {
 	struct epoch_tracker et;

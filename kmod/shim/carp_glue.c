@@ -28,6 +28,7 @@
 #include <sys/proc.h>
 #include <sys/libkern.h>
 #include <sys/taskqueue.h>
+#include <sys/syslog.h>
 #include <sys/eventhandler.h>
 
 #include <net/if.h>
@@ -109,12 +110,22 @@ carp_hook_detach(struct ifaddr *ifa, bool keep_cif)
 	 * in the epoch): there the detach is deferred to a task, holding references on the
 	 * address and its interface (the container keeps its own reference meanwhile).
 	 */
+	carp_rs_inflight_enter();	/* unload waits for this, queueing included */
 	if (!THREAD_CAN_SLEEP() || in_epoch(net_epoch_preempt)) {
 		if (carp_shim_defer(ifa, keep_cif ? CARP_DEFER_DETACH_KEEP :
-		    CARP_DEFER_DETACH) == 0)
-			return;
+		    CARP_DEFER_DETACH) != 0)
+			/*
+			 * No memory for the entry: never sleep here. The address stays bound
+			 * to its container, which holds a reference on it, until the
+			 * container is released.
+			 */
+			log(LOG_WARNING, "carp: cannot defer the detach of an address "
+			    "(no memory); it stays bound until its interface leaves CARP\n");
+		carp_rs_inflight_exit();
+		return;
 	}
 	carp_rs_detach(ifa, keep_cif);
+	carp_rs_inflight_exit();
 }
 
 static void
@@ -747,9 +758,15 @@ carp_shim_deferred_fn(void *arg __unused, int pending __unused)
 		mtx_unlock(&carp_deferred_mtx);
 		if (d == NULL)
 			break;
-		CURVNET_SET(d->ifp->if_vnet);
-		carp_rs_deferred(d->ifp, d->ifa, d->kind);
-		CURVNET_RESTORE();
+		/*
+		 * A dying interface (if_free set IFF_DYING) may belong to a VNET already
+		 * freed; its container or carpN was released when it departed: nothing to do.
+		 */
+		if ((d->ifp->if_flags & IFF_DYING) == 0) {
+			CURVNET_SET(d->ifp->if_vnet);
+			carp_rs_deferred(d->ifp, d->ifa, d->kind);
+			CURVNET_RESTORE();
+		}
 		ifa_free(d->ifa);
 		if_rele(d->ifp);
 		free(d, M_CARP);

@@ -181,8 +181,6 @@ int	carp_shim_nl_end_dump(struct nl_pstate *npt, int error, struct nlmsghdr *hdr
  * (carp_rs_clone_destroy for each) and unlinking every ARP hook; sleepable, without the
  * configuration lock (the destroy callbacks take it).
  */
-/* Unload: runs the deferred address work left and waits for its task. */
-void	carp_shim_deferred_drain(void);
 int	carp_shim_pervnet_register(void);
 void	carp_shim_pervnet_deregister(void);
 /*
@@ -220,8 +218,12 @@ int	carp_shim_addr_list(int af, struct carp_shim_addr *out, int max);
  * how many there are.
  */
 int	carp_shim_if_ipaddrs(struct ifnet *ifp, struct ifaddr **out, int max);
+/* Unload: runs the deferred address work left and waits for its task. */
+void	carp_shim_deferred_drain(void);
 /* Nonzero iff ifp is still on its VNET's interface list (V_ifnet of ifp->if_vnet). */
 int	carp_shim_if_linked(struct ifnet *ifp);
+/* Nonzero iff another address than ifa on ifp has ifa's family and address. */
+int	carp_shim_if_has_other_like(struct ifnet *ifp, struct ifaddr *ifa);
 /* Nonzero iff ifa is still on ifp's address list. */
 int	carp_shim_if_has_ifa(struct ifnet *ifp, struct ifaddr *ifa);
 /* Nonzero iff ifp has the IPv4 address addr (4 bytes) without ifa_carp (network epoch). */

@@ -335,7 +335,12 @@ pub(crate) fn detach_from(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, 
         })
     });
     if let Some(r) = removed {
-        r.routes(false);
+        // A deferred detach (see carp_hook_detach) can come after the same address was
+        // added again: its loopback route and neighbour entry are the new address's now.
+        let readded = r.get().ifp().is_some_and(|i| i.has_other_ifa_like(&r.get()));
+        if !readded {
+            r.routes(false);
+        }
         r.set_carp(None);
     }
     let gone = destroyed.as_ref().map(|v| v.vhid());

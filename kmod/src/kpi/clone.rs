@@ -124,6 +124,14 @@ impl Ifnet<'_> {
         unsafe { sys::carp_shim_if_linked(self.raw()) != 0 }
     }
 
+    /// Whether another address than `ifa` on this interface has the same family and
+    /// address (`ifa` itself may already be unlinked).
+    pub fn has_other_ifa_like(&self, ifa: &Ifaddr<'_>) -> bool {
+        // SAFETY: live interface and address (counted references held by the caller); the
+        // shim compares addresses inside the epoch.
+        unsafe { sys::carp_shim_if_has_other_like(self.raw(), ifa.raw()) != 0 }
+    }
+
     /// Whether `ifa` is still on this interface's address list.
     pub fn has_ifa(&self, ifa: &Ifaddr<'_>) -> bool {
         // SAFETY: live interface; the shim only compares pointers inside the epoch.

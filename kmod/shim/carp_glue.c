@@ -112,15 +112,14 @@ carp_hook_detach(struct ifaddr *ifa, bool keep_cif)
 	 */
 	carp_rs_inflight_enter();	/* unload waits for this, queueing included */
 	if (!THREAD_CAN_SLEEP() || in_epoch(net_epoch_preempt)) {
+		/*
+		 * A bound address has a spare entry (carp_shim_defer_reserve), so this
+		 * only fails for an address that was never bound by this module.
+		 */
 		if (carp_shim_defer(ifa, keep_cif ? CARP_DEFER_DETACH_KEEP :
 		    CARP_DEFER_DETACH) != 0)
-			/*
-			 * No memory for the entry: never sleep here. The address stays bound
-			 * to its container, which holds a reference on it, until the
-			 * container is released.
-			 */
-			log(LOG_WARNING, "carp: cannot defer the detach of an address "
-			    "(no memory); it stays bound until its interface leaves CARP\n");
+			log(LOG_WARNING, "carp: cannot defer the detach of an address; "
+			    "it stays bound until its interface leaves CARP\n");
 		carp_rs_inflight_exit();
 		return;
 	}
@@ -742,6 +741,13 @@ struct carp_deferred {
 
 static STAILQ_HEAD(, carp_deferred) carp_deferred_q =
     STAILQ_HEAD_INITIALIZER(carp_deferred_q);
+/*
+ * One spare entry per bound address (carp_shim_defer_reserve when it binds, in sleepable
+ * context; carp_shim_defer_release when its binding goes), so that deferring a detach
+ * never needs memory where none may be waited for.
+ */
+static STAILQ_HEAD(, carp_deferred) carp_deferred_spare =
+    STAILQ_HEAD_INITIALIZER(carp_deferred_spare);
 static struct mtx carp_deferred_mtx;
 MTX_SYSINIT(carp_deferred, &carp_deferred_mtx, "carp deferred", MTX_DEF);
 
@@ -759,8 +765,9 @@ carp_shim_deferred_fn(void *arg __unused, int pending __unused)
 		if (d == NULL)
 			break;
 		/*
-		 * A dying interface (if_free set IFF_DYING) may belong to a VNET already
-		 * freed; its container or carpN was released when it departed: nothing to do.
+		 * A dying interface (IFF_DYING, set when if_detach unlinks it, before its
+		 * departure event) may belong to a VNET freed since; its container or carpN
+		 * was released when it departed: nothing to do.
 		 */
 		if ((d->ifp->if_flags & IFF_DYING) == 0) {
 			CURVNET_SET(d->ifp->if_vnet);
@@ -769,7 +776,17 @@ carp_shim_deferred_fn(void *arg __unused, int pending __unused)
 		}
 		ifa_free(d->ifa);
 		if_rele(d->ifp);
-		free(d, M_CARP);
+		if (d->kind == CARP_DEFER_DETACH || d->kind == CARP_DEFER_DETACH_KEEP) {
+			/*
+			 * A spare: back to the pool (the detach just run released the
+			 * binding's own spare, if it was still bound).
+			 */
+			memset(d, 0, sizeof(*d));
+			mtx_lock(&carp_deferred_mtx);
+			STAILQ_INSERT_TAIL(&carp_deferred_spare, d, link);
+			mtx_unlock(&carp_deferred_mtx);
+		} else
+			free(d, M_CARP);
 	}
 }
 
@@ -787,7 +804,16 @@ carp_shim_defer(struct ifaddr *ifa, int kind)
 
 	if (ifa->ifa_ifp == NULL)
 		return (EINVAL);
-	d = malloc(sizeof(*d), M_CARP, M_NOWAIT | M_ZERO);
+	d = NULL;
+	if (kind == CARP_DEFER_DETACH || kind == CARP_DEFER_DETACH_KEEP) {
+		mtx_lock(&carp_deferred_mtx);
+		d = STAILQ_FIRST(&carp_deferred_spare);
+		if (d != NULL)
+			STAILQ_REMOVE_HEAD(&carp_deferred_spare, link);
+		mtx_unlock(&carp_deferred_mtx);
+	}
+	if (d == NULL)
+		d = malloc(sizeof(*d), M_CARP, M_NOWAIT | M_ZERO);
 	if (d == NULL)
 		return (ENOMEM);
 	ifa_ref(ifa);
@@ -802,13 +828,51 @@ carp_shim_defer(struct ifaddr *ifa, int kind)
 	return (0);
 }
 
-/* Unload, once nothing can queue any more: runs what is left, then waits for the task. */
+void
+carp_shim_defer_reserve(void)
+{
+	struct carp_deferred *d;
+
+	d = malloc(sizeof(*d), M_CARP, M_WAITOK | M_ZERO);
+	mtx_lock(&carp_deferred_mtx);
+	STAILQ_INSERT_TAIL(&carp_deferred_spare, d, link);
+	mtx_unlock(&carp_deferred_mtx);
+}
+
+void
+carp_shim_defer_release(void)
+{
+	struct carp_deferred *d;
+
+	mtx_lock(&carp_deferred_mtx);
+	d = STAILQ_FIRST(&carp_deferred_spare);
+	if (d != NULL)
+		STAILQ_REMOVE_HEAD(&carp_deferred_spare, link);
+	mtx_unlock(&carp_deferred_mtx);
+	free(d, M_CARP);
+}
+
+/*
+ * Unload, once nothing can queue any more: runs what is left, waits for the task, and
+ * frees the spares.
+ */
 void
 carp_shim_deferred_drain(void)
 {
+	struct carp_deferred *d;
 
 	taskqueue_drain(taskqueue_thread, &carp_deferred_task);
 	carp_shim_deferred_fn(NULL, 0);
+	for (;;) {
+		mtx_lock(&carp_deferred_mtx);
+		d = STAILQ_FIRST(&carp_deferred_spare);
+		if (d != NULL)
+			STAILQ_REMOVE_HEAD(&carp_deferred_spare, link);
+		mtx_unlock(&carp_deferred_mtx);
+		if (d == NULL)
+			break;
+		free(d, M_CARP);
+	}
 }
 
 /* ---- Callouts ---- */

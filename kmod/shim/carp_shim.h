@@ -218,8 +218,14 @@ int	carp_shim_addr_list(int af, struct carp_shim_addr *out, int max);
  * how many there are.
  */
 int	carp_shim_if_ipaddrs(struct ifnet *ifp, struct ifaddr **out, int max);
-/* Unload: runs the deferred address work left and waits for its task. */
+/* Unload: runs the deferred address work left, waits for its task, frees the spares. */
 void	carp_shim_deferred_drain(void);
+/*
+ * One spare deferral entry per bound address: reserve when an address binds (sleeps for
+ * memory; never fails), release when its binding goes.
+ */
+void	carp_shim_defer_reserve(void);
+void	carp_shim_defer_release(void);
 /* Nonzero iff ifp is still on its VNET's interface list (V_ifnet of ifp->if_vnet). */
 int	carp_shim_if_linked(struct ifnet *ifp);
 /* Nonzero iff another address than ifa on ifp has ifa's family and address. */

@@ -52,6 +52,7 @@ pub fn release_parent(p: Parent) {
             ifa.routes(false);
         }
         ifa.set_carp(None);
+        net::defer_release();
     }
     drop(ifas);
     let _ = cif.mcast4.take();
@@ -296,6 +297,10 @@ pub(crate) fn attach_to(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, vh
     if result.is_err() && cif.inner.lock().table.address_count(family) == 0 {
         drop(cif.mcast(family).take());
     }
+    if result.is_ok() {
+        // A spare entry so that its detach can always be deferred (carp_hook_detach).
+        net::defer_reserve();
+    }
     result
 }
 
@@ -342,6 +347,7 @@ pub(crate) fn detach_from(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, 
             r.routes(false);
         }
         r.set_carp(None);
+        net::defer_release();
     }
     let gone = destroyed.as_ref().map(|v| v.vhid());
     if let Some(mut v) = destroyed {

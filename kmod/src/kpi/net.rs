@@ -389,6 +389,19 @@ pub fn deferred_drain() {
     unsafe { sys::carp_shim_deferred_drain() };
 }
 
+/// An address was bound: one more spare entry for deferring its detach (sleeps for the
+/// memory; sleepable callers without a mutex).
+pub fn defer_reserve() {
+    // SAFETY: malloc(M_WAITOK) and a mutex-protected list in the shim; sleepable caller.
+    unsafe { sys::carp_shim_defer_reserve() };
+}
+
+/// A binding went: one spare entry fewer.
+pub fn defer_release() {
+    // SAFETY: a mutex-protected list and free(9) in the shim; no precondition.
+    unsafe { sys::carp_shim_defer_release() };
+}
+
 /// Sleeps about a millisecond (pause(9)); sleepable callers only.
 pub fn pause_ms() {
     // SAFETY: pause(9); callers are in sleepable context (unload).

@@ -113,8 +113,9 @@ carp_hook_detach(struct ifaddr *ifa, bool keep_cif)
 	carp_rs_inflight_enter();	/* unload waits for this, queueing included */
 	if (!THREAD_CAN_SLEEP() || in_epoch(net_epoch_preempt)) {
 		/*
-		 * A bound address has a spare entry (carp_shim_defer_reserve), so this
-		 * only fails for an address that was never bound by this module.
+		 * The pool holds a spare entry per bound address (carp_shim_defer_reserve);
+		 * failing here needs an address this module never bound, or every spare
+		 * out with queued detaches and no memory at all.
 		 */
 		if (carp_shim_defer(ifa, keep_cif ? CARP_DEFER_DETACH_KEEP :
 		    CARP_DEFER_DETACH) != 0)
@@ -748,6 +749,8 @@ static STAILQ_HEAD(, carp_deferred) carp_deferred_q =
  */
 static STAILQ_HEAD(, carp_deferred) carp_deferred_spare =
     STAILQ_HEAD_INITIALIZER(carp_deferred_spare);
+static u_int carp_spare_count;		/* entries on carp_deferred_spare */
+static u_int carp_spare_needed;		/* bound addresses */
 static struct mtx carp_deferred_mtx;
 MTX_SYSINIT(carp_deferred, &carp_deferred_mtx, "carp deferred", MTX_DEF);
 
@@ -755,6 +758,9 @@ static void
 carp_shim_deferred_fn(void *arg __unused, int pending __unused)
 {
 	struct carp_deferred *d;
+	struct ifaddr *ifa;
+	struct ifnet *ifp;
+	int kind;
 
 	for (;;) {
 		mtx_lock(&carp_deferred_mtx);
@@ -764,29 +770,30 @@ carp_shim_deferred_fn(void *arg __unused, int pending __unused)
 		mtx_unlock(&carp_deferred_mtx);
 		if (d == NULL)
 			break;
+		ifa = d->ifa;
+		ifp = d->ifp;
+		kind = d->kind;
+		if (kind == CARP_DEFER_DETACH || kind == CARP_DEFER_DETACH_KEEP) {
+			/* A spare: back to the pool before the detach releases one. */
+			memset(d, 0, sizeof(*d));
+			mtx_lock(&carp_deferred_mtx);
+			STAILQ_INSERT_TAIL(&carp_deferred_spare, d, link);
+			carp_spare_count++;
+			mtx_unlock(&carp_deferred_mtx);
+		} else
+			free(d, M_CARP);
 		/*
 		 * A dying interface (IFF_DYING, set when if_detach unlinks it, before its
 		 * departure event) may belong to a VNET freed since; its container or carpN
 		 * was released when it departed: nothing to do.
 		 */
-		if ((d->ifp->if_flags & IFF_DYING) == 0) {
-			CURVNET_SET(d->ifp->if_vnet);
-			carp_rs_deferred(d->ifp, d->ifa, d->kind);
+		if ((ifp->if_flags & IFF_DYING) == 0) {
+			CURVNET_SET(ifp->if_vnet);
+			carp_rs_deferred(ifp, ifa, kind);
 			CURVNET_RESTORE();
 		}
-		ifa_free(d->ifa);
-		if_rele(d->ifp);
-		if (d->kind == CARP_DEFER_DETACH || d->kind == CARP_DEFER_DETACH_KEEP) {
-			/*
-			 * A spare: back to the pool (the detach just run released the
-			 * binding's own spare, if it was still bound).
-			 */
-			memset(d, 0, sizeof(*d));
-			mtx_lock(&carp_deferred_mtx);
-			STAILQ_INSERT_TAIL(&carp_deferred_spare, d, link);
-			mtx_unlock(&carp_deferred_mtx);
-		} else
-			free(d, M_CARP);
+		ifa_free(ifa);
+		if_rele(ifp);
 	}
 }
 
@@ -808,8 +815,10 @@ carp_shim_defer(struct ifaddr *ifa, int kind)
 	if (kind == CARP_DEFER_DETACH || kind == CARP_DEFER_DETACH_KEEP) {
 		mtx_lock(&carp_deferred_mtx);
 		d = STAILQ_FIRST(&carp_deferred_spare);
-		if (d != NULL)
+		if (d != NULL) {
 			STAILQ_REMOVE_HEAD(&carp_deferred_spare, link);
+			carp_spare_count--;
+		}
 		mtx_unlock(&carp_deferred_mtx);
 	}
 	if (d == NULL)
@@ -828,14 +837,26 @@ carp_shim_defer(struct ifaddr *ifa, int kind)
 	return (0);
 }
 
+/*
+ * The pool holds at least one entry per bound address (needed); entries out of it are
+ * queued detaches, which come back before their detach releases the binding. Release
+ * frees an entry only while the pool holds more than needed, so a binding removed while
+ * its detach is queued does not take another address's spare.
+ */
 void
 carp_shim_defer_reserve(void)
 {
 	struct carp_deferred *d;
 
-	d = malloc(sizeof(*d), M_CARP, M_WAITOK | M_ZERO);
 	mtx_lock(&carp_deferred_mtx);
-	STAILQ_INSERT_TAIL(&carp_deferred_spare, d, link);
+	carp_spare_needed++;
+	while (carp_spare_count < carp_spare_needed) {
+		mtx_unlock(&carp_deferred_mtx);
+		d = malloc(sizeof(*d), M_CARP, M_WAITOK | M_ZERO);
+		mtx_lock(&carp_deferred_mtx);
+		STAILQ_INSERT_TAIL(&carp_deferred_spare, d, link);
+		carp_spare_count++;
+	}
 	mtx_unlock(&carp_deferred_mtx);
 }
 
@@ -844,10 +865,17 @@ carp_shim_defer_release(void)
 {
 	struct carp_deferred *d;
 
+	d = NULL;
 	mtx_lock(&carp_deferred_mtx);
-	d = STAILQ_FIRST(&carp_deferred_spare);
-	if (d != NULL)
-		STAILQ_REMOVE_HEAD(&carp_deferred_spare, link);
+	if (carp_spare_needed > 0)
+		carp_spare_needed--;
+	if (carp_spare_count > carp_spare_needed) {
+		d = STAILQ_FIRST(&carp_deferred_spare);
+		if (d != NULL) {
+			STAILQ_REMOVE_HEAD(&carp_deferred_spare, link);
+			carp_spare_count--;
+		}
+	}
 	mtx_unlock(&carp_deferred_mtx);
 	free(d, M_CARP);
 }
@@ -866,13 +894,16 @@ carp_shim_deferred_drain(void)
 	for (;;) {
 		mtx_lock(&carp_deferred_mtx);
 		d = STAILQ_FIRST(&carp_deferred_spare);
-		if (d != NULL)
+		if (d != NULL) {
 			STAILQ_REMOVE_HEAD(&carp_deferred_spare, link);
+			carp_spare_count--;
+		}
 		mtx_unlock(&carp_deferred_mtx);
 		if (d == NULL)
 			break;
 		free(d, M_CARP);
 	}
+	carp_spare_needed = 0;
 }
 
 /* ---- Callouts ---- */

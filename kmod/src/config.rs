@@ -276,6 +276,9 @@ pub(crate) fn attach_to(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, vh
     }
     let r = ifa.to_ref();
     let sys = net::with_vnet(cif.vnet, module::sysctls);
+    // A spare entry first, so that its detach can always be deferred (carp_hook_detach);
+    // given back if the binding fails.
+    net::defer_reserve();
     let mut result = Ok(());
     net::in_net_epoch(|e| {
         cif::run(cif, p.link.ifp(), e, &sys, |inner, now| {
@@ -297,9 +300,8 @@ pub(crate) fn attach_to(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, vh
     if result.is_err() && cif.inner.lock().table.address_count(family) == 0 {
         drop(cif.mcast(family).take());
     }
-    if result.is_ok() {
-        // A spare entry so that its detach can always be deferred (carp_hook_detach).
-        net::defer_reserve();
+    if result.is_err() {
+        net::defer_release();
     }
     result
 }

@@ -35,10 +35,6 @@ fn family_of(a: &IpAddr) -> Family {
     }
 }
 
-fn find_parent<'g>(global: &'g mut Global, ifp: &Ifnet<'_>) -> Option<usize> {
-    global.parents.iter().position(|p| p.link.ifp().same(ifp))
-}
-
 /// Detaches every address of a parent and frees it (unload, or last vhid gone).
 pub fn release_parent(p: Parent) {
     let cif = p.link.cif();
@@ -64,7 +60,7 @@ pub fn release_parent(p: Parent) {
 /// (pub(crate): issue 5's legacy carpN create their vhid on the parent through it.)
 pub(crate) fn set(g: &mut ConfigGuard, ifp: IfRef, req: &SetRequest) -> Result<(), Errno> {
     let global = GLOBAL.get(g);
-    let idx = match find_parent(global, &ifp.get()) {
+    let idx = match global.parent_index(&ifp.get()) {
         Some(i) => i,
         None => {
             let i = ifp.get();
@@ -115,7 +111,7 @@ pub(crate) fn set(g: &mut ConfigGuard, ifp: IfRef, req: &SetRequest) -> Result<(
 
 /// Statuses of every vhid of `ifp`'s container (`None`: no container).
 fn statuses(global: &mut Global, ifp: &Ifnet<'_>) -> Result<Option<Vec<VhidStatus>>, Errno> {
-    let Some(idx) = find_parent(global, ifp) else { return Ok(None) };
+    let Some(idx) = global.parent_index(&ifp) else { return Ok(None) };
     let Some(p) = global.parents.get(idx) else { return Ok(None) };
     let g = p.link.cif().inner.lock();
     let mut v = Vec::new();
@@ -259,7 +255,7 @@ pub(crate) fn attach_to(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, vh
         Ok(IpAddr::V6(_)) => config::AF_INET6,
         Err(af) => af,
     };
-    let idx = find_parent(global, &ifp);
+    let idx = global.parent_index(&ifp);
     let configured = idx
         .and_then(|i| global.parents.get(i))
         .is_some_and(|p| p.link.cif().inner.lock().table.get(vhid).is_some());
@@ -321,7 +317,7 @@ pub fn detach(ifa: Ifaddr<'_>, keep_cif: bool) {
 /// Unbinds `ifa` from the container of `ifp` (its own interface, or for issue 5's carpN,
 /// the parent). Returns the vhid the address was bound to if that vhid was destroyed.
 pub(crate) fn detach_from(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, keep_cif: bool) -> Option<u8> {
-    let idx = find_parent(global, &ifp)?;
+    let idx = global.parent_index(&ifp)?;
     let p = global.parents.get(idx)?;
     let cif = p.link.cif();
     let Ok(addr) = ifa.addr() else { return None };
@@ -372,7 +368,7 @@ pub(crate) fn detach_from(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, 
 pub fn ifrename(ifp: Ifnet<'_>) {
     let mut g = ConfigGuard::lock();
     let global = GLOBAL.get(&mut g);
-    let Some(idx) = find_parent(global, &ifp) else { return };
+    let Some(idx) = global.parent_index(&ifp) else { return };
     if let Some(p) = global.parents.get(idx) {
         let name = ifp.name();
         p.link.cif().inner.lock().table.rename(name);
@@ -385,7 +381,7 @@ pub fn ifrename(ifp: Ifnet<'_>) {
 pub fn ifdetach(ifp: Ifnet<'_>) {
     let mut g = ConfigGuard::lock();
     let global = GLOBAL.get(&mut g);
-    let Some(idx) = find_parent(global, &ifp) else {
+    let Some(idx) = global.parent_index(&ifp) else {
         // Issue 5: a departing carpN (moved to another VNET) leaves its parent.
         crate::legacy::clone_departing(&mut g, &ifp);
         return;

@@ -50,6 +50,18 @@ pub struct Global {
     pub parents: Vec<Parent>,
 }
 
+impl Global {
+    /// Where `ifp`'s container is in [`Global::parents`], if it has one.
+    pub fn parent_index(&self, ifp: &crate::kpi::ifnet::Ifnet<'_>) -> Option<usize> {
+        self.parents.iter().position(|p| p.link.ifp().same(ifp))
+    }
+
+    /// `ifp`'s container, if it has one.
+    pub fn parent(&self, ifp: &crate::kpi::ifnet::Ifnet<'_>) -> Option<&Parent> {
+        self.parents.iter().find(|p| p.link.ifp().same(ifp))
+    }
+}
+
 /// Module-wide state, under the configuration lock.
 pub static GLOBAL: ConfigCell<Global> = ConfigCell::new(Global { loaded: None, parents: Vec::new() });
 

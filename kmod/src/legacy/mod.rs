@@ -282,7 +282,7 @@ fn family_of(a: &IpAddr) -> Family {
 fn parent_vhids(g: &mut ConfigGuard, parent: &Ifnet<'_>) -> Result<Vec<u8>, Errno> {
     let mut out = Vec::new();
     let global = GLOBAL.get(g);
-    let Some(p) = global.parents.iter().find(|p| p.link.ifp().same(parent)) else { return Ok(out) };
+    let Some(p) = global.parent(parent) else { return Ok(out) };
     let inner = p.link.cif().inner.lock();
     out.try_reserve_exact(inner.table.len()).map_err(|_| Errno::ENOMEM)?;
     for v in inner.table.iter() {
@@ -296,7 +296,7 @@ fn parent_vhids(g: &mut ConfigGuard, parent: &Ifnet<'_>) -> Result<Vec<u8>, Errn
 /// The live status of `vhid` on `parent`'s container.
 fn live_status(g: &mut ConfigGuard, parent: &Ifnet<'_>, vhid: u8) -> Option<VhidStatus> {
     let global = GLOBAL.get(g);
-    let p = global.parents.iter().find(|p| p.link.ifp().same(parent))?;
+    let p = global.parent(parent)?;
     let inner = p.link.cif().inner.lock();
     let mut it = inner.table.status(Some(vhid)).ok()?;
     it.next()
@@ -376,7 +376,7 @@ fn renumber(g: &mut ConfigGuard, carp: &Ifnet<'_>, parent: &Ifnet<'_>, old: u8, 
     config::set(g, parent.to_ref(), &sr)?;
     {
         let global = GLOBAL.get(g);
-        let p = global.parents.iter().find(|p| p.link.ifp().same(parent)).ok_or(Errno::ENXIO)?;
+        let p = global.parent(parent).ok_or(Errno::ENXIO)?;
         let cif = p.link.cif();
         let sys = net::with_vnet(cif.vnet, module::sysctls);
         let mut result = Err(Errno::ENOENT);
@@ -582,7 +582,7 @@ fn attach_as(g: &mut ConfigGuard, ifa: Ifaddr<'_>, vhid: u8, mark_up: bool) -> R
 /// container when it was the last vhid.
 fn drop_vhid(g: &mut ConfigGuard, parent: &Ifnet<'_>, vhid: u8) {
     let global = GLOBAL.get(g);
-    let Some(idx) = global.parents.iter().position(|p| p.link.ifp().same(parent)) else { return };
+    let Some(idx) = global.parent_index(parent) else { return };
     let Some(p) = global.parents.get(idx) else { return };
     let cif = p.link.cif();
     let sys = net::with_vnet(cif.vnet, module::sysctls);
@@ -624,7 +624,7 @@ fn unbind_all(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
     // number found on the first pass.
     let mut budget: Option<usize> = None;
     loop {
-        let found = GLOBAL.get(g).parents.iter().find(|p| p.link.ifp().same(&parent.get())).and_then(|p| {
+        let found = GLOBAL.get(g).parent(&parent.get()).and_then(|p| {
             let inner = p.link.cif().inner.lock();
             let mut mine = inner.ifas.iter().filter(|(r, _)| r.get().ifp().is_some_and(|i| i.same(carp)));
             let first = mine.next().map(|(r, _)| r.clone_ref());
@@ -719,7 +719,7 @@ fn admin(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
     let Some((parent, vhid)) = binding(g, carp) else { return };
     let up = carp.is_up();
     let global = GLOBAL.get(g);
-    let Some(p) = global.parents.iter().find(|p| p.link.ifp().same(&parent.get())) else { return };
+    let Some(p) = global.parent(&parent.get()) else { return };
     let cif = p.link.cif();
     let sys = net::with_vnet(cif.vnet, module::sysctls);
     net::in_net_epoch(|e| {

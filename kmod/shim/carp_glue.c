@@ -751,6 +751,30 @@ static STAILQ_HEAD(, carp_deferred) carp_deferred_spare =
     STAILQ_HEAD_INITIALIZER(carp_deferred_spare);
 static u_int carp_spare_count;		/* entries on carp_deferred_spare */
 static u_int carp_spare_needed;		/* bound addresses */
+
+/* The spare pool's two operations, carp_deferred_mtx held. */
+static struct carp_deferred *
+carp_spare_pop_locked(void)
+{
+	struct carp_deferred *d;
+
+	mtx_assert(&carp_deferred_mtx, MA_OWNED);
+	d = STAILQ_FIRST(&carp_deferred_spare);
+	if (d != NULL) {
+		STAILQ_REMOVE_HEAD(&carp_deferred_spare, link);
+		carp_spare_count--;
+	}
+	return (d);
+}
+
+static void
+carp_spare_push_locked(struct carp_deferred *d)
+{
+
+	mtx_assert(&carp_deferred_mtx, MA_OWNED);
+	STAILQ_INSERT_TAIL(&carp_deferred_spare, d, link);
+	carp_spare_count++;
+}
 static struct mtx carp_deferred_mtx;
 MTX_SYSINIT(carp_deferred, &carp_deferred_mtx, "carp deferred", MTX_DEF);
 
@@ -777,8 +801,7 @@ carp_shim_deferred_fn(void *arg __unused, int pending __unused)
 			/* A spare: back to the pool before the detach releases one. */
 			memset(d, 0, sizeof(*d));
 			mtx_lock(&carp_deferred_mtx);
-			STAILQ_INSERT_TAIL(&carp_deferred_spare, d, link);
-			carp_spare_count++;
+			carp_spare_push_locked(d);
 			mtx_unlock(&carp_deferred_mtx);
 		} else
 			free(d, M_CARP);
@@ -814,11 +837,7 @@ carp_shim_defer(struct ifaddr *ifa, int kind)
 	d = NULL;
 	if (kind == CARP_DEFER_DETACH || kind == CARP_DEFER_DETACH_KEEP) {
 		mtx_lock(&carp_deferred_mtx);
-		d = STAILQ_FIRST(&carp_deferred_spare);
-		if (d != NULL) {
-			STAILQ_REMOVE_HEAD(&carp_deferred_spare, link);
-			carp_spare_count--;
-		}
+		d = carp_spare_pop_locked();
 		mtx_unlock(&carp_deferred_mtx);
 	}
 	if (d == NULL)
@@ -854,8 +873,7 @@ carp_shim_defer_reserve(void)
 		mtx_unlock(&carp_deferred_mtx);
 		d = malloc(sizeof(*d), M_CARP, M_WAITOK | M_ZERO);
 		mtx_lock(&carp_deferred_mtx);
-		STAILQ_INSERT_TAIL(&carp_deferred_spare, d, link);
-		carp_spare_count++;
+		carp_spare_push_locked(d);
 	}
 	mtx_unlock(&carp_deferred_mtx);
 }
@@ -869,13 +887,8 @@ carp_shim_defer_release(void)
 	mtx_lock(&carp_deferred_mtx);
 	if (carp_spare_needed > 0)
 		carp_spare_needed--;
-	if (carp_spare_count > carp_spare_needed) {
-		d = STAILQ_FIRST(&carp_deferred_spare);
-		if (d != NULL) {
-			STAILQ_REMOVE_HEAD(&carp_deferred_spare, link);
-			carp_spare_count--;
-		}
-	}
+	if (carp_spare_count > carp_spare_needed)
+		d = carp_spare_pop_locked();
 	mtx_unlock(&carp_deferred_mtx);
 	free(d, M_CARP);
 }
@@ -893,11 +906,7 @@ carp_shim_deferred_drain(void)
 	carp_shim_deferred_fn(NULL, 0);
 	for (;;) {
 		mtx_lock(&carp_deferred_mtx);
-		d = STAILQ_FIRST(&carp_deferred_spare);
-		if (d != NULL) {
-			STAILQ_REMOVE_HEAD(&carp_deferred_spare, link);
-			carp_spare_count--;
-		}
+		d = carp_spare_pop_locked();
 		mtx_unlock(&carp_deferred_mtx);
 		if (d == NULL)
 			break;

@@ -5,7 +5,7 @@ use core::net::Ipv6Addr;
 
 use carp_proto::input;
 use carp_proto::table::{Iamatch6, Table};
-use carp_proto::CarpStats;
+use carp_proto::{CarpStats, Stat};
 
 use crate::cif;
 use crate::kpi::ifnet::{Ifaddr, Ifnet};
@@ -21,19 +21,34 @@ const INPUT_CAP: usize = 512;
 /// Protocol 112 input (IPv4 when `v6` is false; for IPv6, `off` is where the kernel's
 /// IPv6 input left the CARP/VRRP header, past any extension headers). Consumes the packet.
 pub fn input(m: Mbuf, v6: bool, off: usize, e: &Epoch) {
+    // What FreeBSD counts when it cannot even look at the packet: the packet received,
+    // then a header drop (its m_pullup failures), never a silent drop.
+    let header_drop = || {
+        let mut stats = CarpStats::default();
+        stats.bump(if v6 { Stat::IPackets6 } else { Stat::IPackets });
+        stats.bump(Stat::HdrOps);
+        net::stats_add(&stats);
+    };
     let mut buf = [0u8; INPUT_CAP];
     let mut big;
     let n = m.len().min(usize::from(u16::MAX));
     let bytes: &mut [u8] = if n <= INPUT_CAP {
-        let Some(b) = buf.get_mut(..n) else { return };
+        let Some(b) = buf.get_mut(..n) else {
+            header_drop();
+            return;
+        };
         b
     } else {
         // Rare (VRRPv3 with many addresses): a heap copy, M_NOWAIT.
-        let Ok(v) = crate::kpi::alloc::zeroed_bytes(n) else { return };
+        let Ok(v) = crate::kpi::alloc::zeroed_bytes(n) else {
+            header_drop();
+            return;
+        };
         big = v;
         &mut big
     };
     if m.copy_to(bytes).is_none() {
+        header_drop();
         return;
     }
     let bytes: &[u8] = bytes;
@@ -55,7 +70,7 @@ pub fn input(m: Mbuf, v6: bool, off: usize, e: &Epoch) {
             let out = if v6 {
                 input::input_ipv6_at::<Table>(sys.allow, None, bytes, off)
             } else {
-                input::input_ipv4::<Table>(sys.allow, None, bytes)
+                input::input_ipv4_at::<Table>(sys.allow, None, bytes, off)
             };
             report(&out);
         }
@@ -64,7 +79,7 @@ pub fn input(m: Mbuf, v6: bool, off: usize, e: &Epoch) {
                 let out = if v6 {
                     input::input_ipv6_at(sys.allow, Some(&inner.table), bytes, off)
                 } else {
-                    input::input_ipv4(sys.allow, Some(&inner.table), bytes)
+                    input::input_ipv4_at(sys.allow, Some(&inner.table), bytes, off)
                 };
                 report(&out);
                 if let Some(adv) = out.advert {

@@ -472,6 +472,44 @@ pub fn input_ipv4<L: VhidLookup + ?Sized>(
     input(allow, lookup, &facts)
 }
 
+/// The kernel's protocol-112 input for IPv4, as FreeBSD's `carp_input` reads what
+/// `ip_input` delivered: `packet` starts at the IP header, `offset` is `*offp` (the header
+/// length `ip_input` validated), the payload ends at `ip_len` (`ip_input` trimmed the
+/// packet to it). Nothing `ip_input` already checked is checked again: not the header
+/// checksum, which `ip_dooptions` (timestamp and record-route options) and reassembly
+/// (`ip_len`, `ip_off`) leave stale by design, nor the fragment fields. Every packet is
+/// counted (`ipackets` first); one too short for the header it claims is `badlen`, as
+/// FreeBSD counts it, never dropped silently.
+pub fn input_ipv4_at<L: VhidLookup + ?Sized>(
+    allow: bool,
+    lookup: Option<&L>,
+    packet: &[u8],
+    offset: usize,
+) -> Outcome {
+    let header = ipv4::Packet::new_unchecked(packet);
+    let fixed = packet.len() >= ipv4::HEADER_LEN;
+    let (src, dst, ttl) = if fixed {
+        (header.src_addr(), header.dst_addr(), header.ttl())
+    } else {
+        (Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, 0)
+    };
+    let end = if fixed { usize::from(header.total_len()).min(packet.len()) } else { 0 };
+    // A header shorter than the fixed one or past ip_len leaves no payload: badlen.
+    let payload = if fixed && offset >= ipv4::HEADER_LEN {
+        packet.get(offset..end).unwrap_or(&[])
+    } else {
+        &[]
+    };
+    let facts = IpFacts {
+        src: IpAddr::V4(src),
+        dst: IpAddr::V4(dst),
+        ttl,
+        header_len: offset,
+        payload,
+    };
+    input(allow, lookup, &facts)
+}
+
 /// Run a whole received IPv6 packet (fixed header, no extension headers; bytes after the
 /// payload length are ignored) through the receive checks. A packet that is not IPv6 with
 /// next header 112 right after the fixed header gives [`Verdict::NotDelivered`].
@@ -1053,6 +1091,37 @@ mod tests {
         assert_eq!(end.verdict, Verdict::BadLength);
         // At 40, input_ipv6_at is input_ipv6.
         assert_eq!(input_ipv6_at(true, Some(&iface()), &carp6(&r), 40), plain);
+    }
+
+    #[test]
+    fn kernel_ipv4_input_trusts_ip_input_for_the_header() {
+        let r = carp_repr(42, 5);
+        let good = carp4(&r);
+        let plain = input_ipv4(true, Some(&iface()), &good);
+        assert_eq!(plain.verdict, Verdict::Valid);
+        assert_eq!(input_ipv4_at(true, Some(&iface()), &good, 20), plain);
+        // A stale header checksum (ip_dooptions and reassembly rewrite the header after
+        // ip_input checked it) is not the protocol's business: still accepted, as stock.
+        let mut stale = good.clone();
+        stale[10] ^= 0xff;
+        assert_eq!(input_ipv4(true, Some(&iface()), &stale).verdict, Verdict::NotDelivered);
+        let o = input_ipv4_at(true, Some(&iface()), &stale, 20);
+        assert_eq!(o.verdict, Verdict::Valid);
+        assert_eq!(o.advert, plain.advert);
+        // A reassembled packet keeps its fragment fields: not looked at either.
+        let mut frag = good.clone();
+        frag[6] |= 0x20;
+        assert_eq!(input_ipv4_at(true, Some(&iface()), &frag, 20).verdict, Verdict::Valid);
+        // Bytes past ip_len (Ethernet padding) are not part of the payload.
+        let mut padded = good.clone();
+        padded.extend_from_slice(&[0u8; 6]);
+        assert_eq!(input_ipv4_at(true, Some(&iface()), &padded, 20).verdict, Verdict::Valid);
+        // Nothing is dropped silently: too short for any header is counted as badlen.
+        for (b, off) in [(&good[..10], 20usize), (&good[..], 19), (&good[..], good.len() + 1), (&good[..24], 20)] {
+            let o = input_ipv4_at(true, Some(&iface()), b, off);
+            assert_eq!(o.verdict, Verdict::BadLength, "len {} off {off}", b.len());
+            assert_eq!(stats(&o), [Stat::IPackets, Stat::BadLen]);
+        }
     }
 
     #[test]

@@ -1632,6 +1632,9 @@ pub unsafe extern "C" fn probe_input(
         input::input_ipv6_at(allow, lookup, b, usize::try_from((now >> 1) & 0xffff).unwrap_or(0))
     } else if v6pkt {
         input::input_ipv6(allow, lookup, b)
+    } else if now & 1 == 1 {
+        // The kernel's path: at *offp, the header as ip_input left it.
+        input::input_ipv4_at(allow, lookup, b, usize::try_from((now >> 1) & 0xffff).unwrap_or(0))
     } else {
         input::input_ipv4(allow, lookup, b)
     };

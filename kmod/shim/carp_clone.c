@@ -216,6 +216,12 @@ carp_clone_create(struct if_clone *ifc __unused, char *name __unused,
 	ifp->if_ioctl = carp_clone_ioctl;
 	ifp->if_link_state = LINK_STATE_UNKNOWN;
 	if_attach(ifp);
+	/*
+	 * if_attach sizes the link-level address for if_addrlen bytes but leaves its length
+	 * 0 (ether_ifattach sets it for Ethernet): a carpN has a 6-byte address, all zero
+	 * until it has a vhid.
+	 */
+	((struct sockaddr_dl *)ifp->if_addr->ifa_addr)->sdl_alen = ETHER_ADDR_LEN;
 	bpfattach(ifp, DLT_NULL, sizeof(uint32_t));
 	error = carp_rs_clone_create(ifp);
 	if (error != 0) {
@@ -563,9 +569,15 @@ carp_arp_hook_add(void)
 
 /*
  * VNET constructor (curvnet is the VNET; sleepable; the kernel holds the VNET sysinit
- * lock): the ARP hook first, then the cloner, as at load. A failure leaves this VNET
- * without that piece, logged; carp_shim_pervnet_register checks vnet0 itself.
+ * lock): the ARP hook first, then the cloner, as at load. The cloner is attached only
+ * with its hook (a carpN whose addresses are never answered for ARP would be worse than
+ * none); a failure leaves the VNET without either, its errno kept in V_carp_pervnet_error
+ * (carp_shim_pervnet_register checks every VNET that exists at load; for a VNET created
+ * later the constructor cannot fail, so it logs).
  */
+VNET_DEFINE_STATIC(int, carp_pervnet_error) = 0;
+#define	V_carp_pervnet_error	VNET(carp_pervnet_error)
+
 static void
 carp_pervnet_init(const void *unused __unused)
 {
@@ -579,21 +591,26 @@ carp_pervnet_init(const void *unused __unused)
 	};
 	int error;
 
+	V_carp_pervnet_error = 0;
 	if (V_carp_arp_hook == NULL) {
 		error = carp_arp_hook_add();
-		if (error == 0)
-			atomic_add_int(&carp_pervnet_count, 1);
-		else
-			log(LOG_WARNING, "carp: error %d adding the ARP pfil hook "
-			    "in this VNET\n", error);
+		if (error != 0) {
+			V_carp_pervnet_error = error;
+			log(LOG_WARNING, "carp: error %d adding the ARP pfil hook in this VNET; "
+			    "no carp interface cloner here\n", error);
+			return;
+		}
+		atomic_add_int(&carp_pervnet_count, 1);
 	}
 	if (V_carp_cloner == NULL) {
 		V_carp_cloner = ifc_attach_cloner(carp_clone_name, &req);
 		if (V_carp_cloner != NULL)
 			atomic_add_int(&carp_pervnet_count, 1);
-		else
+		else {
+			V_carp_pervnet_error = EEXIST;
 			log(LOG_WARNING, "carp: cannot attach the carp interface cloner "
 			    "in this VNET (another \"carp\" cloner exists)\n");
+		}
 	}
 }
 
@@ -639,21 +656,28 @@ static struct vnet_sysinit carp_pervnet_dtor = {
 int
 carp_shim_pervnet_register(void)
 {
-	int ok;
+	VNET_ITERATOR_DECL(vnet_iter);
+	int error = 0;
 
 	/*
 	 * The destructor first: a VNET created from now on and destroyed before we return
 	 * loses what its constructor attached. vnet_register_sysinit runs the constructor
-	 * in every existing VNET.
+	 * in every existing VNET, synchronously: each of them must have got both pieces, or
+	 * the load fails with the first error met (everything undone).
 	 */
 	vnet_register_sysuninit(&carp_pervnet_dtor);
 	vnet_register_sysinit(&carp_pervnet_ctor);
-	CURVNET_SET(vnet0);
-	ok = V_carp_cloner != NULL && V_carp_arp_hook != NULL;
-	CURVNET_RESTORE();
-	if (!ok) {
+	VNET_LIST_RLOCK();
+	VNET_FOREACH(vnet_iter) {
+		CURVNET_SET(vnet_iter);
+		if (error == 0 && (V_carp_cloner == NULL || V_carp_arp_hook == NULL))
+			error = V_carp_pervnet_error != 0 ? V_carp_pervnet_error : ENXIO;
+		CURVNET_RESTORE();
+	}
+	VNET_LIST_RUNLOCK();
+	if (error != 0) {
 		carp_shim_pervnet_deregister();
-		return (EEXIST);
+		return (error);
 	}
 	return (0);
 }

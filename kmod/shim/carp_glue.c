@@ -259,8 +259,13 @@ carp_hook_macmatch6(struct ifnet *ifp, struct mbuf *m, const struct in6_addr *ta
 	if (vhid == 0)
 		return (NULL);
 	mtag = m_tag_get(PACKET_TAG_CARP, sizeof(*t), M_NOWAIT);
-	if (mtag == NULL)
-		return (NULL);	/* the NA goes out with the interface MAC */
+	if (mtag == NULL) {
+		/*
+		 * No memory for the tag: the option still names the virtual MAC (stock's
+		 * "better a bit than nothing"); only the Ethernet source stays the parent's.
+		 */
+		return ((char *)carp_vmacs[vhid]);
+	}
 	t = (struct carp_shim_tag *)(mtag + 1);
 	t->vhid = vhid;
 	t->rewrite = rewrite;
@@ -1215,6 +1220,37 @@ carp_shim_ifa_routes(struct ifaddr *ifa, int add)
 		}
 		break;
 	}
+}
+
+int
+carp_shim_ifa_remove(struct ifaddr *ifa)
+{
+	struct ifnet *ifp = ifa->ifa_ifp;
+	struct ifreq *ifr;
+	int error;
+
+	if (ifp == NULL || !carp_shim_if_has_ifa(ifp, ifa))
+		return (EADDRNOTAVAIL);
+	CURVNET_SET(ifp->if_vnet);
+	switch (ifa->ifa_addr->sa_family) {
+	case AF_INET:
+		/* On the heap: a struct with a char array would bring in the stack guard. */
+		ifr = malloc(sizeof(*ifr), M_CARP, M_WAITOK | M_ZERO);
+		memcpy(&ifr->ifr_addr, ifa->ifa_addr, sizeof(struct sockaddr_in));
+		/* As if_purgeaddrs: no socket, no credential (no privilege check). */
+		error = in_control(NULL, SIOCDIFADDR, (caddr_t)ifr, ifp, NULL);
+		free(ifr, M_CARP);
+		break;
+	case AF_INET6:
+		in6_purgeifaddr((struct in6_ifaddr *)ifa);
+		error = 0;
+		break;
+	default:
+		error = EAFNOSUPPORT;
+		break;
+	}
+	CURVNET_RESTORE();
+	return (error);
 }
 
 void

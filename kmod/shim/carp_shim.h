@@ -136,6 +136,12 @@ void	carp_shim_mcast4_leave(void *state);
 int	carp_shim_mcast6_join(struct ifnet *ifp, void **state);
 void	carp_shim_mcast6_leave(void *state);
 
+/*
+ * Removes ifa from its interface through the kernel's deletion (IPv4 in_control
+ * SIOCDIFADDR, IPv6 in6_purgeifaddr), in the interface's VNET; sleepable, not in the
+ * epoch, without the configuration lock. 0, EADDRNOTAVAIL if already gone, or an errno.
+ */
+int	carp_shim_ifa_remove(struct ifaddr *ifa);
 /* Routes of one CARP address on MASTER (add != 0) or leaving MASTER. */
 void	carp_shim_ifa_routes(struct ifaddr *ifa, int add);
 /* Gratuitous ARP request / unsolicited NA announcing an address at the virtual MAC. */
@@ -176,7 +182,8 @@ int	carp_shim_nl_end_dump(struct nl_pstate *npt, int error, struct nlmsghdr *hdr
  * ---- Issue 5 (legacy carpN), kmod/shim/carp_clone.c: the interface cloner "carp" ----
  * The cloner and the ARP pfil hook, in every VNET (present and future) through a
  * dynamically registered VNET constructor/destructor pair. Register: sleepable, without
- * the configuration lock; EEXIST if vnet0 did not get both (nothing left registered).
+ * the configuration lock; fails with the error of the first VNET existing at load that
+ * did not get both (nothing left registered).
  * Deregister: runs the destructor in every VNET, destroying every carpN
  * (carp_rs_clone_destroy for each) and unlinking every ARP hook; sleepable, without the
  * configuration lock (the destroy callbacks take it).

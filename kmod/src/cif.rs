@@ -34,9 +34,16 @@ pub struct Inner {
     pub iff_up: bool,
     /// Link state last given to the table.
     pub link_up: bool,
+    /// Bumped on every change of `ifas` (the route walk restarts when it moves).
+    pub ifas_gen: u64,
 }
 
 impl Inner {
+    /// Records a change of `ifas` (call with every insertion, removal or renumbering).
+    pub fn ifas_changed(&mut self) {
+        self.ifas_gen = self.ifas_gen.wrapping_add(1);
+    }
+
     /// The vhid `ifa` is bound to here.
     pub fn vhid_of_ifa(&self, ifa: &crate::kpi::ifnet::Ifaddr<'_>) -> Option<u8> {
         self.ifas.iter().find(|(r, _)| ifa.same(r)).map(|&(_, v)| v)
@@ -66,7 +73,7 @@ impl Cif {
         Cif {
             callout: Callout::new(),
             dying: AtomicBool::new(false),
-            inner: Mutex::new(Inner { table, ifas: Vec::new(), iff_up, link_up }),
+            inner: Mutex::new(Inner { table, ifas: Vec::new(), iff_up, link_up, ifas_gen: 0 }),
             mcast4: EpochBox::empty(),
             mcast6: EpochBox::empty(),
             vnet,
@@ -139,7 +146,9 @@ enum Item {
     AdvertNoMem { vhid: u8, family: Family },
     Garp { addr: Ipv4Addr, mac: [u8; 6] },
     Na { addr: Ipv6Addr },
-    Routes { ifas: Vec<IfaRef>, add: bool },
+    /// The routes of every address bound to `vhid` follow its state (walked in place by
+    /// [`change_routes`], without allocating).
+    Routes { vhid: u8, add: bool },
 }
 
 struct Outbox {
@@ -198,6 +207,7 @@ pub fn drain_removed(v: &mut carp_proto::vhid::Vhid, sys: &Sysctls) {
 /// Collects what the table wants done, until the outbox is full.
 fn collect(inner: &mut Inner, out: &mut Outbox, src4: IpAddr, src6: IpAddr, sys: &Sysctls, ident: u16) {
     let Inner { table, ifas, .. } = inner;
+    let ifas: &Vec<(IfaRef, u8)> = ifas;
     for v in table.iter_mut() {
         while !out.full() {
             let Some(ev) = v.poll_event() else { break };
@@ -232,16 +242,41 @@ fn collect(inner: &mut Inner, out: &mut Outbox, src4: IpAddr, src6: IpAddr, sys:
             return;
         }
         if let Some(op) = v.poll_route() {
-            let vhid = v.vhid();
-            let mut refs = Vec::new();
-            for (r, h) in ifas.iter() {
-                if *h == vhid && crate::util::push(&mut refs, r.clone_ref()).is_err() {
-                    log::info(c"carp: out of memory changing routes");
-                    break;
-                }
-            }
-            out.push(Item::Routes { ifas: refs, add: op == RouteOp::Add });
+            out.push(Item::Routes { vhid: v.vhid(), add: op == RouteOp::Add });
         }
+    }
+}
+
+/// Installs or removes the routes of every address bound to `vhid`, walking the bound
+/// addresses in place: one reference taken under the lock at a time, the routes changed
+/// outside it (the stack may call carp_master). Nothing is allocated, so a state change
+/// and its route change never come apart for lack of memory (FreeBSD's carp_addroute and
+/// carp_delroute walk the addresses the same way). If the bound addresses change meanwhile
+/// (a concurrent attach or detach), the walk starts again: route changes are idempotent.
+fn change_routes(cif: &Cif, vhid: u8, add: bool) {
+    let mut k = 0usize;
+    let mut gen: Option<u64> = None;
+    let mut restarts = 0u32;
+    loop {
+        let (next, g) = {
+            let inner = cif.inner.lock();
+            let next = inner.ifas.iter().filter(|(_, v)| *v == vhid).nth(k).map(|(r, _)| r.clone_ref());
+            (next, inner.ifas_gen)
+        };
+        if gen.is_some_and(|old| old != g) {
+            restarts = restarts.saturating_add(1);
+            if restarts > 64 {
+                log::info(c"carp: bound addresses kept changing while their routes were changed");
+                return;
+            }
+            k = 0;
+            gen = Some(g);
+            continue;
+        }
+        gen = Some(g);
+        let Some(r) = next else { return };
+        r.routes(add);
+        k = k.saturating_add(1);
     }
 }
 
@@ -324,11 +359,7 @@ fn run_in_vnet(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: impl 
                 Item::Garp { addr, mac } => ifp.garp(addr, &mac),
                 // FreeBSD busy-waits 1 ms between NAs; they are sent back to back here.
                 Item::Na { addr } => ifp.unsolicited_na(addr),
-                Item::Routes { ifas, add } => {
-                    for r in ifas.iter() {
-                        r.routes(add);
-                    }
-                }
+                Item::Routes { vhid, add } => change_routes(cif, vhid, add),
             }
         }
     }

@@ -13,7 +13,7 @@ use carp_proto::table::Table;
 use carp_proto::{Errno, Family, SetRequest, VhidStatus};
 
 use crate::cif::{self, Cif};
-use crate::kpi::ifnet::{CifLink, IfRef, Ifaddr, Ifnet, Promisc};
+use crate::kpi::ifnet::{CifLink, IfRef, IfaRef, Ifaddr, Ifnet, Promisc};
 use crate::kpi::log;
 use crate::kpi::net;
 use crate::kpi::req::{Ifreq, NlRequest, Thread};
@@ -35,25 +35,32 @@ fn family_of(a: &IpAddr) -> Family {
     }
 }
 
-/// Detaches every address of a parent and frees it (unload, or last vhid gone).
-pub fn release_parent(p: Parent) {
+/// Detaches every address of a parent and frees it (unload, or last vhid gone). Returns
+/// the addresses that were bound, now plain, with a reference each: unload removes them
+/// from their interfaces; other callers drop the list.
+pub fn release_parent(p: Parent) -> Vec<IfaRef> {
     let cif = p.link.cif();
     let ifas = {
         let mut g = cif.inner.lock();
+        g.ifas_changed();
         core::mem::take(&mut g.ifas)
     };
-    for (ifa, vhid) in ifas.iter() {
-        let master = cif.inner.lock().table.get(*vhid).is_some_and(|v| v.routes_installed());
+    let mut unbound = Vec::new();
+    for (ifa, vhid) in ifas.into_iter() {
+        let master = cif.inner.lock().table.get(vhid).is_some_and(|v| v.routes_installed());
         if master {
             ifa.routes(false);
         }
         ifa.set_carp(None);
         net::defer_release();
+        // Kept for the caller (unload removes them); on no memory the reference goes and
+        // the address stays, unbound (reported by the caller's count).
+        let _ = crate::util::push(&mut unbound, ifa);
     }
-    drop(ifas);
     let _ = cif.mcast4.take();
     let _ = cif.mcast6.take();
     drop(p);
+    unbound
 }
 
 /// Applies a validated SET to `ifp` (creating its container on the first vhid).
@@ -284,6 +291,7 @@ pub(crate) fn attach_to(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, vh
                 result = Err(Errno::ENOMEM);
                 return;
             }
+            inner.ifas_changed();
             match inner.table.attach(now, vhid, addr, &sys) {
                 Ok(_) => r.set_carp(Some(cif)),
                 Err(e) => {
@@ -330,6 +338,7 @@ pub(crate) fn detach_from(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, 
             let Some(vhid) = inner.vhid_of_ifa(&ifa) else { return };
             if let Some(pos) = inner.ifas.iter().position(|(r, _)| ifa.same(r)) {
                 removed = crate::util::take_at(&mut inner.ifas, pos).map(|(r, _)| r);
+                inner.ifas_changed();
             }
             if let Ok(d) = inner.table.detach(now, vhid, &addr, keep_cif, &sys) {
                 leave = d.leave_multicast;

@@ -181,6 +181,7 @@ fn finish_unload(pervnet: crate::kpi::clone::PerVnet, ifdeparture: IfDeparture, 
     drop(pervnet);
     net::net_epoch_wait();
     wait_idle_forever();
+    let mut unbound: Vec<(crate::kpi::net::Vnet, crate::kpi::ifnet::IfaRef)> = Vec::new();
     {
         // Under the configuration lock, as every other release: a concurrent detach or
         // departure must not find the parent gone while it is still being released.
@@ -190,9 +191,25 @@ fn finish_unload(pervnet: crate::kpi::clone::PerVnet, ifdeparture: IfDeparture, 
             // In the parent's VNET: kldunload runs in vnet0, a jail's parent lives
             // elsewhere (routes, ARP entries and multicast memberships are per VNET).
             let vnet = p.link.cif().vnet;
-            net::with_vnet(vnet, || crate::config::release_parent(p));
+            for ifa in net::with_vnet(vnet, || crate::config::release_parent(p)) {
+                if crate::util::push(&mut unbound, (vnet, ifa)).is_err() {
+                    log::info(c"carp: unload: out of memory listing the CARP addresses to remove");
+                }
+            }
         }
+        // The carpN registry is empty now (every carpN was destroyed); its buffer goes
+        // before malloc_uninit, like every allocation of the module.
+        drop(core::mem::take(crate::legacy::CLONES.get(&mut g)));
     }
+    // The addresses that were bound to vhids leave their interfaces, as `ifconfig IF inet
+    // A -alias` would: left behind as plain addresses, the stack would answer ARP and
+    // neighbour solicitations for a shared address the peer now owns. Without the
+    // configuration lock (the kernel's deletion takes in_control_sx, which orders before
+    // it) and while the hooks are still published (the deletion may call them).
+    for (vnet, ifa) in unbound.iter() {
+        remove_unbound(*vnet, ifa);
+    }
+    drop(unbound);
     drop(ifdeparture);
     net::net_epoch_wait();
     drop(hooks);
@@ -203,6 +220,31 @@ fn finish_unload(pervnet: crate::kpi::clone::PerVnet, ifdeparture: IfDeparture, 
     net::deferred_drain();
     log::info(c"carp: CARP (Rust) unloaded");
     Ok(())
+}
+
+/// Removes one formerly bound address from its interface at unload, logging it once.
+fn remove_unbound(vnet: crate::kpi::net::Vnet, ifa: &crate::kpi::ifnet::IfaRef) {
+    let a = ifa.get();
+    let addr = a.addr();
+    let ifname = a.ifp().map(|i| i.name());
+    let err = net::with_vnet(vnet, || ifa.remove_from_interface());
+    let Ok(addr) = addr else { return };
+    let Some(ifname) = ifname else { return };
+    match err {
+        0 => log::info_fmt(format_args!(
+            "carp: unload: removed CARP address {} from {}",
+            crate::util::LogAddr(addr),
+            ifname.as_str()
+        )),
+        // Already gone (deleted meanwhile): nothing was left behind.
+        e if e == Errno::EADDRNOTAVAIL.as_i32() => {}
+        e => log::info_fmt(format_args!(
+            "carp: unload: error {} removing CARP address {} from {}; it stays as a plain address",
+            e,
+            crate::util::LogAddr(addr),
+            ifname.as_str()
+        )),
+    }
 }
 
 /// `net.inet.carp.allow` changes from `old` to `new` in the current VNET: every vhid of

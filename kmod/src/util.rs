@@ -1,6 +1,8 @@
 //! Vector helpers without panic or abort paths (the build rejects any surviving one).
 
 use alloc::vec::Vec;
+use core::fmt;
+use core::net::IpAddr;
 
 /// Appends `x` if memory allows; `Err(x)` otherwise. The value is built before the call,
 /// so nothing between the capacity check and the push can change the vector.
@@ -27,4 +29,29 @@ pub fn take_at<T>(v: &mut Vec<T>, i: usize) -> Option<T> {
         core::mem::swap(head.get_mut(i)?, tail.first_mut()?);
     }
     v.pop()
+}
+
+/// An address for log lines. `core::net`'s own Display keeps a panic path (an unwrap for
+/// padded output) that must not reach the kernel; this one writes the groups directly
+/// (IPv6 without `::` compression).
+pub struct LogAddr(pub IpAddr);
+
+impl fmt::Display for LogAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V4(a) => {
+                let o = a.octets();
+                write!(f, "{}.{}.{}.{}", o[0], o[1], o[2], o[3])
+            }
+            IpAddr::V6(a) => {
+                for (i, s) in a.segments().iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(":")?;
+                    }
+                    write!(f, "{s:x}")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }

@@ -369,6 +369,17 @@ impl IfaRef {
         unsafe { sys::carp_shim_ifa_set_carp(self.ptr.as_ptr(), p) };
     }
 
+    /// Removes the address from its interface through the kernel's own deletion, as
+    /// `ifconfig IF inet A -alias` / `inet6 A -alias` would (IPv4: `in_control(SIOCDIFADDR)`,
+    /// IPv6: `in6_purgeifaddr`, the calls `if_purgeaddrs` makes), in the interface's VNET.
+    /// Sleepable context, without the configuration lock (the kernel takes `in_control_sx`,
+    /// which orders before it) and outside the network epoch. Returns 0, or the errno of
+    /// the deletion (EADDRNOTAVAIL: the address was already gone).
+    pub fn remove_from_interface(&self) -> i32 {
+        // SAFETY: live ifaddr (counted reference); the shim checks it is still linked.
+        unsafe { sys::carp_shim_ifa_remove(self.ptr.as_ptr()) }
+    }
+
     /// Installs (MASTER) or removes the address's prefix and loopback routes (and, for
     /// IPv6, its static neighbor entry).
     pub fn routes(&self, add: bool) {

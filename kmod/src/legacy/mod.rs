@@ -389,6 +389,7 @@ fn renumber(g: &mut ConfigGuard, carp: &Ifnet<'_>, parent: &Ifnet<'_>, old: u8, 
                             *v = new;
                         }
                     }
+                    inner.ifas_changed();
                 }
             })
         });

@@ -338,7 +338,7 @@ fn ioctl_get_on_carp_reports_its_single_vhid() {
 }
 
 #[test]
-fn netlink_get_on_carp_selects_its_vhid_or_enoent() {
+fn netlink_get_on_carp_reports_its_own_vhid_or_enoent() {
     let all = GetQuery {
         vhid: None,
         max: 255,
@@ -362,6 +362,17 @@ fn netlink_get_on_carp_selects_its_vhid_or_enoent() {
                 max: 255
             },
             Some(3)
+        ),
+        Ok(3),
+        "ifconfig carp0 vhid 1 reads the record it renumbers"
+    );
+    assert_eq!(
+        legacy::get_select(
+            &GetQuery {
+                vhid: Some(1),
+                max: 255
+            },
+            None
         ),
         Err(Errno::ENOENT)
     );

@@ -255,13 +255,12 @@ pub fn ioctl_get(status: &CarpIfStatus, privileged: bool) -> [u8; CARPREQ_LEN] {
 }
 
 /// CARP_NL_CMD_GET naming a `carpN`, after [`super::netlink::GetCommand::query`]: the
-/// vhid to report, if any. No vhid on the `carpN`, or a VHID filter naming another vhid →
-/// `ENOENT` (what `ifconfig carp0 vhid N` expects for a new vhid, and what makes plain
-/// `ifconfig carp0` print no `carp:` line).
-pub fn get_select(query: &GetQuery, carp_vhid: Option<u8>) -> Result<u8, Errno> {
-    let own = carp_vhid.ok_or(Errno::ENOENT)?;
-    match query.vhid {
-        Some(v) if v != own => Err(Errno::ENOENT),
-        _ => Ok(own),
-    }
+/// vhid to report. No vhid on the `carpN` → `ENOENT` (what makes plain `ifconfig carp0`
+/// print no `carp:` line). A VHID filter naming another vhid still gets the carpN's own
+/// record: a carpN has one vhid, and FreeBSD 15's ifconfig reads the record of the vhid
+/// it is about to set (`ifconfig carp0 vhid 6` looks up vhid 6) before writing it back
+/// whole, so a renumbering keeps the carpN's advskew, advbase and key as 9.x's
+/// SIOCGVH-then-SIOCSVH did.
+pub fn get_select(_query: &GetQuery, carp_vhid: Option<u8>) -> Result<u8, Errno> {
+    carp_vhid.ok_or(Errno::ENOENT)
 }

@@ -571,6 +571,13 @@ impl Vhid {
         if !pushed {
             return Err(Errno::ENOMEM);
         }
+        // The kernel installs an IPv6 address's loopback route and neighbour entry
+        // before carp_attach (in6_update_ifa / in6_notify_ifa), an IPv4 one's never: count
+        // them as installed, so that a vhid that is not MASTER removes them (routes only
+        // while MASTER; stock leaves them on a new BACKUP until its next carp_delroute).
+        if addr.is_ipv6() {
+            self.routes_installed = true;
+        }
         self.rebuild_auth();
         self.sc_state(now, sys);
         Ok(())

@@ -161,6 +161,24 @@ fn first_address_moves_init_to_backup_and_arms_master_down() {
 }
 
 #[test]
+fn ipv6_address_on_a_backup_has_the_kernels_routes_removed() {
+    // in6_update_ifa installed the address's loopback route and neighbour entry before
+    // carp_attach: a vhid that is not MASTER asks for them to go.
+    let d = Demotion::new();
+    let mut v = carp(&d);
+    v.add_address(at(0), vip4(), &sys()).unwrap();
+    drain(&mut v);
+    assert_eq!(v.state(), CarpState::Backup);
+    v.add_address(at(0), IpAddr::V6("2001:db8::100".parse().unwrap()), &sys()).unwrap();
+    assert_eq!(routes(&mut v), [RouteOp::Delete]);
+    assert!(!v.routes_installed());
+    // A later MASTER adds them back.
+    v.handle_timeout(at(3 * SEC), &sys());
+    assert_eq!(v.state(), CarpState::Master);
+    assert_eq!(routes(&mut v), [RouteOp::Add]);
+}
+
+#[test]
 fn master_down_takeover_advertises_announces_and_adds_routes() {
     let (mut v, _d) = backup();
     v.add_address(at(0), IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), &sys()).unwrap();

@@ -560,6 +560,24 @@ carp_shim_ifaddr(void *arg __unused, struct ifnet *ifp, struct ifaddr *ifa, int 
 		carp_rs_ifaddr_added(ifp);
 }
 
+static eventhandler_tag carp_ifevent_tag;
+void	carp_shim_ifdetach_deregister(void);
+
+/*
+ * ifnet_event IFNET_EVENT_UP (if_up, sleepable): the kernel's in_ifnet_event, registered
+ * before us, has just given every IPv4 address without IFA_ROUTE its prefix and loopback
+ * routes, CARP addresses of vhids that are not MASTER included.
+ */
+static void
+carp_shim_ifevent(void *arg __unused, struct ifnet *ifp, int event)
+{
+
+	if (event != IFNET_EVENT_UP)
+		return;
+	if (atomic_load_ptr(&ifp->if_carp) != NULL || carp_shim_is_clone(ifp))
+		carp_rs_ifup(ifp);
+}
+
 int
 carp_shim_ifdetach_register(void)
 {
@@ -584,12 +602,22 @@ carp_shim_ifdetach_register(void)
 		carp_ifdetach_tag = NULL;
 		return (ENOMEM);
 	}
+	carp_ifevent_tag = EVENTHANDLER_REGISTER(ifnet_event, carp_shim_ifevent,
+	    NULL, EVENTHANDLER_PRI_ANY);
+	if (carp_ifevent_tag == NULL) {
+		carp_shim_ifdetach_deregister();
+		return (ENOMEM);
+	}
 	return (0);
 }
 
 void
 carp_shim_ifdetach_deregister(void)
 {
+
+	if (carp_ifevent_tag != NULL)
+		EVENTHANDLER_DEREGISTER(ifnet_event, carp_ifevent_tag);
+	carp_ifevent_tag = NULL;
 
 	if (carp_ifaddr_tag != NULL)
 		EVENTHANDLER_DEREGISTER(ifaddr_event_ext, carp_ifaddr_tag);
@@ -1174,6 +1202,37 @@ fail:
 	return (error);
 }
 
+int
+carp_shim_sn6_join(struct ifnet *ifp, const uint8_t *addr, void **state)
+{
+	struct in6_multi *in6m = NULL;
+	struct in6_addr sn;
+	int error;
+
+	/* ff02::1:ffXX:XXXX, the solicited-node group of addr (RFC 4291 2.7.1). */
+	bzero(&sn, sizeof(sn));
+	sn.s6_addr8[0] = 0xff;
+	sn.s6_addr8[1] = 0x02;
+	sn.s6_addr8[11] = 0x01;
+	sn.s6_addr8[12] = 0xff;
+	memcpy(&sn.s6_addr8[13], addr + 13, 3);
+	if ((error = in6_setscope(&sn, ifp, NULL)) != 0)
+		return (error);
+	error = in6_joingroup(ifp, &sn, NULL, &in6m, 0);
+	if (error != 0)
+		return (error);
+	*state = in6m;
+	return (0);
+}
+
+void
+carp_shim_sn6_leave(void *state)
+{
+
+	if (state != NULL)
+		in6_leavegroup((struct in6_multi *)state, NULL);
+}
+
 void
 carp_shim_mcast6_leave(void *state)
 {
@@ -1265,13 +1324,22 @@ carp_shim_garp(struct ifnet *ifp, const uint8_t *addr4, const uint8_t *mac)
 void
 carp_shim_na(struct ifnet *ifp, const uint8_t *addr6)
 {
-	struct in6_addr a;
+	struct in6_addr a, dst;
 
 	memcpy(&a, addr6, 16);
 	if (in6_setscope(&a, ifp, NULL) != 0)
 		return;
-	nd6_na_output(ifp, &in6addr_linklocal_allnodes, &a, ND_NA_FLAG_OVERRIDE,
-	    1, NULL);
+	/*
+	 * ff02::1 with ifp's zone embedded: nd6_na_output_fib copies a multicast
+	 * destination as given, and ip6_output drops a link-local destination whose
+	 * embedded zone is not the outgoing interface's ("badscope"). Stock carp_send_na
+	 * passes the unscoped in6addr_linklocal_allnodes, so its unsolicited NA never
+	 * leaves FreeBSD 15; this one does.
+	 */
+	dst = in6addr_linklocal_allnodes;
+	if (in6_setscope(&dst, ifp, NULL) != 0)
+		return;
+	nd6_na_output(ifp, &dst, &a, ND_NA_FLAG_OVERRIDE, 1, NULL);
 }
 
 /* ---- Advertisement output ---- */

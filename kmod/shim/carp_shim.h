@@ -82,7 +82,7 @@ int	carp_shim_proto6_register(void);	/* ip6proto_register(112) */
 void	carp_shim_proto6_unregister(void);
 int	carp_shim_netlink_register(void);	/* genl family "carp" + GET/SET */
 void	carp_shim_netlink_unregister(void);
-int	carp_shim_ifdetach_register(void);	/* ifnet_departure/arrival_event handlers */
+int	carp_shim_ifdetach_register(void);	/* departure/arrival/ifaddr/ifnet_event handlers */
 void	carp_shim_ifdetach_deregister(void);
 void	carp_shim_net_epoch_wait(void);
 /* pause(9) for about a millisecond (unload waits for threads still inside a hook). */
@@ -135,6 +135,12 @@ int	carp_shim_mcast4_join(struct ifnet *ifp, void **state);
 void	carp_shim_mcast4_leave(void *state);
 int	carp_shim_mcast6_join(struct ifnet *ifp, void **state);
 void	carp_shim_mcast6_leave(void *state);
+/*
+ * Membership of ifp in the solicited-node group of the IPv6 address addr (16 bytes), for
+ * a carpN address whose neighbour solicitations arrive on its parent; sleepable.
+ */
+int	carp_shim_sn6_join(struct ifnet *ifp, const uint8_t *addr, void **state);
+void	carp_shim_sn6_leave(void *state);
 
 /*
  * Removes ifa from its interface through the kernel's deletion (IPv4 in_control
@@ -296,6 +302,7 @@ typedef int carp_rs_macmatch6_t(struct ifnet *ifp, const uint8_t *addr6);
 typedef void carp_rs_input_t(struct mbuf *m, int af, int off);
 /* An interface with a CARP container is going away (destroyed or moved to a VNET). */
 typedef void carp_rs_ifdetach_t(struct ifnet *ifp);
+typedef void carp_rs_ifup_t(struct ifnet *ifp);
 /* An interface with a CARP container was renamed (arrival event, IFF_RENAMING set). */
 typedef void carp_rs_ifrename_t(struct ifnet *ifp);
 /* An IPv4 address was added to ifp, not a carpN (ifaddr_event_ext, IFADDR_EVENT_ADD). */
@@ -368,6 +375,7 @@ carp_rs_input_t		carp_rs_input;
 carp_rs_callout_t	carp_rs_callout;
 carp_rs_sendall_t	carp_rs_sendall;
 carp_rs_ifdetach_t	carp_rs_ifdetach;
+carp_rs_ifup_t		carp_rs_ifup;
 carp_rs_ifrename_t	carp_rs_ifrename;
 carp_rs_ifaddr_added_t	carp_rs_ifaddr_added;
 carp_rs_deferred_t	carp_rs_deferred;

@@ -253,6 +253,11 @@ fn collect(inner: &mut Inner, out: &mut Outbox, src4: IpAddr, src6: IpAddr, sys:
 /// and its route change never come apart for lack of memory (FreeBSD's carp_addroute and
 /// carp_delroute walk the addresses the same way). If the bound addresses change meanwhile
 /// (a concurrent attach or detach), the walk starts again: route changes are idempotent.
+/// Removes the routes of `vhid`'s addresses (see [`change_routes`]).
+pub fn withdraw_routes(cif: &Cif, vhid: u8) {
+    change_routes(cif, vhid, false);
+}
+
 fn change_routes(cif: &Cif, vhid: u8, add: bool) {
     let mut k = 0usize;
     let mut gen: Option<u64> = None;

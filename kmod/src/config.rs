@@ -35,32 +35,66 @@ fn family_of(a: &IpAddr) -> Family {
     }
 }
 
-/// Detaches every address of a parent and frees it (unload, or last vhid gone). Returns
-/// the addresses that were bound, now plain, with a reference each: unload removes them
-/// from their interfaces; other callers drop the list.
-pub fn release_parent(p: Parent) -> Vec<IfaRef> {
+/// Detaches every address of a parent and frees it (unload, interface departure, or last
+/// vhid gone), as removing each address would (`carp_detach`): each vhid bounces through
+/// INIT and is destroyed with its last address, with the log lines, devd events and
+/// demotion release that brings; a vhid without addresses is destroyed too. Each address
+/// that was bound, now plain, is handed to `unbound` with a reference: unload removes
+/// them from their interfaces; other callers pass `drop`. The caller is in the parent's
+/// VNET and holds the configuration lock, not the container's.
+pub fn release_parent(p: Parent, mut unbound: impl FnMut(IfaRef)) {
     let cif = p.link.cif();
-    let ifas = {
-        let mut g = cif.inner.lock();
-        g.ifas_changed();
-        core::mem::take(&mut g.ifas)
-    };
-    let mut unbound = Vec::new();
-    for (ifa, vhid) in ifas.into_iter() {
-        let master = cif.inner.lock().table.get(vhid).is_some_and(|v| v.routes_installed());
-        if master {
-            ifa.routes(false);
+    let sys = net::with_vnet(cif.vnet, module::sysctls);
+    loop {
+        let mut taken: Option<(IfaRef, bool)> = None;
+        let mut destroyed = None;
+        net::in_net_epoch(|e| {
+            cif::run(cif, p.link.ifp(), e, &sys, |inner, now| {
+                // The first bound address (in the order they were added).
+                if inner.ifas.is_empty() {
+                    return;
+                }
+                inner.ifas.rotate_left(1);
+                let Some((r, vhid)) = inner.ifas.pop() else { return };
+                inner.ifas_changed();
+                let had_routes = inner.table.get(vhid).is_some_and(|v| v.routes_installed());
+                if let Ok(addr) = r.get().addr() {
+                    if let Ok(d) = inner.table.detach(now, vhid, &addr, false, &sys) {
+                        destroyed = d.destroyed;
+                    }
+                }
+                taken = Some((r, had_routes));
+            })
+        });
+        let Some((r, had_routes)) = taken else { break };
+        if had_routes {
+            r.routes(false);
         }
-        ifa.set_carp(None);
+        r.set_carp(None);
         net::defer_release();
-        // Kept for the caller (unload removes them); on no memory the reference goes and
-        // the address stays, unbound (reported by the caller's count).
-        let _ = crate::util::push(&mut unbound, ifa);
+        if let Some(mut v) = destroyed {
+            cif::drain_removed(&mut v, &sys);
+        }
+        unbound(r);
+    }
+    // Vhids that had no address (created by SET, never bound).
+    loop {
+        let removed = {
+            let mut g = cif.inner.lock();
+            let first = g.table.iter().next().map(|v| v.vhid());
+            first.and_then(|vhid| g.table.remove(vhid))
+        };
+        let Some(mut v) = removed else { break };
+        cif::drain_removed(&mut v, &sys);
     }
     let _ = cif.mcast4.take();
     let _ = cif.mcast6.take();
     drop(p);
-    unbound
+}
+
+/// The number of addresses bound to vhids (unload reserves room to list them).
+pub fn bound_count(global: &Global) -> usize {
+    global.parents.iter().map(|p| p.link.cif().inner.lock().ifas.len()).fold(0usize, usize::saturating_add)
 }
 
 /// Applies a validated SET to `ifp` (creating its container on the first vhid).
@@ -91,7 +125,7 @@ pub(crate) fn set(g: &mut ConfigGuard, ifp: IfRef, req: &SetRequest) -> Result<(
             };
             let link = CifLink::publish(cif);
             if let Err(p) = crate::util::push(&mut global.parents, Parent { link, _promisc: promisc }) {
-                release_parent(p);
+                release_parent(p, drop);
                 return Err(Errno::ENOMEM);
             }
             global.parents.len().saturating_sub(1)
@@ -110,7 +144,7 @@ pub(crate) fn set(g: &mut ConfigGuard, ifp: IfRef, req: &SetRequest) -> Result<(
     if empty {
         // A failed first SET leaves no container behind.
         if let Some(p) = crate::util::take_at(&mut global.parents, idx) {
-            release_parent(p);
+            release_parent(p, drop);
         }
     }
     result
@@ -366,10 +400,37 @@ pub(crate) fn detach_from(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, 
     let empty = cif.inner.lock().table.is_empty();
     if empty && !keep_cif {
         if let Some(p) = crate::util::take_at(&mut global.parents, idx) {
-            release_parent(p);
+            release_parent(p, drop);
         }
     }
     gone
+}
+
+/// `IFNET_EVENT_UP` (`if_up`) on a parent with vhids or one of our carpN. FreeBSD's
+/// `in_ifnet_event` has just given every IPv4 address without `IFA_ROUTE` its prefix and
+/// loopback routes, CARP addresses included (it does not look at `ifa_carp`): those of a
+/// vhid that is not MASTER go again (routes only while MASTER). For a carpN, its vhid on
+/// its parent; for a parent, every vhid.
+pub fn ifup(ifp: Ifnet<'_>) {
+    let mut g = ConfigGuard::lock();
+    let (parent, only) = if ifp.is_carp_clone() {
+        let Some((p, vhid)) = crate::legacy::binding(&mut g, &ifp) else { return };
+        (p, Some(vhid))
+    } else {
+        (ifp.to_ref(), None)
+    };
+    let global = GLOBAL.get(&mut g);
+    let Some(p) = global.parent_index(&parent.get()).and_then(|i| global.parents.get(i)) else { return };
+    let cif = p.link.cif();
+    for vhid in 1..=u8::MAX {
+        if only.is_some_and(|o| o != vhid) {
+            continue;
+        }
+        let withdraw = cif.inner.lock().table.get(vhid).is_some_and(|v| !v.routes_installed());
+        if withdraw {
+            cif::withdraw_routes(cif, vhid);
+        }
+    }
 }
 
 /// A parent was renamed (`ifconfig em0 name lan0`): it keeps its container; state lines
@@ -396,7 +457,7 @@ pub fn ifdetach(ifp: Ifnet<'_>) {
         return;
     };
     if let Some(p) = crate::util::take_at(&mut global.parents, idx) {
-        release_parent(p);
+        release_parent(p, drop);
     }
     // Issue 5: carpN bound to this parent lose their binding (they keep their vhid).
     crate::legacy::parent_gone(&mut g, &ifp);

@@ -110,17 +110,21 @@ pub fn load() -> Result<(), Errno> {
 ///
 /// 1. configuration hooks (ioctl, attach, netlink, carpN create/ioctl) refuse from now
 ///    on, and netlink and protocol 112 are unregistered;
-/// 2. threads already inside a hook are waited for (at most a second; if one stays, those
-///    registrations come back and the unload is refused with `EBUSY`, nothing else
-///    changed);
+/// 2. threads already inside a hook are waited for (at most a second), and room is
+///    reserved to list every address bound to a vhid; if a thread stays or there is no
+///    memory, those registrations come back and the unload is refused with `EBUSY`,
+///    nothing else changed;
 /// 3. from here on the unload goes through: every carpN is destroyed (through the
-///    kernel, outside every lock), then the cloner and the ARP hook go from every VNET
-///    (the destructor stays registered until no VNET, not even one being created or
-///    destroyed meanwhile, holds either); every container is released under the
-///    configuration lock, each in its parent's VNET: CARP addresses unbound (`ifa_carp`
-///    cleared, routes withdrawn, the addresses stay as plain addresses), `if_carp`
-///    cleared, after an epoch wait with its callout drained; then the departure handler
-///    goes;
+///    kernel, outside every lock; its addresses go with it), then the cloner and the ARP
+///    hook go from every VNET (the destructor stays registered until no VNET, not even
+///    one being created or destroyed meanwhile, holds either); every container is
+///    released under the configuration lock, each in its parent's VNET: CARP addresses
+///    unbound (`ifa_carp` cleared, routes withdrawn) and listed, `if_carp` cleared, after
+///    an epoch wait with its callout drained; then, without the lock and while the hooks
+///    are still published, each listed address is removed from its interface through the
+///    kernel's own deletion (`in_control(SIOCDIFADDR)` / `in6_purgeifaddr`, in its VNET)
+///    and the removal logged: a shared address left as a plain one would be answered by
+///    this host while the peer is MASTER; then the departure handler goes;
 /// 4. only now, with nothing in the stack pointing at CARP state, the hooks are cleared;
 ///    then the epoch and every remaining hook user are waited for, and the send-all task
 ///    and the deferred address work drained.
@@ -141,14 +145,28 @@ pub fn unload() -> Result<(), Errno> {
     drop(_proto4);
     drop(_proto6);
     net::net_epoch_wait();
-    if !net::wait_hooks_idle(1000) {
+    let busy = if !net::wait_hooks_idle(1000) {
+        Some(c"carp: unload refused: a thread is still inside a CARP hook")
+    } else {
+        None
+    };
+    // Room to list every address bound to a vhid, reserved before the point of no
+    // return: each of them is removed from its interface at unload (all or nothing).
+    let mut unbound: Vec<(crate::kpi::net::Vnet, crate::kpi::ifnet::IfaRef)> = Vec::new();
+    let no_room = busy.is_none() && {
+        let mut g = ConfigGuard::lock();
+        let n = crate::config::bound_count(GLOBAL.get(&mut g));
+        unbound.try_reserve_exact(n).is_err()
+    };
+    let refusal = busy.or(no_room.then_some(c"carp: unload refused: out of memory listing the CARP addresses to remove"));
+    if let Some(why) = refusal {
         // Register again and refuse; if that fails the module cannot stay loaded half
-        // registered, so it waits for the thread and goes on unloading.
+        // registered, so it waits for the threads and goes on unloading.
         let (Ok(proto6), Ok(proto4), Ok(netlink)) = (Proto6::register(), Proto4::register(), Netlink::register())
         else {
             log::info(c"carp: unload: waiting for a thread inside a CARP hook");
             wait_idle_forever();
-            return finish_unload(_pervnet, _ifdeparture, _hooks);
+            return finish_unload(_pervnet, _ifdeparture, _hooks, unbound);
         };
         let mut g = ConfigGuard::lock();
         GLOBAL.get(&mut g).loaded = Some(Loaded {
@@ -160,10 +178,10 @@ pub fn unload() -> Result<(), Errno> {
             _hooks,
         });
         net::accept_new_config();
-        log::info(c"carp: unload refused: a thread is still inside a CARP hook");
+        log::info(why);
         return Err(Errno::EBUSY);
     }
-    finish_unload(_pervnet, _ifdeparture, _hooks)
+    finish_unload(_pervnet, _ifdeparture, _hooks, unbound)
 }
 
 /// Waits as long as it takes for threads inside the module (past the point of no return
@@ -173,7 +191,12 @@ fn wait_idle_forever() {
 }
 
 /// Steps 3 and 4 of [`unload`].
-fn finish_unload(pervnet: crate::kpi::clone::PerVnet, ifdeparture: IfDeparture, hooks: Hooks) -> Result<(), Errno> {
+fn finish_unload(
+    pervnet: crate::kpi::clone::PerVnet,
+    ifdeparture: IfDeparture,
+    hooks: Hooks,
+    mut unbound: Vec<(crate::kpi::net::Vnet, crate::kpi::ifnet::IfaRef)>,
+) -> Result<(), Errno> {
     // Issue 5: every carpN destroyed first, through the kernel and outside every lock
     // (their addresses detach through our hooks); then the cloner and the ARP pfil hook
     // go from every VNET (the hook may run until the epoch wait below).
@@ -181,7 +204,6 @@ fn finish_unload(pervnet: crate::kpi::clone::PerVnet, ifdeparture: IfDeparture, 
     drop(pervnet);
     net::net_epoch_wait();
     wait_idle_forever();
-    let mut unbound: Vec<(crate::kpi::net::Vnet, crate::kpi::ifnet::IfaRef)> = Vec::new();
     {
         // Under the configuration lock, as every other release: a concurrent detach or
         // departure must not find the parent gone while it is still being released.
@@ -191,11 +213,15 @@ fn finish_unload(pervnet: crate::kpi::clone::PerVnet, ifdeparture: IfDeparture, 
             // In the parent's VNET: kldunload runs in vnet0, a jail's parent lives
             // elsewhere (routes, ARP entries and multicast memberships are per VNET).
             let vnet = p.link.cif().vnet;
-            for ifa in net::with_vnet(vnet, || crate::config::release_parent(p)) {
-                if crate::util::push(&mut unbound, (vnet, ifa)).is_err() {
-                    log::info(c"carp: unload: out of memory listing the CARP addresses to remove");
-                }
-            }
+            net::with_vnet(vnet, || {
+                crate::config::release_parent(p, |ifa| {
+                    // Room was reserved in unload() for every bound address and no new
+                    // binding is accepted since, so this push does not allocate.
+                    if crate::util::push(&mut unbound, (vnet, ifa)).is_err() {
+                        log::info(c"carp: unload: a CARP address could not be listed for removal");
+                    }
+                })
+            });
         }
         // The carpN registry is empty now (every carpN was destroyed); its buffer goes
         // before malloc_uninit, like every allocation of the module.

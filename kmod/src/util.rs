@@ -44,11 +44,36 @@ impl fmt::Display for LogAddr {
                 write!(f, "{}.{}.{}.{}", o[0], o[1], o[2], o[3])
             }
             IpAddr::V6(a) => {
-                for (i, s) in a.segments().iter().enumerate() {
-                    if i > 0 {
+                // RFC 5952: the longest run of two or more zero groups (the first of
+                // equal ones) becomes "::".
+                let seg = a.segments();
+                let (mut best, mut best_len, mut run_start, mut run) = (usize::MAX, 1usize, 0usize, 0usize);
+                for (i, s) in seg.iter().enumerate() {
+                    if *s == 0 {
+                        if run == 0 {
+                            run_start = i;
+                        }
+                        run += 1;
+                        if run > best_len {
+                            best = run_start;
+                            best_len = run;
+                        }
+                    } else {
+                        run = 0;
+                    }
+                }
+                let mut i = 0usize;
+                while let Some(s) = seg.get(i) {
+                    if i == best {
+                        f.write_str("::")?;
+                        i = i.saturating_add(best_len);
+                        continue;
+                    }
+                    if i > 0 && i != best.saturating_add(best_len) {
                         f.write_str(":")?;
                     }
                     write!(f, "{s:x}")?;
+                    i = i.saturating_add(1);
                 }
                 Ok(())
             }

@@ -471,16 +471,27 @@ test_mixed_models_refused() {
 
 # ---------------------------------------------------------------- module
 
-# Unlike the stock module (EBUSY), ours unloads with vhids configured.
+# Unlike the stock module (EBUSY), ours unloads with vhids configured, and removes every
+# address that was bound to a vhid (left as a plain address, it would be answered by this
+# host while a peer is MASTER). Both jails share this kernel, so both lose theirs; their
+# own addresses stay and still work.
 test_unload_while_configured() {
 	pair_v4
 	j a ifconfig "$A" alias vhid 1 pass un 192.0.2.254/32
+	j b ifconfig "$B" alias vhid 1 advskew 100 pass un 192.0.2.254/32
 	j a ifconfig carp0 create
 	j a ifconfig carp0 vhid 2 pass un 192.0.2.50/24
 	wait_state a "$A" MASTER
+	wait_state b "$B" BACKUP
 	kldunload carp
 	fails kldstat -q -m carp
 	fails j a ifconfig carp0 >/dev/null 2>&1
+	j a ifconfig "$A" | grep -q 'inet 192.0.2.254 ' && die "192.0.2.254 left on $A"
+	j b ifconfig "$B" | grep -q 'inet 192.0.2.254 ' && die "192.0.2.254 left on $B"
+	j a ifconfig "$A" | grep -q 'inet 192.0.2.1 ' || die "$A lost its own address"
+	dmesg | grep -q 'carp: unload: removed CARP address 192.0.2.254 from' ||
+	    die "no unload log line"
+	j a ping -c 1 -t 3 192.0.2.2 >/dev/null || die "own addresses stopped working"
 	kldload "$KO"
 }
 

@@ -268,6 +268,17 @@ pub extern "C" fn carp_rs_ifdetach(ifp: *mut sys::ifnet) {
 }
 const _: sys::carp_rs_ifdetach_t = Some(carp_rs_ifdetach);
 
+/// ifnet_event IFNET_EVENT_UP for a parent with vhids or one of our `carpN`.
+#[no_mangle]
+pub extern "C" fn carp_rs_ifup(ifp: *mut sys::ifnet) {
+    let _in = InFlight::enter();
+    // SAFETY: the event handler runs with the interface valid (if_up's caller holds it).
+    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
+        config::ifup(ifp);
+    }
+}
+const _: sys::carp_rs_ifup_t = Some(carp_rs_ifup);
+
 /// ifaddr_event_ext, IFADDR_EVENT_ADD of an IPv4 address on an interface that is not a
 /// `carpN`: unbound `carpN` of this VNET try to bind again (their parent may be back).
 #[no_mangle]

@@ -445,6 +445,48 @@ impl Mcast {
     }
 }
 
+/// Membership of a parent in the solicited-node group of one IPv6 address of a `carpN`
+/// (the kernel joins it only on the interface holding the address, which for a `carpN`
+/// is not multicast-capable); left when dropped.
+pub struct Sn6 {
+    state: NonNull<c_void>,
+    parent: IfRef,
+    addr: core::net::Ipv6Addr,
+}
+// SAFETY: the membership is only used through thread-safe kernel functions.
+unsafe impl Send for Sn6 {}
+// SAFETY: as above (no shared mutation).
+unsafe impl Sync for Sn6 {}
+
+impl Sn6 {
+    /// Joins (sleeps: configuration path only).
+    pub fn join(parent: &Ifnet<'_>, addr: core::net::Ipv6Addr) -> Result<Sn6, Errno> {
+        let mut state: *mut c_void = core::ptr::null_mut();
+        let bytes = addr.octets();
+        // SAFETY: live interface; 16 readable bytes; sleepable caller.
+        errno(unsafe { sys::carp_shim_sn6_join(parent.raw(), bytes.as_ptr(), &mut state) })?;
+        let state = NonNull::new(state).ok_or(Errno::ENOMEM)?;
+        Ok(Sn6 { state, parent: parent.to_ref(), addr })
+    }
+
+    /// The address whose group this is.
+    pub fn addr(&self) -> core::net::Ipv6Addr {
+        self.addr
+    }
+
+    /// Whether the membership is on `ifp`.
+    pub fn on(&self, ifp: &Ifnet<'_>) -> bool {
+        self.parent.get().same(ifp)
+    }
+}
+
+impl Drop for Sn6 {
+    fn drop(&mut self) {
+        // SAFETY: leaves the group joined above (the parent is still referenced).
+        unsafe { sys::carp_shim_sn6_leave(self.state.as_ptr()) };
+    }
+}
+
 impl Drop for Mcast {
     fn drop(&mut self) {
         // SAFETY: leaves the groups joined above and frees the state; no output can use it

@@ -106,6 +106,10 @@ pub struct CarpN {
     /// The parent its vhid lives on, while bound (from its first address until its last
     /// one is removed, the parent departs, or the `carpN` is destroyed).
     pub parent: Option<IfRef>,
+    /// The parent's memberships in the solicited-node groups of the `carpN`'s bound IPv6
+    /// addresses (neighbour solicitations for them arrive on the parent; 9.x joined them
+    /// in carp_set_addr6). Kept in step by [`sync_sn6`].
+    pub sn6: Vec<crate::kpi::ifnet::Sn6>,
 }
 
 /// Every `carpN` of the module.
@@ -113,7 +117,7 @@ pub static CLONES: ConfigCell<Vec<CarpN>> = ConfigCell::new(Vec::new());
 
 /// The cloner attached `ifp`: remember it.
 pub fn clone_created(ifp: Ifnet<'_>) -> Result<(), Errno> {
-    let entry = CarpN { ifp: ifp.to_ref(), cfg: None, parent: None };
+    let entry = CarpN { ifp: ifp.to_ref(), cfg: None, parent: None, sn6: Vec::new() };
     let mut g = ConfigGuard::lock();
     crate::util::push(CLONES.get(&mut g), entry).map_err(|_| Errno::ENOMEM)
 }
@@ -161,6 +165,7 @@ pub fn destroy_all() {
 pub fn clone_destroyed(ifp: Ifnet<'_>) {
     let mut g = ConfigGuard::lock();
     unbind_all(&mut g, &ifp);
+    sync_sn6(&mut g);
     let removed = {
         let list = CLONES.get(&mut g);
         list.iter().position(|c| c.ifp.get().same(&ifp)).and_then(|i| crate::util::take_at(list, i))
@@ -193,13 +198,16 @@ pub fn clone_ioctl(ifp: Ifnet<'_>, kind: CloneIoctl, ifa: Option<Ifaddr<'_>>) ->
             let mut g = ConfigGuard::lock();
             match ifa.addr() {
                 Ok(IpAddr::V4(_)) => attach(&mut g, ifa, 0),
-                Ok(IpAddr::V6(_)) => {
-                    let configured = find(CLONES.get(&mut g), &ifp).is_some_and(|c| c.cfg.is_some());
-                    if configured {
-                        Ok(())
-                    } else {
-                        Err(Errno::EADDRNOTAVAIL)
-                    }
+                Ok(IpAddr::V6(a)) => {
+                    let Some(c) = find(CLONES.get(&mut g), &ifp).filter(|c| c.cfg.is_some()) else {
+                        return Err(Errno::EADDRNOTAVAIL);
+                    };
+                    // The address binds later (its address event), but with no parent in
+                    // its prefix it never could: refused here, the kernel then removes it
+                    // (only an interface's first IPv6 address comes through SIOCSIFADDR).
+                    let cur = c.parent.as_ref().map(|p| p.get().index());
+                    let candidates = clone::addresses(Family::Inet6)?;
+                    carp_proto::parent::find_parent(IpAddr::V6(a), &candidates, cur).map(|_| ())
                 }
                 Err(_) => Err(Errno::EPROTOTYPE),
             }
@@ -303,10 +311,59 @@ fn live_status(g: &mut ConfigGuard, parent: &Ifnet<'_>, vhid: u8) -> Option<Vhid
 }
 
 /// The parent a `carpN` is bound to (another counted reference) and its vhid.
-fn binding(g: &mut ConfigGuard, ifp: &Ifnet<'_>) -> Option<(IfRef, u8)> {
+pub(crate) fn binding(g: &mut ConfigGuard, ifp: &Ifnet<'_>) -> Option<(IfRef, u8)> {
     let c = find(CLONES.get(g), ifp)?;
     let vhid = c.cfg?.vhid;
     Some((c.parent.as_ref()?.get().to_ref(), vhid))
+}
+
+/// Brings every `carpN`'s solicited-node memberships in line with its bound IPv6
+/// addresses: joined on the parent for each one, left for addresses no longer bound or
+/// bound elsewhere. Called at the end of every operation that binds or unbinds.
+fn sync_sn6(g: &mut ConfigGuard) {
+    let n = CLONES.get(g).len();
+    for i in 0..n {
+        let Some((carp, parent)) = CLONES.get(g).get(i).map(|c| (c.ifp.get().to_ref(), c.parent.as_ref().map(|p| p.get().to_ref()))) else {
+            return;
+        };
+        let mut want: Vec<core::net::Ipv6Addr> = Vec::new();
+        if let Some(p) = parent.as_ref().and_then(|p| GLOBAL.get(g).parent(&p.get())) {
+            let inner = p.link.cif().inner.lock();
+            for (r, _) in inner.ifas.iter() {
+                let a = r.get();
+                if !a.ifp().is_some_and(|x| x.same(&carp.get())) {
+                    continue;
+                }
+                if let Ok(IpAddr::V6(v6)) = a.addr() {
+                    if crate::util::push(&mut want, v6).is_err() {
+                        crate::kpi::log::info(c"carp: out of memory listing carp interface addresses");
+                        return;
+                    }
+                }
+            }
+        }
+        let Some(c) = CLONES.get(g).get_mut(i) else { return };
+        c.sn6.retain(|m| parent.as_ref().is_some_and(|p| m.on(&p.get())) && want.contains(&m.addr()));
+        let Some(p) = parent else { continue };
+        for a in want {
+            if c.sn6.iter().any(|m| m.addr() == a) {
+                continue;
+            }
+            match crate::kpi::ifnet::Sn6::join(&p.get(), a) {
+                Ok(m) => {
+                    if crate::util::push(&mut c.sn6, m).is_err() {
+                        crate::kpi::log::info(c"carp: out of memory joining a solicited-node group");
+                    }
+                }
+                Err(e) => crate::kpi::log::info_fmt(format_args!(
+                    "carp: {}: error {} joining the solicited-node group of {}",
+                    p.get().name().as_str(),
+                    e.as_i32(),
+                    crate::util::LogAddr(IpAddr::V6(a))
+                )),
+            }
+        }
+    }
 }
 
 /// Binds (`Some`) or unbinds the `carpN` to a parent. The `carpN`'s output path reads the
@@ -430,6 +487,7 @@ pub fn rebind_unbound() {
             let _ = attach_as(&mut g, a, 0, false);
         }
     }
+    sync_sn6(&mut g);
 }
 
 /// CARP_NL_CMD_SET naming a `carpN` (already decoded and validated by
@@ -438,7 +496,9 @@ pub fn nl_set(ifp: &IfRef, req: &SetRequest) -> Result<(), Errno> {
     let mut g = ConfigGuard::lock();
     let c = find(CLONES.get(&mut g), &ifp.get()).ok_or(Errno::ENXIO)?;
     let ch = legacy::netlink_set(req, &current(c))?;
-    change(&mut g, &ifp.get(), &ch)
+    let r = change(&mut g, &ifp.get(), &ch);
+    sync_sn6(&mut g);
+    r
 }
 
 /// The configuration to report for a `carpN`: the live vhid when bound.
@@ -465,7 +525,9 @@ pub fn ioctl_set(ifp: &IfRef, req: &CarpReq, privileged: bool) -> Result<(), Err
     let mut g = ConfigGuard::lock();
     let c = find(CLONES.get(&mut g), &ifp.get()).ok_or(Errno::ENXIO)?;
     let ch = legacy::ioctl_set(req, &current(c), privileged)?;
-    change(&mut g, &ifp.get(), &ch)
+    let r = change(&mut g, &ifp.get(), &ch);
+    sync_sn6(&mut g);
+    r
 }
 
 /// SIOCGVH naming a `carpN`: one 40-byte `struct carpreq` (vhid -1 when unset).
@@ -496,7 +558,9 @@ pub fn check_modern(g: &mut ConfigGuard, parent: &Ifnet<'_>, vhid: u8) -> Result
 /// Binds an address being added to a `carpN` (see the module documentation). `vhid` is
 /// the address request's vhid (0: none given).
 pub fn attach(g: &mut ConfigGuard, ifa: Ifaddr<'_>, vhid: u8) -> Result<(), Errno> {
-    attach_as(g, ifa, vhid, true)
+    let r = attach_as(g, ifa, vhid, true);
+    sync_sn6(g);
+    r
 }
 
 /// [`attach`]; `mark_up`: the first address marks the `carpN` IFF_UP (a new address, as
@@ -601,7 +665,7 @@ fn drop_vhid(g: &mut ConfigGuard, parent: &Ifnet<'_>, vhid: u8) {
     let empty = cif.inner.lock().table.is_empty();
     if empty {
         if let Some(p) = crate::util::take_at(&mut global.parents, idx) {
-            config::release_parent(p);
+            config::release_parent(p, drop);
         }
     }
 }
@@ -615,6 +679,7 @@ pub fn detach(g: &mut ConfigGuard, ifa: Ifaddr<'_>, keep_cif: bool) {
         set_parent(g, &carp, None);
         carp.clone_link_state(LinkState::Unknown);
     }
+    sync_sn6(g);
 }
 
 /// Unbinds every address of `carp` and removes its vhid from its parent.
@@ -684,6 +749,7 @@ pub fn clone_addr6_removed(ifa: Ifaddr<'_>) {
 pub fn clone_departing(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
     if carp.is_carp_clone() {
         unbind_all(g, carp);
+        sync_sn6(g);
     }
 }
 
@@ -697,6 +763,7 @@ pub fn parent_gone(g: &mut ConfigGuard, parent: &Ifnet<'_>) {
             c.ifp.get().clone_link_state(LinkState::Unknown);
         }
     }
+    sync_sn6(g);
 }
 
 /// Called by `cif::collect` under the container's lock for every event of the table: a

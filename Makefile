@@ -213,7 +213,7 @@ summary: $(KO)
 
 # ---------------------------------------------------------------------------------------
 # Tests
-test: setup-test all host-test artifact-test core-probe-test fuzz-smoke interop-test manlint
+test: setup-test all host-test artifact-test core-probe-test harness-test harness-valgrind fuzz-smoke interop-test manlint
 	@echo "make test: all passed"
 
 host-test:
@@ -275,6 +275,65 @@ core-probe-test: $(BUILD)/core-probe.o $(BUILD)/core-probe-bad.o
 	  || { cat $(BUILD)/core-probe-bad.log; exit 1; }
 	@tail -n 1 $(BUILD)/core-probe-bad.log
 
+# ---------------------------------------------------------------------------------------
+# The kernel harness (tests/kernel): the real carp.ko executed in a Linux process that plays
+# the FreeBSD 15 kernel. kern/*.c is the simulated kernel, compiled with the same FreeBSD
+# headers and preprocessor flags as the shim (but for a Linux user process: small code
+# model, no stack protector, debug info), linked into one object whose only global symbols
+# are the hk_* entry points (everything else, malloc/printf/memcpy included, made local so
+# it cannot clash with glibc); src/*.rs is the Linux side (loader, scheduler, scripts).
+KH_DIR := $(ROOT)/tests/kernel
+KH_BUILD := $(BUILD)/kharness
+KH_SRCS := $(wildcard $(KH_DIR)/kern/*.c)
+KH_OBJS := $(patsubst $(KH_DIR)/kern/%.c,$(KH_BUILD)/obj/%.o,$(KH_SRCS))
+KH_KERN := $(KH_BUILD)/kern.o
+KH_BIN := $(KH_BUILD)/target/x86_64-unknown-linux-gnu/release/kharness
+KH_CFLAGS := $(filter-out -mcmodel=kernel -fstack-protector -O2,$(KERNEL_CFLAGS)) \
+  -fno-stack-protector -O1 -g -fno-pic -I$(KH_DIR)/kern \
+  -Wall -Wno-unused-function -Wno-pointer-sign -Werror
+KO ?= $(BUILD)/carp.ko
+HARNESS_ARGS ?=
+
+.PHONY: harness harness-test harness-valgrind bench-harness
+
+$(KH_BUILD)/obj/%.o: $(KH_DIR)/kern/%.c $(wildcard $(KH_DIR)/kern/*.h) $(ROOT)/Makefile | setup $(PREREQS)
+	$(say) CC tests/kernel/kern/$(notdir $<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC_KERNEL) $(KH_CFLAGS) -c $< -o $@
+
+$(KH_KERN): $(KH_OBJS)
+	$(say) LD "$(patsubst $(ROOT)/%,%,$@) (simulated kernel, hk_* kept global)"
+	$(Q)$(LD_KERNEL) -r -o $@.tmp $(KH_OBJS)
+	$(Q)$(NM) --defined-only --extern-only --format=just-symbols $@.tmp \
+	  | { grep -v -E '^(hk_|__start_set_|__stop_set_)' || true; } > $(KH_BUILD)/localize.syms
+	$(Q)$(OBJCOPY) --localize-symbols=$(KH_BUILD)/localize.syms $@.tmp
+	$(Q)mv $@.tmp $@
+
+$(KH_BIN): $(KH_KERN) FORCE
+	$(say) CARGO "tests/kernel (kharness, non-PIE)"
+	$(Q)cd $(KH_DIR) && CARP_KHARNESS_KERN_OBJ=$(KH_KERN) CARGO_TARGET_DIR=$(KH_BUILD)/target \
+	  $(HOST_CARGO) build --release --quiet
+
+harness: $(KH_BIN)
+
+# carpdump validates every advertisement the module sent (checksum, HMAC).
+CARPDUMP := $(ROOT)/target/release/carpdump
+$(CARPDUMP): FORCE
+	$(say) CARGO "tools/carpdump (release)"
+	$(Q)$(HOST_CARGO) build --release --quiet -p carpdump
+
+# The module under test: build/carp.ko is built first; any other KO= is taken as it is.
+KH_KO_DEP := $(if $(filter $(abspath $(KO)),$(abspath $(BUILD)/carp.ko)),$(KO))
+KH_RUN := python3 $(KH_DIR)/run.py --kharness $(KH_BIN) --carpdump $(CARPDUMP) --ko $(KO)
+
+# Every script, the loader's refusals, the mutants, the fault-injection sweep.
+harness-test: $(KH_BIN) $(CARPDUMP) $(KH_KO_DEP)
+	$(KH_RUN) --out $(KH_BUILD)/results $(HARNESS_ARGS)
+
+# Every script (virtual clock) under valgrind memcheck: zero errors required.
+harness-valgrind: $(KH_BIN) $(CARPDUMP) $(KH_KO_DEP) | setup-test
+	$(KH_RUN) --out $(KH_BUILD)/results-valgrind --parts scripts --valgrind $(HARNESS_ARGS)
+
 fuzz-smoke:
 	@if [ -f tests/fuzz-smoke.sh ]; then bash tests/fuzz-smoke.sh; \
 	 else echo "fuzz-smoke: tests/fuzz-smoke.sh not present, skipped"; fi
@@ -293,6 +352,9 @@ manlint:
 
 bench:
 	$(HOST_CARGO) bench -p carp-proto
+
+bench-harness: $(KH_BIN) $(KH_KO_DEP)
+	python3 $(KH_DIR)/bench/bench.py --kharness $(KH_BIN) --ko $(KO)
 
 bench-failover:
 	bash tests/interop/bench-failover.sh

@@ -33,6 +33,7 @@ BUILD_PACKAGES=(
 # Additionally needed by `make test`.
 TEST_PACKAGES=(
 	mandoc          # mandoc -Tlint on the man pages
+	valgrind        # the kernel harness under memcheck (make harness-valgrind)
 )
 
 # FreeBSD 15.0 headers (with their _KERNEL parts): shipped inside Zig's PyPI wheel.

@@ -629,3 +629,55 @@ hk_trace(int callouts)
 
 	ktrace_callouts = callouts;
 }
+
+/*
+ * A second process for the script (`background CMD`): one thread that runs one command
+ * at a time, so that the script can act while that command is inside the kernel.
+ */
+static void (*kbg_fn)(void *);
+static void *kbg_arg;
+static int kbg_busy;
+static struct hthread *kbg_ht;
+
+static void
+kbg_main(void *unused __unused)
+{
+	void (*fn)(void *);
+
+	for (;;) {
+		while (kbg_fn == NULL)
+			(void)ksleep_nocheck(&kbg_fn, 0, "bgwait");
+		fn = kbg_fn;
+		kbg_fn = NULL;
+		fn(kbg_arg);
+		kbg_busy = 0;
+		kwakeup(&kbg_busy);
+	}
+}
+
+void
+hk_bg_submit(void (*fn)(void *), void *arg)
+{
+
+	if (kbg_ht == NULL)
+		kbg_ht = kthread_create("proc2", 1, kbg_main, NULL);
+	kbg_busy = 1;
+	kbg_arg = arg;
+	kbg_fn = fn;
+	kwakeup(&kbg_fn);
+}
+
+int
+hk_bg_busy(void)
+{
+
+	return (kbg_busy);
+}
+
+void
+hk_bg_wait(void)
+{
+
+	while (kbg_busy)
+		(void)ksleep_nocheck(&kbg_busy, 0, "bgdone");
+}

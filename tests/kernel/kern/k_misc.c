@@ -247,11 +247,51 @@ kuser_valid(const void *uaddr, size_t len)
 	return (0);
 }
 
+/*
+ * A thread held inside the module (script `hold-copyin`): the next copyin or copyout the
+ * module makes sleeps, as one waiting on a page fault would, until released. It lets a
+ * test keep a system call inside a CARP hook (SIOCSVH/SIOCGVH) while it unloads.
+ */
+static int khold_state;		/* 0 off, 1 armed, 2 holding */
+static int khold_released;
+
+static void
+khold_point(const void *caller)
+{
+
+	if (khold_state != 1 || !kaddr_in_module(caller))
+		return;
+	khold_state = 2;
+	while (!khold_released)
+		(void)ksleep_nocheck(&khold_state, 0, "hold");
+	khold_state = 0;
+	khold_released = 0;
+}
+
+/* op 1: arm, 2: release, 0: query (0 off, 1 armed, 2 holding a thread). */
+int
+hk_hold(int op)
+{
+
+	if (op == 1) {
+		khold_state = 1;
+		khold_released = 0;
+	} else if (op == 2) {
+		if (khold_state == 2)
+			khold_released = 1;
+		else
+			khold_state = 0;
+		kwakeup(&khold_state);
+	}
+	return (khold_state);
+}
+
 int
 copyin(const void *uaddr, void *kaddr, size_t len)
 {
 
 	ksleep_check("copyin");
+	khold_point(__builtin_return_address(0));
 	if (len == 0)
 		return (0);
 	if (!kuser_valid(uaddr, len))
@@ -265,6 +305,7 @@ copyout(const void *kaddr, void *uaddr, size_t len)
 {
 
 	ksleep_check("copyout");
+	khold_point(__builtin_return_address(0));
 	if (len == 0)
 		return (0);
 	if (!kuser_valid(uaddr, len))

@@ -73,6 +73,10 @@ extern "C" {
     pub fn hk_fault_count() -> c_long;
     pub fn hk_fault_next(site: *const c_char, n: c_int);
     pub fn hk_fault_next_left() -> c_int;
+    pub fn hk_hold(op: c_int) -> c_int;
+    pub fn hk_bg_submit(f: extern "C" fn(*mut c_void), arg: *mut c_void);
+    pub fn hk_bg_busy() -> c_int;
+    pub fn hk_bg_wait();
     pub fn hk_pfil_fail(error: c_int, vnet: *const c_char);
     pub fn hk_hooks_set() -> c_int;
     pub fn hk_check_empty() -> c_int;

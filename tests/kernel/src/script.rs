@@ -29,6 +29,21 @@ use crate::userland::{self, errno_name, errno_value, Proc};
 
 static POS: Mutex<String> = Mutex::new(String::new());
 
+/// The command of the second process (`background`), and its result.
+static BG_JOB: Mutex<Option<(Proc, Vec<String>, String)>> = Mutex::new(None);
+static BG_OUT: Mutex<Option<userland::Out>> = Mutex::new(None);
+
+/// Runs on the simulated kernel's second-process thread.
+extern "C" fn bg_trampoline(_: *mut std::ffi::c_void) {
+    let job = BG_JOB.lock().ok().and_then(|mut j| j.take());
+    if let Some((p, words, ko)) = job {
+        let out = userland::run(&p, &words, &ko);
+        if let Ok(mut o) = BG_OUT.lock() {
+            *o = Some(out);
+        }
+    }
+}
+
 pub fn position() -> String {
     POS.lock().map(|p| p.clone()).unwrap_or_default()
 }
@@ -379,6 +394,13 @@ impl<'a> Runner<'a> {
                 }
             }
             "consistent" => self.expect_consistent()?,
+            "holding" => {
+                // A thread is held inside the module (see hold-copyin).
+                // SAFETY: a read of a harness flag.
+                if unsafe { kapi::hk_hold(0) } != 2 {
+                    return self.fail("no thread is held inside the module");
+                }
+            }
             "kernel-failure" => {
                 let text = w.join(" ");
                 let r = records();
@@ -726,6 +748,64 @@ impl<'a> Runner<'a> {
                 // SAFETY: as above.
                 unsafe { kapi::hk_fault_next(kapi::cstr("").as_ptr(), 0) };
             }
+            "hold-copyin" => {
+                // The module's next copyin/copyout sleeps until `release-hold`.
+                // SAFETY: a kernel call from the script thread.
+                unsafe { kapi::hk_hold(1) };
+            }
+            "release-hold" => {
+                // SAFETY: as above.
+                unsafe { kapi::hk_hold(2) };
+                self.settle()?;
+            }
+            "background" => {
+                // background [jexec J] [as-user] CMD...: run by a second process; the
+                // script goes on once it has finished or blocks in the kernel.
+                // SAFETY: a read of a harness flag.
+                if unsafe { kapi::hk_bg_busy() } != 0 {
+                    return self.fail("background: the second process is still busy");
+                }
+                let mut w = args;
+                let mut p = Proc { vnet: "host".into(), user: false };
+                loop {
+                    match w.first().map(String::as_str) {
+                        Some("jexec") if w.len() > 1 => {
+                            p.vnet = w[1].clone();
+                            w = &w[2..];
+                        }
+                        Some("as-user") => {
+                            p.user = true;
+                            w = &w[1..];
+                        }
+                        _ => break,
+                    }
+                }
+                if let Ok(mut j) = BG_JOB.lock() {
+                    *j = Some((p, w.to_vec(), self.opts.ko.clone()));
+                }
+                // SAFETY: the trampoline takes its job from BG_JOB.
+                unsafe { kapi::hk_bg_submit(bg_trampoline, std::ptr::null_mut()) };
+                self.settle()?;
+            }
+            "wait-background" => {
+                // wait-background [fails [ERRNO]]: the second process's command ended.
+                // SAFETY: sleeps the script thread until the second process is idle.
+                unsafe { kapi::hk_bg_wait() };
+                self.settle()?;
+                let out = BG_OUT.lock().ok().and_then(|mut o| o.take()).unwrap_or_default();
+                self.last = out.clone();
+                let want_fail = args.first().map(String::as_str) == Some("fails");
+                let want_errno = args.get(1).and_then(|e| errno_value(e));
+                // Under fault injection the command may legitimately fail (ENOMEM).
+                if self.opts.fault.is_none() && (want_fail != (out.status != 0) || want_errno.is_some_and(|e| e != out.errno)) {
+                    return self.fail(format!(
+                        "background command ended with status {} ({}), expected {}",
+                        out.status,
+                        errno_name(out.errno),
+                        args.join(" ")
+                    ));
+                }
+            }
             "advance" | "sleep" => {
                 let ns = parse_secs(args.first().ok_or("advance SECONDS")?)?;
                 sched::advance(ns);
@@ -921,6 +1001,12 @@ impl<'a> Runner<'a> {
     /// The end of every script: the module unloaded, jails and NICs gone, nothing left.
     fn teardown(&mut self) -> Result<()> {
         set_position(format!("{}: teardown", self.file));
+        // A command still held in the kernel is let go first.
+        // SAFETY: kernel calls from the script thread.
+        unsafe {
+            kapi::hk_hold(2);
+            kapi::hk_bg_wait();
+        }
         if crate::loader::is_loaded() {
             let mut r = crate::loader::unload();
             if r.is_err() && self.opts.fault.is_some() {

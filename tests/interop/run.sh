@@ -430,6 +430,13 @@ ALL=(ucarp_preempt_and_handover ucarp_stops_we_take_over bad_adverts_rejected_by
     basic_v4 basic_v6 preempt negative_demotion state_switch unicast_v4 unicast_v6
     vrrp_v4 vrrp_v6 arpbalance)
 
+# The real carp.ko in the kernel harness, live on the LAN (make interop-test passes
+# KHARNESS and KO; skipped without them).
+if [[ -n "${KHARNESS:-}" && -x "${KHARNESS:-}" && -f "${KO:-}" ]]; then
+    . "$HERE/ko.sh"
+    ALL+=("${KO_TESTS[@]}")
+fi
+
 if [[ "${1:-}" == -l ]]; then printf '%s\n' "${ALL[@]}"; exit 0; fi
 TESTS=("$@")
 ((${#TESTS[@]})) || TESTS=("${ALL[@]}")

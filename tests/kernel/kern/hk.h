@@ -34,6 +34,10 @@ void	 hl_console(int level, const char *line);
 void	 hl_devctl(const char *line);
 /* A frame that left an interface attached to wire `wire` (for captures). */
 void	 hl_capture(int wire, const unsigned char *frame, unsigned len);
+/* Live wires (src/live.rs): a transmitted frame out on the attached Linux interface; a
+ * frame received there (0 after 100 ms without one, -1 on error). */
+void	 hl_wire_out(int wire, const unsigned char *frame, unsigned len);
+int	 hl_wire_recv(int fd, unsigned char *buf, unsigned len);
 /* Uptime in nanoseconds: the virtual clock, or CLOCK_MONOTONIC since boot. */
 hk_u64	 hl_uptime_ns(void);
 /* 1 when the clock is virtual and threads run one at a time (the default). */

@@ -310,6 +310,18 @@ hk_wire_inject(int wire, const unsigned char *frame, unsigned len)
 	kwire_inject(wire, frame, len, NULL);
 }
 
+/* Attaches wire `wire` to a Linux packet socket (real-time mode only). */
+int
+hk_wire_attach(int wire, int fd)
+{
+	void	klive_attach(int wire, int fd);
+
+	if (hl_virtual())
+		return (EOPNOTSUPP);
+	klive_attach(wire, fd);
+	return (0);
+}
+
 /* A frame arriving at one interface only (as if sent to it point to point). */
 int
 hk_if_inject(const char *vnet_name, const char *ifname, const unsigned char *frame,

@@ -832,8 +832,44 @@ knic_transmit(struct ifnet *ifp, struct mbuf *m)
 		len = 60;
 	}
 	hl_capture(nic->wire, frame, len);
+	hl_wire_out(nic->wire, frame, len);
 	kwire_deliver(nic->wire, frame, len, nic, NULL);
 	return (0);
+}
+
+/* A live wire's receive thread: what arrives on the Linux interface goes on the wire. */
+struct klive {
+	int	wire;
+	int	fd;
+};
+
+static void
+klive_rx(void *arg)
+{
+	struct klive *l = arg;
+	uint8_t frame[2048];
+	int n;
+
+	for (;;) {
+		n = hl_wire_recv(l->fd, frame, sizeof(frame));
+		if (n >= ETHER_HDR_LEN)
+			kwire_inject(l->wire, frame, (unsigned)n, NULL);
+		else if (n < 0)
+			break;
+	}
+	printf("ethrx: wire %d: receive error; the live wire is deaf from now on\n", l->wire);
+	for (;;)
+		(void)ksleep_nocheck(l, 0, "deaf");
+}
+
+void
+klive_attach(int wire, int fd)
+{
+	struct klive *l = hl_alloc(sizeof(*l));
+
+	l->wire = wire;
+	l->fd = fd;
+	(void)kthread_create("ethrx", 1, klive_rx, l);
 }
 
 static void

@@ -28,6 +28,8 @@ pub static RECORDS: Mutex<Records> = Mutex::new(Records {
 
 /// Print kernel console lines as they come (--verbose).
 pub static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// With VERBOSE, also every frame (off with --no-frames: long live runs).
+pub static VERBOSE_FRAMES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 /// Kernel checks that a test declared it expects (negative tests of the harness itself).
 pub static EXPECTED_FAILURES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -139,7 +141,7 @@ pub extern "C" fn hl_capture(wire: i32, frame: *const u8, len: u32) {
     // SAFETY: the kernel passes a frame of len readable bytes.
     let f = unsafe { std::slice::from_raw_parts(frame, len as usize) }.to_vec();
     let now = crate::sched::now_ns();
-    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) && VERBOSE_FRAMES.load(std::sync::atomic::Ordering::Relaxed) {
         println!("  [{}] wire {wire}: {}", crate::script::fmt_time(now), crate::frames::describe(&f));
     }
     records().frames.push((now, wire, f));
@@ -217,7 +219,7 @@ pub fn install_fault_handler() {
     // SAFETY: a plain sigaction with an SA_SIGINFO handler on an alternate stack.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_fault as usize;
+        sa.sa_sigaction = on_fault as *const () as usize;
         sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
         libc::sigemptyset(&mut sa.sa_mask);
         for sig in [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE] {

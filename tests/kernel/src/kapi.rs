@@ -27,6 +27,8 @@ pub struct HkKld {
     pub vnet_size: c_ulong,
 }
 
+// The whole C API of the simulated kernel (hk.h), whether this side uses it yet or not.
+#[allow(dead_code)]
 extern "C" {
     pub fn hk_boot() -> c_int;
     pub fn hk_idle();
@@ -74,6 +76,7 @@ extern "C" {
     pub fn hk_fault_next(site: *const c_char, n: c_int);
     pub fn hk_fault_next_left() -> c_int;
     pub fn hk_hold(op: c_int) -> c_int;
+    pub fn hk_wire_attach(wire: c_int, fd: c_int) -> c_int;
     pub fn hk_bg_submit(f: extern "C" fn(*mut c_void), arg: *mut c_void);
     pub fn hk_bg_busy() -> c_int;
     pub fn hk_bg_wait();

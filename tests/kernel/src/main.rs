@@ -13,6 +13,7 @@
 mod frames;
 mod host;
 mod kapi;
+mod live;
 mod loader;
 mod nl;
 mod sched;
@@ -54,6 +55,9 @@ struct Args {
     /// Print every line, command, kernel message, devd event and frame.
     #[arg(short, long)]
     verbose: bool,
+    /// With --verbose, leave the frames out.
+    #[arg(long)]
+    no_frames: bool,
     /// The script (or, with --check-load, the module file).
     file: String,
 }
@@ -61,6 +65,7 @@ struct Args {
 fn main() {
     let args = Args::parse();
     host::VERBOSE.store(args.verbose, std::sync::atomic::Ordering::Relaxed);
+    host::VERBOSE_FRAMES.store(!args.no_frames, std::sync::atomic::Ordering::Relaxed);
     host::install_fault_handler();
     loader::reserve();
     sched::init(args.real_time);

@@ -9,6 +9,7 @@
 use crate::kapi;
 
 pub const NLM_F_REQUEST: u16 = 0x1;
+#[allow(dead_code)] // netlink.h's flag set, kept whole
 pub const NLM_F_MULTI: u16 = 0x2;
 pub const NLM_F_ACK: u16 = 0x4;
 pub const NLM_F_DUMP: u16 = 0x300;
@@ -92,6 +93,7 @@ impl Msg {
 
 /// One received netlink message.
 #[derive(Clone, Debug)]
+#[allow(dead_code)] // every header field is decoded, for debugging output
 pub struct Reply {
     pub typ: u16,
     pub flags: u16,
@@ -193,11 +195,6 @@ impl Socket {
             crate::userland::guard_after(self.before.borrow_mut().take(), err.abs(), "netlink request");
         }
         r
-    }
-
-    pub fn port(&self) -> u32 {
-        // SAFETY: a kernel call.
-        unsafe { kapi::hk_nl_port(self.fd) }
     }
 }
 

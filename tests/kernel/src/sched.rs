@@ -101,9 +101,6 @@ pub fn init(real: bool) {
     TID.with(|t| t.set(0));
 }
 
-pub fn is_real() -> bool {
-    sched().real
-}
 
 /// Uptime in nanoseconds.
 pub fn now_ns() -> u64 {
@@ -229,6 +226,25 @@ pub fn advance(ns: u64) {
     let chan = &ADVANCE_CHAN as *const u8 as usize;
     let _ = sleep_chan(chan, deadline, "advance");
     settle();
+}
+
+/// Runs `f`, a blocking host call (a live wire's receive), with the calling kernel
+/// thread counted as asleep (real-time mode: `settle` must not wait for it).
+pub fn blocking<T>(wmesg: &str, f: impl FnOnce() -> T) -> T {
+    let s = sched();
+    let me = me();
+    {
+        let mut st = lock(&s.st);
+        let t = &mut st.threads[me];
+        t.state = St::Sleeping;
+        t.chan = 0;
+        t.deadline = 0;
+        t.woken = false;
+        t.wmesg = wmesg.to_string();
+    }
+    let r = f();
+    lock(&s.st).threads[me].state = St::Running;
+    r
 }
 
 /// Sleeps on `chan` until woken or until `deadline` (0: none). Returns true when woken.

@@ -748,6 +748,38 @@ impl<'a> Runner<'a> {
                 // SAFETY: as above.
                 unsafe { kapi::hk_fault_next(kapi::cstr("").as_ptr(), 0) };
             }
+            "wire-attach" => {
+                // wire-attach WIRE IFNAME: the wire is also the Linux interface IFNAME of
+                // kharness's network namespace (--real-time only).
+                if args.len() < 2 {
+                    return self.fail("wire-attach WIRE IFNAME");
+                }
+                let wid = self.wire_id(&args[0]);
+                let fd = crate::live::attach(wid, &args[1]).map_err(|e| format!("{}:{}: wire-attach: {e}", self.file, self.lineno))?;
+                // SAFETY: a kernel call from the script thread with our socket.
+                let e = unsafe { kapi::hk_wire_attach(wid, fd) };
+                if e != 0 {
+                    return self.fail(format!("wire-attach: {} (live wires need --real-time)", errno_name(e)));
+                }
+            }
+            "await" => {
+                // await FILE [SECONDS]: the test around kharness says go (real time).
+                let path = args.first().ok_or("await FILE [SECONDS]")?;
+                let secs: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(60.0);
+                let until = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
+                while !std::path::Path::new(path).exists() {
+                    if std::time::Instant::now() > until {
+                        return self.fail(format!("await {path}: not there after {secs} s"));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                self.settle()?;
+            }
+            "signal" => {
+                // signal FILE: tells the test around kharness that this point is reached.
+                let path = args.first().ok_or("signal FILE")?;
+                std::fs::write(path, format!("{}\n", fmt_time(sched::now_ns()))).map_err(|e| format!("signal {path}: {e}"))?;
+            }
             "hold-copyin" => {
                 // The module's next copyin/copyout sleeps until `release-hold`.
                 // SAFETY: a kernel call from the script thread.

@@ -294,7 +294,7 @@ KH_CFLAGS := $(filter-out -mcmodel=kernel -fstack-protector -O2,$(KERNEL_CFLAGS)
 KO ?= $(BUILD)/carp.ko
 HARNESS_ARGS ?=
 
-.PHONY: harness harness-test harness-valgrind bench-harness
+.PHONY: harness harness-test harness-valgrind bench-harness demo-ko
 
 $(KH_BUILD)/obj/%.o: $(KH_DIR)/kern/%.c $(wildcard $(KH_DIR)/kern/*.h) $(ROOT)/Makefile | setup $(PREREQS)
 	$(say) CC tests/kernel/kern/$(notdir $<)
@@ -361,6 +361,10 @@ bench-failover: $(KH_BIN) $(KH_KO_DEP)
 
 demo:
 	bash tests/interop/demo.sh
+
+# The demo with the real carp.ko (in the kernel harness) as one of the routers.
+demo-ko: $(KH_BIN) $(KH_KO_DEP)
+	KHARNESS=$(KH_BIN) KO=$(abspath $(KO)) bash tests/interop/demo-ko.sh
 
 # Removes only this Makefile's outputs (not the host target/ dir nor .toolchain/).
 clean:

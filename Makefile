@@ -294,7 +294,7 @@ KH_CFLAGS := $(filter-out -mcmodel=kernel -fstack-protector -O2,$(KERNEL_CFLAGS)
 KO ?= $(BUILD)/carp.ko
 HARNESS_ARGS ?=
 
-.PHONY: harness harness-test harness-valgrind bench-harness demo-ko
+.PHONY: harness harness-test harness-valgrind bench-harness bench-kpath demo-ko
 
 $(KH_BUILD)/obj/%.o: $(KH_DIR)/kern/%.c $(wildcard $(KH_DIR)/kern/*.h) $(ROOT)/Makefile | setup $(PREREQS)
 	$(say) CC tests/kernel/kern/$(notdir $<)
@@ -355,6 +355,10 @@ bench:
 
 bench-harness: $(KH_BIN) $(KH_KO_DEP)
 	python3 $(KH_DIR)/bench/bench.py --kharness $(KH_BIN) --ko $(KO)
+
+# The cost of carp.ko's kernel paths (input, advert, ARP, carp_forus), on the real module.
+bench-kpath: $(KH_BIN) $(KH_KO_DEP)
+	python3 $(KH_DIR)/bench/kpath.py --kharness $(KH_BIN) --ko $(KO)
 
 bench-failover: $(KH_BIN) $(KH_KO_DEP)
 	KHARNESS=$(KH_BIN) KO=$(abspath $(KO)) bash tests/interop/bench-failover.sh $(BENCH_ARGS)

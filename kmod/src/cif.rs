@@ -36,6 +36,11 @@ pub struct Inner {
     pub link_up: bool,
     /// Bumped on every change of `ifas` (the route walk restarts when it moves).
     pub ifas_gen: u64,
+    /// The deadline the callout is armed for (`None`: stopped, or not known to be armed).
+    /// An input that leaves the table's next deadline unchanged (a MASTER ignoring a
+    /// slower peer's advertisement) then costs no callout_reset. The callout handler
+    /// forgets it first, so a deadline that has just fired is always armed again.
+    pub armed: Option<Instant>,
 }
 
 impl Inner {
@@ -73,7 +78,7 @@ impl Cif {
         Cif {
             callout: Callout::new(),
             dying: AtomicBool::new(false),
-            inner: Mutex::new(Inner { table, ifas: Vec::new(), iff_up, link_up, ifas_gen: 0 }),
+            inner: Mutex::new(Inner { table, ifas: Vec::new(), iff_up, link_up, ifas_gen: 0, armed: None }),
             mcast4: EpochBox::empty(),
             mcast6: EpochBox::empty(),
             vnet,
@@ -304,14 +309,14 @@ pub fn run(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: impl FnOn
 }
 
 fn run_in_vnet(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: impl FnOnce(&mut Inner, Instant)) {
-    // Source addresses first: finding them may ask carp_master, which takes the lock.
-    let src4 = ifp.source(Family::Inet);
-    let src6 = ifp.source(Family::Inet6);
+    // Source addresses, found only when something is to be sent (most inputs send
+    // nothing) and outside the lock: finding them may ask carp_master, which takes it.
+    let mut src: Option<(IpAddr, IpAddr)> = None;
     let mut input = Some(input);
     let mut results: [Option<(u8, Family, SendResult)>; OUTBOX] = [None; OUTBOX];
     for _ in 0..MAX_ROUNDS {
         let mut out = Outbox::new();
-        let ident = crate::kpi::net::ip_newid();
+        let (src4, src6, ident);
         {
             let mut g = cif.inner.lock();
             let now = net::now();
@@ -327,8 +332,21 @@ fn run_in_vnet(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: impl 
                 }
             }
             net::stats_add(&stats);
+            let sending = g.table.transmit_pending();
+            if sending && src.is_none() {
+                // What is pending stays pending meanwhile (only polling takes it).
+                drop(g);
+                src = Some((ifp.source(Family::Inet), ifp.source(Family::Inet6)));
+                g = cif.inner.lock();
+            }
+            (src4, src6) = src.unwrap_or((IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V6(Ipv6Addr::UNSPECIFIED)));
+            ident = if sending { crate::kpi::net::ip_newid() } else { 0 };
             collect(&mut g, &mut out, src4, src6, sys, ident);
-            cif.arm(g.table.poll_timeout());
+            let next = g.table.poll_timeout();
+            if next != g.armed {
+                cif.arm(next);
+                g.armed = next;
+            }
         }
         if out.n == 0 {
             return;

@@ -170,7 +170,11 @@ pub fn callout(c: &cif::Cif, e: &Epoch) {
     }
     net::with_vnet(c.vnet, || {
         let sys = module::sysctls();
-        cif::run(c, ifp, e, &sys, |inner, now| inner.table.handle_timeout(now, &sys));
+        cif::run(c, ifp, e, &sys, |inner, now| {
+            // The armed deadline has fired (or this is an early call): arm again below.
+            inner.armed = None;
+            inner.table.handle_timeout(now, &sys)
+        });
     });
 }
 

@@ -425,6 +425,11 @@ impl Table {
         self.vhids.iter().find(|v| v.has_address(addr)).map(Vhid::vhid)
     }
 
+    /// Whether any vhid may have something to send ([`Vhid::transmit_pending`]).
+    pub fn transmit_pending(&self) -> bool {
+        self.vhids.iter().any(Vhid::transmit_pending)
+    }
+
     /// Hand an advertisement accepted by [`crate::input`] (run with this table as its
     /// [`crate::input::VhidLookup`]) to its vhid. Returns `false` if the vhid is gone.
     pub fn handle_advert(&mut self, now: Instant, adv: &crate::input::Advert, sys: &Sysctls) -> bool {

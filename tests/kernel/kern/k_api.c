@@ -693,3 +693,50 @@ hk_bg_wait(void)
 	while (kbg_busy)
 		(void)ksleep_nocheck(&kbg_busy, 0, "bgdone");
 }
+
+/*
+ * The simulated kernel's own cost for the primitives the module calls most (make
+ * bench-kpath prints it beside the module's figures): TSC cycles per mtx_lock+mtx_unlock
+ * pair (with its INVARIANTS/WITNESS-style bookkeeping), per NET_EPOCH_ENTER+EXIT pair and
+ * per counter_u64_add, each the mean of n iterations.
+ */
+static inline uint64_t
+kbench_tsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ __volatile__("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+	return (((uint64_t)hi << 32) | lo);
+}
+
+void
+hk_bench_prims(int n, unsigned long *mtx_pair, unsigned long *epoch_pair,
+    unsigned long *counter_add)
+{
+	static struct mtx m;
+	struct epoch_tracker et;
+	counter_u64_t c;
+	uint64_t t0;
+	int i;
+
+	mtx_init(&m, "bench", NULL, MTX_DEF);
+	t0 = kbench_tsc();
+	for (i = 0; i < n; i++) {
+		mtx_lock(&m);
+		mtx_unlock(&m);
+	}
+	*mtx_pair = (kbench_tsc() - t0) / n;
+	mtx_destroy(&m);
+	t0 = kbench_tsc();
+	for (i = 0; i < n; i++) {
+		NET_EPOCH_ENTER(et);
+		NET_EPOCH_EXIT(et);
+	}
+	*epoch_pair = (kbench_tsc() - t0) / n;
+	c = counter_u64_alloc(M_WAITOK);
+	t0 = kbench_tsc();
+	for (i = 0; i < n; i++)
+		counter_u64_add(c, 1);
+	*counter_add = (kbench_tsc() - t0) / n;
+	counter_u64_free(c);
+}

@@ -36,6 +36,84 @@ kfatal(const char *fmt, ...)
 	hl_fatal(msg);
 }
 
+/*
+ * Profiling (script `profile`): the TSC cycles of every call into the module, summed per
+ * call site ("IPv4 protocol input", "carp_forus_p", "callout handler ...").
+ */
+static int kprof_on;
+#define	KPROF_MAX	64
+static struct kprof {
+	char		name[96];
+	uint64_t	calls, cycles, min;
+} kprof[KPROF_MAX];
+static int nkprof;
+
+static inline uint64_t
+krdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ __volatile__("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+	return (((uint64_t)hi << 32) | lo);
+}
+
+static void
+kprof_add(const char *where, uint64_t cycles)
+{
+	int i;
+
+	hl_giant_lock();
+	for (i = 0; i < nkprof; i++)
+		if (strcmp(kprof[i].name, where) == 0)
+			break;
+	if (i == nkprof && nkprof < KPROF_MAX) {
+		strlcpy(kprof[i].name, where, sizeof(kprof[i].name));
+		kprof[i].calls = kprof[i].cycles = 0;
+		kprof[i].min = UINT64_MAX;
+		nkprof++;
+	}
+	if (i < nkprof) {
+		kprof[i].calls++;
+		kprof[i].cycles += cycles;
+		if (cycles < kprof[i].min)
+			kprof[i].min = cycles;
+	}
+	hl_giant_unlock();
+}
+
+/* op 1: reset and start, 0: stop, 2: the table as text into buf (name|calls|cycles|min). */
+long
+hk_profile(int op, char *buf, unsigned long len)
+{
+	size_t n = 0;
+	int i;
+
+	extern int kmalloc_fast;
+
+	if (op == 1) {
+		nkprof = 0;
+		kprof_on = 1;
+		kmalloc_fast = 1;
+	} else if (op == 0) {
+		kprof_on = 0;
+		kmalloc_fast = 0;
+	}
+	else if (op == 2)
+		for (i = 0; i < nkprof; i++)
+			n += ksnprintf(buf + n, n < len ? len - n : 0, "%s|%ju|%ju|%ju\n",
+			    kprof[i].name, (uintmax_t)kprof[i].calls,
+			    (uintmax_t)kprof[i].cycles, (uintmax_t)kprof[i].min);
+	return ((long)n);
+}
+
+void
+kcheck_mark_end(struct kcheck_state *s)
+{
+
+	if (kprof_on && s->tsc0 != 0)
+		s->tsc1 = krdtsc();
+}
+
 void
 kcheck_save(struct kcheck_state *s)
 {
@@ -45,6 +123,8 @@ kcheck_save(struct kcheck_state *s)
 	s->epoch_depth = ht->epoch_depth;
 	s->no_sleeping = ht->td.td_no_sleeping;
 	s->vnet = ht->td.td_vnet;
+	s->tsc1 = 0;
+	s->tsc0 = kprof_on ? krdtsc() : 0;
 }
 
 void
@@ -52,6 +132,9 @@ kcheck_restore_check(const struct kcheck_state *s, const char *where)
 {
 	struct hthread *ht = curhthread();
 	int i;
+
+	if (kprof_on && s->tsc0 != 0)
+		kprof_add(where, (s->tsc1 != 0 ? s->tsc1 : krdtsc()) - s->tsc0);
 
 	if (ht->nheld != s->nheld) {
 		for (i = s->nheld; i < ht->nheld; i++)

@@ -252,6 +252,7 @@ softclock_main(void *arg)
 		ht->td.td_vnet = NULL;
 		kcheck_save(&st);
 		fn(carg);
+		kcheck_mark_end(&st);
 		ksymbolize((const void *)fn, sym, sizeof(sym));
 		ksnprintf(where, sizeof(where), "callout handler %s", sym);
 		kcheck_restore_check(&st, where);
@@ -425,6 +426,7 @@ taskqueue_main(void *arg)
 		ht->td.td_vnet = NULL;
 		kcheck_save(&st);
 		t->ta_func(t->ta_context, pending);
+		kcheck_mark_end(&st);
 		ksymbolize((const void *)t->ta_func, sym, sizeof(sym));
 		ksnprintf(where, sizeof(where), "task %s", sym);
 		kcheck_restore_check(&st, where);

@@ -173,8 +173,11 @@ struct kcheck_state {
 	int	epoch_depth;
 	int	no_sleeping;
 	struct vnet *vnet;
+	uint64_t tsc0, tsc1;	/* profiling: the call's start and (if marked) end */
 };
 void	kcheck_save(struct kcheck_state *s);
+/* Marks the end of the module call (profiling), when work precedes the check. */
+void	kcheck_mark_end(struct kcheck_state *s);
 void	kcheck_restore_check(const struct kcheck_state *s, const char *where);
 /* Address inside the loaded module's text? */
 int	kaddr_in_module(const void *p);

@@ -512,6 +512,15 @@ pub fn load(path: &str) -> Result<(), LoadError> {
     }
     protect(&secs, base, size);
     syminfo.sort_by_key(|s| s.addr);
+    if std::env::var_os("KHARNESS_PERFMAP").is_some() {
+        // For `perf report` (perf reads /tmp/perf-PID.map for JIT-like code).
+        let map: String = syminfo
+            .iter()
+            .filter(|s| s.size > 0)
+            .map(|s| format!("{:x} {:x} {:#}\n", s.addr, s.size, rustc_demangle::demangle(&s.name)))
+            .collect();
+        let _ = std::fs::write(format!("/tmp/perf-{}.map", std::process::id()), map);
+    }
     {
         let mut st = state();
         st.current = Some(Loaded { filename: filename.clone(), base, size, kld, _set_names: set_names, _fname: fname, vnet, syms: syminfo });

@@ -54,6 +54,19 @@ fn set_position(p: String) {
     }
 }
 
+/// The TSC's frequency (Hz), measured once against the host's monotonic clock.
+fn tsc_hz() -> f64 {
+    static HZ: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *HZ.get_or_init(|| {
+        // SAFETY: rdtsc has no preconditions on x86-64.
+        let t0 = (std::time::Instant::now(), unsafe { core::arch::x86_64::_rdtsc() });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        // SAFETY: as above.
+        let t1 = (std::time::Instant::now(), unsafe { core::arch::x86_64::_rdtsc() });
+        (t1.1 - t0.1) as f64 / t1.0.duration_since(t0.0).as_secs_f64()
+    })
+}
+
 /// Uptime as seconds with 6 decimals.
 pub fn fmt_time(ns: u64) -> String {
     format!("{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1000)
@@ -779,6 +792,46 @@ impl<'a> Runner<'a> {
                 // signal FILE: tells the test around kharness that this point is reached.
                 let path = args.first().ok_or("signal FILE")?;
                 std::fs::write(path, format!("{}\n", fmt_time(sched::now_ns()))).map_err(|e| format!("signal {path}: {e}"))?;
+            }
+            "profile" => {
+                // profile on | off | print: TSC cycles of every call into the module, per
+                // call site (make bench-kpath).
+                match args.first().map(String::as_str) {
+                    Some("on") => {
+                        // SAFETY: a kernel call from the script thread.
+                        unsafe { kapi::hk_profile(1, std::ptr::null_mut(), 0) };
+                    }
+                    Some("kernel") => {
+                        // The simulated kernel's primitives, for comparison.
+                        let (mut a, mut b, mut c): (std::ffi::c_ulong, std::ffi::c_ulong, std::ffi::c_ulong) = (0, 0, 0);
+                        // SAFETY: a kernel call from the script thread with three outputs.
+                        unsafe { kapi::hk_bench_prims(100_000, &mut a, &mut b, &mut c) };
+                        let hz = tsc_hz();
+                        for (n, v) in [("simulated mtx_lock+mtx_unlock", a), ("simulated NET_EPOCH_ENTER+EXIT", b), ("simulated counter_u64_add", c)] {
+                            println!("profile\t{n}\t100000\t{v}\t{v}\t{:.1}", v as f64 / hz * 1e9);
+                        }
+                    }
+                    Some("off") => {
+                        // SAFETY: as above.
+                        unsafe { kapi::hk_profile(0, std::ptr::null_mut(), 0) };
+                    }
+                    _ => {
+                        let mut buf = vec![0u8; 16384];
+                        // SAFETY: buf is writable for its length.
+                        let n = unsafe { kapi::hk_profile(2, buf.as_mut_ptr().cast(), buf.len() as _) };
+                        let text = String::from_utf8_lossy(&buf[..(n.max(0) as usize).min(buf.len())]).into_owned();
+                        let hz = tsc_hz();
+                        for l in text.lines() {
+                            let f: Vec<&str> = l.split('|').collect();
+                            if f.len() < 4 {
+                                continue;
+                            }
+                            let (calls, cyc, min): (f64, f64, f64) = (f[1].parse().unwrap_or(0.0), f[2].parse().unwrap_or(0.0), f[3].parse().unwrap_or(0.0));
+                            let mean = if calls > 0.0 { cyc / calls } else { 0.0 };
+                            println!("profile\t{}\t{calls}\t{mean:.0}\t{min:.0}\t{:.1}", f[0], mean / hz * 1e9);
+                        }
+                    }
+                }
             }
             "hold-copyin" => {
                 // The module's next copyin/copyout sleeps until `release-hold`.

@@ -854,6 +854,12 @@ impl Vhid {
         })
     }
 
+    /// Whether [`Vhid::poll_transmit`] may have something to send (cheap; it may answer
+    /// true for pending work that turns out empty, never false when there is some).
+    pub fn transmit_pending(&self) -> bool {
+        self.adv_pending != 0 || self.garp_next != ANNOUNCE_DONE || self.na_next != ANNOUNCE_DONE
+    }
+
     /// Next packet to send: advertisements (IPv4, then IPv6), then gratuitous ARPs, then
     /// unsolicited NAs. A CARP advertisement consumes a counter value and is signed here.
     pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {

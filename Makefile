@@ -208,12 +208,67 @@ $(KO): $(SHIM_OBJS) $(RUST_LIB)
 	$(Q)$(OBJCOPY) --localize-symbols=$(BUILD)/localize.syms $@.tmp
 	$(Q)mv $@.tmp $@
 
+# A coverage-instrumented carp.ko for the whole-module fuzzer (kharness --fuzz), never
+# installed: SanitizerCoverage trace-pc-guard in the Rust part and the shim; the harness
+# provides the two callbacks (tests/kernel/kern/k_cov.c). Same sources, own build tree.
+# The instrumentation's constructors (.init_array, GOT-relative, which no kernel linker
+# runs) are removed: a guard is known by its offset in the module instead.
+COV_BUILD := $(BUILD)/cov
+COV_TARGET_DIR := $(BUILD)/kmod-target-cov
+COV_RUST_LIB := $(COV_TARGET_DIR)/$(TARGET_NAME)/release/libcarp_kmod.a
+COV_SHIM_OBJS := $(patsubst $(ROOT)/kmod/shim/%.c,$(COV_BUILD)/obj/%.o,$(SHIM_SRCS))
+KO_COV := $(COV_BUILD)/carp.ko
+SANCOV_RUSTFLAGS := -C passes=sancov-module -C llvm-args=-sanitizer-coverage-level=3 \
+  -C llvm-args=-sanitizer-coverage-trace-pc-guard
+
+$(COV_RUST_LIB): FORCE | setup $(PREREQS)
+	$(say) CARGO "carp-kmod (coverage-instrumented, for the fuzzer)"
+	$(Q)cd $(ROOT)/kmod && env PATH=/usr/bin:$$PATH RUSTC=$(KERNEL_RUSTC) RUSTC_BOOTSTRAP=1 \
+	  RUSTUP_TOOLCHAIN= CARGO_TARGET_DIR=$(COV_TARGET_DIR) LIBCLANG_PATH=$(LIBCLANG_PATH) \
+	  CARP_KERNEL_CFLAGS="$(KERNEL_CFLAGS)" \
+	  RUSTFLAGS="-C force-unwind-tables=no $(SANCOV_RUSTFLAGS)" \
+	  $(KERNEL_CARGO) build --release --quiet --target $(TARGET_JSON) \
+	    -Z build-std=core,alloc -Z json-target-spec
+
+$(COV_BUILD)/obj/%.o: $(ROOT)/kmod/shim/%.c $(wildcard $(ROOT)/kmod/shim/*.h) $(ROOT)/Makefile | setup $(PREREQS)
+	$(say) CC "kmod/shim/$(notdir $<) (coverage)"
+	@mkdir -p $(dir $@)
+	$(Q)$(CC_KERNEL) $(KERNEL_CFLAGS) $(SHIM_WARNINGS) -fsanitize-coverage=trace-pc-guard \
+	  -I$(ROOT)/kmod/shim -c $< -o $@
+
+$(KO_COV): $(COV_SHIM_OBJS) $(COV_RUST_LIB)
+	$(say) LD "$(patsubst $(ROOT)/%,%,$(KO_COV)) (coverage-instrumented)"
+	$(Q)$(LD_KERNEL) -m elf_x86_64_fbsd -r -d -o $@.full $(COV_SHIM_OBJS) $(COV_RUST_LIB) 2>/dev/null
+	$(Q)$(OBJCOPY) --strip-debug --remove-section=.llvmbc --remove-section=.llvmcmd \
+	  --wildcard --remove-section='*sancov.module_ctor*' --remove-section='*.init_array*' \
+	  $@.full $@.tmp
+	$(Q)$(NM) --defined-only --extern-only --format=just-symbols $@.tmp \
+	  | { grep -vxF -f <(printf '%s\n' $(EXPORT_SYMS)) || true; } > $(COV_BUILD)/localize.syms
+	$(Q)$(OBJCOPY) --localize-symbols=$(COV_BUILD)/localize.syms $@.tmp
+	$(Q)mv $@.tmp $@
+
+ko-cov: $(KO_COV)
+
+# Whole-module fuzzing of the coverage build in the kernel harness (see tests/kernel/README.md):
+# the smoke run of make test (the checked-in corpus replayed, then a fixed number of
+# mutated programs, deterministic: seed 1), and a long run for the corpus.
+KH_CORPUS := $(KH_DIR)/fuzz/corpus
+FUZZ_SECONDS ?= 600
+harness-fuzz-smoke: $(KH_BIN) $(KO_COV)
+	@rm -rf $(KH_BUILD)/fuzz-smoke && mkdir -p $(KH_BUILD)/fuzz-smoke
+	@cp $(KH_CORPUS)/*.bin $(KH_BUILD)/fuzz-smoke/ 2>/dev/null || true
+	$(KH_BIN) --ko $(KO_COV) --fuzz $(KH_BUILD)/fuzz-smoke --fuzz-runs 2000 --seed 1
+
+harness-fuzz: $(KH_BIN) $(KO_COV)
+	@mkdir -p $(KH_BUILD)/fuzz && cp -n $(KH_CORPUS)/*.bin $(KH_BUILD)/fuzz/ 2>/dev/null || true
+	$(KH_BIN) --ko $(KO_COV) --fuzz $(KH_BUILD)/fuzz --fuzz-seconds $(FUZZ_SECONDS)
+
 summary: $(KO)
 	@$(CHECK_KO) --summary $(KO)
 
 # ---------------------------------------------------------------------------------------
 # Tests
-test: setup-test all host-test artifact-test core-probe-test harness-test harness-valgrind fuzz-smoke interop-test manlint
+test: setup-test all host-test artifact-test core-probe-test harness-test harness-valgrind harness-fuzz-smoke fuzz-smoke interop-test manlint
 	@echo "make test: all passed"
 
 host-test:
@@ -294,7 +349,7 @@ KH_CFLAGS := $(filter-out -mcmodel=kernel -fstack-protector -O2,$(KERNEL_CFLAGS)
 KO ?= $(BUILD)/carp.ko
 HARNESS_ARGS ?=
 
-.PHONY: harness harness-test harness-valgrind bench-harness bench-kpath demo-ko
+.PHONY: harness harness-test harness-valgrind bench-harness bench-kpath demo-ko ko-cov harness-fuzz harness-fuzz-smoke
 
 $(KH_BUILD)/obj/%.o: $(KH_DIR)/kern/%.c $(wildcard $(KH_DIR)/kern/*.h) $(ROOT)/Makefile | setup $(PREREQS)
 	$(say) CC tests/kernel/kern/$(notdir $<)

@@ -36,12 +36,17 @@ VNET_DECLARE(pfil_head_t, link_pfil_head);
 int	callout_reset_sbt_on(struct callout *, sbintime_t, sbintime_t, callout_func_t *,
 	    void *, int, int);
 
+void	__sanitizer_cov_trace_pc_guard_init(uint32_t *start, uint32_t *stop);
+void	__sanitizer_cov_trace_pc_guard(uint32_t *guard);
+
 #define	S(name)	{ #name, (unsigned long)&name }
 
 static const struct {
 	const char	*name;
 	unsigned long	 addr;
 } ksyms[] = {
+	/* coverage of an instrumented module (make ko-cov; k_cov.c) */
+	S(__sanitizer_cov_trace_pc_guard), S(__sanitizer_cov_trace_pc_guard_init),
 	/* locks, epoch, time */
 	S(__mtx_lock_flags), S(__mtx_unlock_flags), S(_mtx_init), S(_mtx_destroy),
 	S(mtx_sysinit), S(_sx_slock), S(_sx_sunlock), S(_sx_xlock), S(_sx_xunlock),
@@ -98,6 +103,28 @@ static const struct {
 	S(carp_get_vhid_p), S(carp_iamatch_p), S(carp_iamatch6_p), S(carp_macmatch6_p),
 };
 
+/*
+ * The coverage-instrumented module of the fuzzer (make ko-cov) keeps panic paths the
+ * optimised build removes (the instrumentation gets in the way), so its panic handler's
+ * deliberately undefined symbol is provided in fuzz mode only: reaching it is a Rust
+ * panic inside the module, reported as the fatal fault it would be.
+ */
+static int kfuzz_mode;
+
+static void __attribute__((noreturn))
+kpanic_path_reached(void)
+{
+
+	kfatal("a Rust panic inside carp.ko (carp_rust_panic_path_reachable)");
+}
+
+void
+hk_fuzz_mode(int on)
+{
+
+	kfuzz_mode = on;
+}
+
 unsigned long
 hk_kernel_symbol(const char *name)
 {
@@ -106,6 +133,8 @@ hk_kernel_symbol(const char *name)
 	for (i = 0; i < nitems(ksyms); i++)
 		if (strcmp(ksyms[i].name, name) == 0)
 			return (ksyms[i].addr);
+	if (kfuzz_mode && strcmp(name, "carp_rust_panic_path_reachable") == 0)
+		return ((unsigned long)&kpanic_path_reached);
 	return (0);
 }
 

@@ -76,6 +76,8 @@ extern "C" {
     pub fn hk_fault_next(site: *const c_char, n: c_int);
     pub fn hk_fault_next_left() -> c_int;
     pub fn hk_hold(op: c_int) -> c_int;
+    pub fn hk_cov_map(map: *mut c_void);
+    pub fn hk_fuzz_mode(on: c_int);
     pub fn hk_bench_prims(n: c_int, mtx_pair: *mut c_ulong, epoch_pair: *mut c_ulong, counter_add: *mut c_ulong);
     pub fn hk_profile(op: c_int, buf: *mut c_char, len: c_ulong) -> c_long;
     pub fn hk_wire_attach(wire: c_int, fd: c_int) -> c_int;

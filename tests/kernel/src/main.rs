@@ -11,6 +11,7 @@
 //! fault inside the module, a deadlock), reported with the module's symbol+offset.
 
 mod frames;
+mod fuzz;
 mod host;
 mod kapi;
 mod live;
@@ -58,12 +59,35 @@ struct Args {
     /// With --verbose, leave the frames out.
     #[arg(long)]
     no_frames: bool,
+    /// Whole-module fuzzing with the corpus in DIR (use a coverage build: make ko-cov).
+    #[arg(long, value_name = "DIR")]
+    fuzz: Option<std::path::PathBuf>,
+    /// With --fuzz: stop after this many programs (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    fuzz_runs: u64,
+    /// With --fuzz: stop after this many seconds (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    fuzz_seconds: u64,
+    /// Corpus minimisation: --fuzz-cmin IN OUT keeps a small set covering all of IN.
+    #[arg(long, num_args = 2, value_names = ["IN", "OUT"])]
+    fuzz_cmin: Option<Vec<std::path::PathBuf>>,
+    /// Run one fuzz program (a corpus or crash file) in this process.
+    #[arg(long, value_name = "FILE")]
+    fuzz_replay: Option<std::path::PathBuf>,
     /// The script (or, with --check-load, the module file).
-    file: String,
+    file: Option<String>,
 }
 
 fn main() {
     let args = Args::parse();
+    if let Some(v) = &args.fuzz_cmin {
+        std::process::exit(fuzz::cmin(&v[0], &v[1], &args.ko));
+    }
+    if let Some(dir) = &args.fuzz {
+        // Before anything is booted: the fuzzer forks a fresh kernel per program.
+        let o = fuzz::FuzzOpts { dir: dir.clone(), runs: args.fuzz_runs, seconds: args.fuzz_seconds, seed: args.seed, ko: args.ko.clone() };
+        std::process::exit(fuzz::fuzz(&o));
+    }
     host::VERBOSE.store(args.verbose, std::sync::atomic::Ordering::Relaxed);
     host::VERBOSE_FRAMES.store(!args.no_frames, std::sync::atomic::Ordering::Relaxed);
     host::install_fault_handler();
@@ -77,26 +101,50 @@ fn main() {
     }
     sched::settle();
 
+    if let Some(f) = &args.fuzz_replay {
+        // SAFETY: a kernel setting (the coverage build's panic symbol).
+        unsafe { kapi::hk_fuzz_mode(1) };
+        let program = std::fs::read(f).unwrap_or_else(|e| {
+            eprintln!("kharness: {}: {e}", f.display());
+            std::process::exit(2)
+        });
+        let opts = script::Options { ko: args.ko.clone(), out_dir: args.out.clone(), fault: None, carpdump: None, tshark: false, verbose: args.verbose };
+        match script::run_program(&program, &opts) {
+            Ok(()) => {
+                println!("ok {}", f.display());
+                std::process::exit(0);
+            }
+            Err(e) => {
+                eprintln!("FAIL {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    let Some(file) = args.file.clone() else {
+        eprintln!("kharness: a script (or --check-load FILE, --fuzz DIR, --fuzz-replay FILE) is needed");
+        std::process::exit(2);
+    };
+
     if args.check_load {
-        match loader::load(&args.file) {
+        match loader::load(&file) {
             Ok(()) => {
                 sched::settle();
                 if let Err(e) = loader::unload() {
-                    eprintln!("kharness: {}: unload failed: {}", args.file, userland::errno_name(e));
+                    eprintln!("kharness: {}: unload failed: {}", file, userland::errno_name(e));
                     std::process::exit(1);
                 }
                 sched::settle();
                 // SAFETY: a read of the failure count.
                 let f = unsafe { kapi::hk_failures() };
                 if f != 0 {
-                    eprintln!("kharness: {}: {f} kernel check(s) failed", args.file);
+                    eprintln!("kharness: {}: {f} kernel check(s) failed", file);
                     std::process::exit(1);
                 }
-                println!("kharness: {}: loads and unloads", args.file);
+                println!("kharness: {}: loads and unloads", file);
                 std::process::exit(0);
             }
             Err(e) => {
-                eprintln!("kharness: {}: refused: {} ({})", args.file, e.msg, userland::errno_name(e.errno));
+                eprintln!("kharness: {}: refused: {} ({})", file, e.msg, userland::errno_name(e.errno));
                 std::process::exit(1);
             }
         }
@@ -114,14 +162,14 @@ fn main() {
         tshark: args.tshark,
         verbose: args.verbose,
     };
-    let r = script::run_file(&args.file, &opts);
+    let r = script::run_file(&file, &opts);
     if args.count_faults {
         // SAFETY: a read of a kernel counter.
         println!("fallible allocations: {}", unsafe { kapi::hk_fault_count() });
     }
     match r {
         Ok(()) => {
-            println!("ok {}", args.file);
+            println!("ok {}", file);
             std::process::exit(0);
         }
         Err(e) => {

@@ -1325,3 +1325,294 @@ pub fn run_file(path: &str, opts: &Options) -> Result<()> {
     }
     result
 }
+
+// ---- Whole-module fuzzing (kharness --fuzz; see src/fuzz.rs) ----
+
+/// The bytes of a fuzz program, read from the front; zeros once exhausted.
+pub struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(data: &'a [u8]) -> Reader<'a> {
+        Reader { data, pos: 0 }
+    }
+
+    fn done(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+
+    fn u8(&mut self) -> u8 {
+        let b = self.data.get(self.pos).copied().unwrap_or(0);
+        self.pos += 1;
+        b
+    }
+
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+}
+
+/// The world every fuzz program starts from: two hosts on one wire (the second in a vnet
+/// jail) sharing vhid 1 on IPv4 and IPv6, a classic carp0 with vhid 7, all elected.
+const FUZZ_BASE: &[&str] = &[
+    "nic em0 wire lan",
+    "nic em1 wire lan",
+    "jail two em1",
+    "kldload carp",
+    "ifconfig em0 inet 192.0.2.1/24",
+    "ifconfig em0 inet6 2001:db8::1/64 no_dad",
+    "jexec two ifconfig em1 inet 192.0.2.2/24",
+    "jexec two ifconfig em1 inet6 2001:db8::2/64 no_dad",
+    "ifconfig em0 vhid 1 pass fuzz alias 192.0.2.100/32",
+    "ifconfig em0 inet6 2001:db8::100/128 vhid 1 alias",
+    "jexec two ifconfig em1 vhid 1 advskew 100 pass fuzz alias 192.0.2.100/32",
+    "ifconfig carp0 create",
+    "ifconfig carp0 vhid 7 pass fuzz 192.0.2.50/24",
+    "advance 3.5",
+];
+
+const FUZZ_SYSCTLS: &[&str] = &[
+    "net.inet.carp.allow",
+    "net.inet.carp.preempt",
+    "net.inet.carp.log",
+    "net.inet.carp.demotion",
+    "net.inet.carp.arpbalance",
+    "net.inet.carp.dscp",
+    "net.inet.carp.ifdown_demotion_factor",
+    "net.inet.carp.senderr_demotion_factor",
+];
+
+fn hexs(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Runner<'_> {
+    /// A userland command whose outcome does not matter (only the kernel's checks do).
+    fn try_command(&mut self, jail: &str, words: &[String]) -> Result<()> {
+        let p = Proc { vnet: jail.to_string(), user: false };
+        if self.opts.verbose {
+            println!("  $ [{jail}] {}", words.join(" "));
+        }
+        let _ = userland::run(&p, words, &self.opts.ko);
+        self.settle()
+    }
+
+    fn words(s: &str) -> Vec<String> {
+        tokenize(s)
+    }
+
+    /// The last frame captured on `wire` whose type is `ty`.
+    fn last_frame(&self, wire: i32, ty: &str) -> Option<Vec<u8>> {
+        self.nth_last_frame(wire, ty, 0)
+    }
+
+    /// The `nth` last frame (0: the last) captured on `wire` whose type is `ty`.
+    fn nth_last_frame(&self, wire: i32, ty: &str, nth: usize) -> Option<Vec<u8>> {
+        records()
+            .frames
+            .iter()
+            .rev()
+            .take(400)
+            .filter(|(_, w, f)| *w == wire && frames::fields(f).get("type").is_some_and(|t| t == ty))
+            .nth(nth)
+            .map(|(_, _, f)| f.clone())
+    }
+
+    /// Runs one operation of a fuzz program.
+    fn fuzz_op(&mut self, r: &mut Reader<'_>) -> Result<()> {
+        let lan = self.wire_id("lan");
+        let op = r.u8();
+        match op % 10 {
+            0 => {
+                // A captured advertisement, mutated, handed to protocol 112's pr_input as
+                // ip_input would (its IP header kept consistent: ip_input checks it).
+                // With bit 0x20: an older one replayed unchanged (valid, authenticated:
+                // the counter and timing comparisons see real values).
+                let nth = usize::from(r.u8() % 8);
+                let ty = if op & 0x10 != 0 { "carp" } else { "vrrp" };
+                let Some(f) = self.nth_last_frame(lan, ty, nth).or_else(|| self.last_frame(lan, "carp")) else {
+                    return Ok(());
+                };
+                let mut pkt = f.get(14..).unwrap_or(&[]).to_vec();
+                if pkt.len() < 20 || pkt[0] >> 4 != 4 {
+                    return Ok(());
+                }
+                let mutations = if op & 0x20 != 0 { 0 } else { r.u8() % 4 + 1 };
+                for _ in 0..mutations {
+                    let pos = 20 + usize::from(r.u8()) % pkt.len().saturating_sub(20).max(1);
+                    let x = r.u8() | 1;
+                    if let Some(b) = pkt.get_mut(pos) {
+                        *b ^= x;
+                    }
+                }
+                let cut = if mutations == 0 { 0 } else { r.u8() };
+                if cut & 0x80 != 0 {
+                    pkt.truncate(20 + usize::from(cut & 0x7f).min(pkt.len() - 20));
+                }
+                let len = pkt.len() as u16;
+                pkt[2..4].copy_from_slice(&len.to_be_bytes());
+                let (j, n) = (kapi::cstr("host"), kapi::cstr("em0"));
+                if self.opts.verbose {
+                    println!("  deliver em0 20 hex {}", hexs(&pkt));
+                }
+                // SAFETY: a kernel call with a readable packet.
+                unsafe { kapi::hk_proto_deliver(j.as_ptr(), n.as_ptr(), pkt.as_ptr(), pkt.len() as u32, 20) };
+                self.settle()
+            }
+            1 => {
+                // A captured frame (CARP, ARP, IPv6, ...), mutated, on the wire: through
+                // ether_input, the ARP hook, carp_forus, IP/IPv6 input, ND.
+                let ty = ["carp", "arp", "na", "ns", "icmp", "ip6", "vrrp", "carp"][usize::from(r.u8() % 8)];
+                let Some(mut f) = self.last_frame(lan, ty) else { return Ok(()) };
+                for _ in 0..(r.u8() % 4) {
+                    let pos = usize::from(r.u8()) % f.len();
+                    let x = r.u8() | 1;
+                    f[pos] ^= x;
+                }
+                if r.u8() & 1 == 1 {
+                    // A client's frame from a MAC of its own.
+                    f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0x99, r.u8()]);
+                }
+                if self.opts.verbose {
+                    println!("  inject lan hex {}", hexs(&f));
+                }
+                self.put_frame(lan, &f)
+            }
+            2 => {
+                let target = match r.u8() % 4 {
+                    0 => "192.0.2.100".to_string(),
+                    1 => "192.0.2.50".to_string(),
+                    2 => "192.0.2.1".to_string(),
+                    _ => format!("192.0.2.{}", r.u8()),
+                };
+                let client = format!("192.0.2.{}", 150 + r.u8() % 100);
+                self.line(Self::words(&format!("arp-request lan from 02:00:00:00:99:{:02x} {client} who-has {target}", r.u8())))
+            }
+            3 | 4 => {
+                // A netlink "carp" SET (op 3) or GET (op 4) with fuzzed attributes.
+                let ifn = ["em0", "carp0", "em1", "lo0", "em9"][usize::from(r.u8() % 5)];
+                let mut w = vec!["netlink".to_string(), if op % 10 == 3 { "set" } else { "get" }.to_string()];
+                let names = ["vhid", "state", "advbase", "advskew", "key", "ifindex", "addr", "addr6", "ifname", "version", "vrrp_prio", "vrrp_adv_inter"];
+                let n = r.u8() % 6;
+                w.push(format!("ifname={ifn}"));
+                for _ in 0..n {
+                    let a = names[usize::from(r.u8()) % names.len()];
+                    let v = r.u32();
+                    w.push(match (a, r.u8() % 8) {
+                        (_, 0) => {
+                            let len = usize::from(r.u8() % 24);
+                            let bytes: Vec<String> = (0..len).map(|_| format!("{:02x}", r.u8())).collect();
+                            format!("{a}:raw={}", bytes.join(" "))
+                        }
+                        ("vhid", _) => format!("vhid={}", v % 260),
+                        ("advskew" | "advbase", _) => format!("{a}={}", v % 300),
+                        ("key", _) => format!("key={}", "k".repeat((v % 24) as usize)),
+                        ("addr", _) => format!("addr=192.0.2.{}", v % 256),
+                        ("addr6", _) => format!("addr6=2001:db8::{:x}", v % 65536),
+                        ("ifname", _) => "ifname=em0".to_string(),
+                        (a, _) => format!("{a}={}", v % 5000),
+                    });
+                }
+                let jail = if ifn == "em1" { "two" } else { "host" };
+                self.try_command(jail, &w)
+            }
+            5 => {
+                let cmd = if r.u8() & 1 == 0 { "SIOCSVH" } else { "SIOCGVH" };
+                let ifn = ["em0", "carp0", "em9", "lo0"][usize::from(r.u8() % 4)];
+                let mut w = vec!["ioctl".to_string(), cmd.to_string(), ifn.to_string()];
+                for f in ["count", "vhid", "state", "advskew", "advbase"] {
+                    if r.u8() & 1 == 1 {
+                        w.push(f.to_string());
+                        w.push(((r.u32() % 600) as i32 - 40).to_string());
+                    }
+                }
+                if r.u8() % 8 == 0 {
+                    w.push("badptr".to_string());
+                }
+                self.try_command("host", &w)
+            }
+            6 => {
+                let name = FUZZ_SYSCTLS[usize::from(r.u8()) % FUZZ_SYSCTLS.len()];
+                let v = (r.u32() % 600) as i32 - 300;
+                let jail = if r.u8() & 1 == 0 { "host" } else { "two" };
+                self.try_command(jail, &Self::words(&format!("sysctl {name}={v}")))
+            }
+            7 => {
+                let ms = u64::from(r.u8()) * 12;
+                self.line(Self::words(&format!("advance {ms}ms")))
+            }
+            8 => {
+                let x = r.u8();
+                let v = r.u8() % 4 + 1;
+                let cmd = match r.u8() % 12 {
+                    0 => format!("ifconfig em0 vhid {v} pass fuzz alias 192.0.2.{}/32", 100 + x % 4),
+                    1 => format!("ifconfig em0 inet 192.0.2.{} -alias", 100 + x % 4),
+                    2 => format!("ifconfig em0 inet6 2001:db8::{:x}/128 vhid {v} alias", 0x100 + u32::from(x % 4)),
+                    3 => format!("ifconfig em0 inet6 2001:db8::{:x} -alias", 0x100 + u32::from(x % 4)),
+                    4 => "ifconfig em0 down".to_string(),
+                    5 => "ifconfig em0 up".to_string(),
+                    6 => format!("ifconfig carp{} create", x % 3),
+                    7 => format!("ifconfig carp{} destroy", x % 3),
+                    8 => format!("ifconfig carp{} vhid {} pass fuzz 192.0.2.{}/24", x % 3, 5 + v, 50 + x % 3),
+                    9 => format!("ifconfig carp{} down", x % 3),
+                    10 => format!("ifconfig carp{} up", x % 3),
+                    _ => format!("ifconfig em0 vhid {v} state {}", if x & 1 == 0 { "master" } else { "backup" }),
+                };
+                self.try_command("host", &Self::words(&cmd))
+            }
+            _ => match r.u8() % 16 {
+                0 => self.line(Self::words(&format!("cable em0 {}", if r.u8() & 1 == 0 { "down" } else { "up" }))),
+                1 => self.line(Self::words(&format!("cable jail two em1 {}", if r.u8() & 1 == 0 { "down" } else { "up" }))),
+                2 => {
+                    // kldunload and kldload again (configuration lost, as on FreeBSD).
+                    self.try_command("host", &Self::words("kldunload carp"))?;
+                    self.try_command("host", &Self::words("kldload carp"))
+                }
+                _ => self.line(Self::words(&format!("advance {}ms", u64::from(r.u8()) * 40))),
+            },
+        }
+    }
+}
+
+/// Runs one fuzz program: the base world, then its operations, then the teardown with
+/// every check (an Err is a finding).
+pub fn run_program(program: &[u8], opts: &Options) -> Result<()> {
+    let mut r = Runner {
+        opts,
+        file: "fuzz".to_string(),
+        lineno: 0,
+        wires: HashMap::new(),
+        nics: Vec::new(),
+        jails: Vec::new(),
+        marks: HashMap::new(),
+        last: userland::Out::default(),
+        cursor_devd: 0,
+        cursor_log: 0,
+        cursor_frames: HashMap::new(),
+        failures_seen: 0,
+        validate: Vec::new(),
+        nic_count: 0,
+    };
+    r.settle()?;
+    for (n, l) in FUZZ_BASE.iter().enumerate() {
+        r.lineno = n + 1;
+        set_position(format!("fuzz base: {l}"));
+        r.line(tokenize(l))?;
+    }
+    let mut rd = Reader::new(program);
+    let mut i = 0;
+    while !rd.done() && i < 256 {
+        i += 1;
+        set_position(format!("fuzz op {i} at byte {}", rd.pos));
+        r.fuzz_op(&mut rd)?;
+    }
+    // The invariant every program must leave: each CARP address has its loopback route
+    // exactly when its vhid is MASTER (settled first: a state change's route change may
+    // still be queued behind a send).
+    r.line(tokenize("advance 10ms"))?;
+    set_position("fuzz: final consistency".to_string());
+    r.expect_consistent()?;
+    r.teardown()
+}

@@ -1,8 +1,10 @@
 # carp.ko: build, check and test (GNU make).
 #
 #   make          build build/carp.ko and print its summary
-#   make test     host unit tests, artifact checks, core probe, fuzz smoke, interop suite,
-#                 man lint
+#   make test     host unit tests, artifact checks, core probe, the kernel harness (scripts,
+#                 loader, mutants, fault injection, valgrind, fuzz smoke), fuzz smoke,
+#                 interop suite (with carp.ko live in the harness), man lint
+#   make harness-test [KO=path]   the kernel harness alone (tests/kernel/README.md)
 #   make core-probe-test   only the protocol core's panic-freedom proof (tests/artifact)
 #   make bench    criterion benchmarks of the protocol core
 #
@@ -249,20 +251,6 @@ $(KO_COV): $(COV_SHIM_OBJS) $(COV_RUST_LIB)
 
 ko-cov: $(KO_COV)
 
-# Whole-module fuzzing of the coverage build in the kernel harness (see tests/kernel/README.md):
-# the smoke run of make test (the checked-in corpus replayed, then a fixed number of
-# mutated programs, deterministic: seed 1), and a long run for the corpus.
-KH_CORPUS := $(KH_DIR)/fuzz/corpus
-FUZZ_SECONDS ?= 600
-harness-fuzz-smoke: $(KH_BIN) $(KO_COV)
-	@rm -rf $(KH_BUILD)/fuzz-smoke && mkdir -p $(KH_BUILD)/fuzz-smoke
-	@cp $(KH_CORPUS)/*.bin $(KH_BUILD)/fuzz-smoke/ 2>/dev/null || true
-	$(KH_BIN) --ko $(KO_COV) --fuzz $(KH_BUILD)/fuzz-smoke --fuzz-runs 2000 --seed 1
-
-harness-fuzz: $(KH_BIN) $(KO_COV)
-	@mkdir -p $(KH_BUILD)/fuzz && cp -n $(KH_CORPUS)/*.bin $(KH_BUILD)/fuzz/ 2>/dev/null || true
-	$(KH_BIN) --ko $(KO_COV) --fuzz $(KH_BUILD)/fuzz --fuzz-seconds $(FUZZ_SECONDS)
-
 summary: $(KO)
 	@$(CHECK_KO) --summary $(KO)
 
@@ -388,6 +376,20 @@ harness-test: $(KH_BIN) $(CARPDUMP) $(KH_KO_DEP)
 # Every script (virtual clock) under valgrind memcheck: zero errors required.
 harness-valgrind: $(KH_BIN) $(CARPDUMP) $(KH_KO_DEP) | setup-test
 	$(KH_RUN) --out $(KH_BUILD)/results-valgrind --parts scripts --valgrind $(HARNESS_ARGS)
+
+# Whole-module fuzzing of the coverage build in the kernel harness (see tests/kernel/README.md):
+# the smoke run of make test (the checked-in corpus replayed, then a fixed number of
+# mutated programs, deterministic: seed 1), and a long run for the corpus.
+KH_CORPUS := $(KH_DIR)/fuzz/corpus
+FUZZ_SECONDS ?= 600
+harness-fuzz-smoke: $(KH_BIN) $(KO_COV)
+	@rm -rf $(KH_BUILD)/fuzz-smoke && mkdir -p $(KH_BUILD)/fuzz-smoke
+	@cp $(KH_CORPUS)/*.bin $(KH_BUILD)/fuzz-smoke/ 2>/dev/null || true
+	$(KH_BIN) --ko $(KO_COV) --fuzz $(KH_BUILD)/fuzz-smoke --fuzz-runs 2000 --seed 1
+
+harness-fuzz: $(KH_BIN) $(KO_COV)
+	@mkdir -p $(KH_BUILD)/fuzz && cp -n $(KH_CORPUS)/*.bin $(KH_BUILD)/fuzz/ 2>/dev/null || true
+	$(KH_BIN) --ko $(KO_COV) --fuzz $(KH_BUILD)/fuzz --fuzz-seconds $(FUZZ_SECONDS)
 
 fuzz-smoke:
 	@if [ -f tests/fuzz-smoke.sh ]; then bash tests/fuzz-smoke.sh; \

@@ -5,6 +5,7 @@
 #                 loader, mutants, fault injection, valgrind, fuzz smoke), fuzz smoke,
 #                 interop suite (with carp.ko live in the harness), man lint
 #   make harness-test [KO=path]   the kernel harness alone (tests/kernel/README.md)
+#   make ARCH=aarch64             the arm64 module in build/aarch64 (make test checks both)
 #   make core-probe-test   only the protocol core's panic-freedom proof (tests/artifact)
 #   make bench    criterion benchmarks of the protocol core
 #
@@ -39,7 +40,12 @@ else
   Q := @
   say := @printf '  %-6s %s\n'
 endif
-BUILD ?= $(ROOT)/build
+# ARCH=aarch64 builds the arm64 module (in build/aarch64 by default); amd64 otherwise.
+ARCH ?= x86_64
+ifneq ($(filter-out x86_64 aarch64,$(ARCH)),)
+  $(error ARCH=$(ARCH): x86_64 (amd64) or aarch64 (arm64))
+endif
+BUILD ?= $(ROOT)/build$(if $(filter aarch64,$(ARCH)),/aarch64)
 SETUP ?= 1
 
 # ---------------------------------------------------------------------------------------
@@ -66,7 +72,7 @@ ifeq ($(strip $(SYSDIR)),)
   FREEBSD_VERSION ?= 1500068
   HEADER_STAMP := $(ZIG_HEADERS)/.complete
   CK_INCLUDE := $(BUILD)/ck
-  KERNEL_INCLUDES := -isystem $(ZIG_HEADERS)/x86_64-freebsd-none \
+  KERNEL_INCLUDES := -isystem $(ZIG_HEADERS)/$(ARCH)-freebsd-none \
                      -isystem $(ZIG_HEADERS)/generic-freebsd \
                      -isystem $(ROOT)/kmod/shim/ck -isystem $(CK_INCLUDE)
   # Zig's headers leave __FreeBSD_version to the compiler.
@@ -89,24 +95,34 @@ endif
 FREEBSD_MAJOR := $(shell echo $$(( $(FREEBSD_VERSION) / 100000 )))
 OPT_DIR := $(BUILD)/opt
 
-# Preprocessor + code generation, as FreeBSD's kern.mk/kmod.mk use them for amd64 modules.
+# Preprocessor + code generation, as FreeBSD's kern.mk/kmod.mk use them for modules of
+# the architecture (amd64: sys/conf/kern.mk's amd64 block, an ET_REL module; arm64: its
+# aarch64 block plus kmod.mk's -fPIC for the shared-object module).
 # Used verbatim for the C shim AND handed to bindgen (sys-bindings/build.rs reads it from
 # CARP_KERNEL_CFLAGS) AND used by the artifact check to read the kernel's declarations.
-KERNEL_CFLAGS := --target=x86_64-unknown-freebsd$(FREEBSD_MAJOR).0 -std=gnu17 \
+ifeq ($(ARCH),aarch64)
+  # Rust: BTI landing pads and PAC return signing as -mbranch-protection=standard gives
+  # the C (the kernel maps module text with BTI's guarded-page bit).
+  ARCH_RUSTFLAGS := -Z branch-protection=bti,pac-ret
+  ARCH_CFLAGS := -fPIC -mgeneral-regs-only -ffixed-x18 -mbranch-protection=standard \
+    -mno-outline-atomics -fstack-protector
+else
+  ARCH_CFLAGS := -mcmodel=kernel -mno-red-zone -mno-mmx -mno-sse -msoft-float -mno-aes \
+    -mno-avx -fno-asynchronous-unwind-tables -fstack-protector
+endif
+KERNEL_CFLAGS := --target=$(ARCH)-unknown-freebsd$(FREEBSD_MAJOR).0 -std=gnu17 \
   -nostdinc $(KERNEL_INCLUDES) -I$(OPT_DIR) \
   -D_KERNEL -DKLD_MODULE -DHAVE_KERNEL_OPTION_HEADERS -include opt_global.h \
   $(VERSION_FLAGS) -D__printf__=__freebsd_kprintf__ \
   -O2 -ffreestanding -fwrapv -fno-common -fno-builtin -fno-strict-aliasing \
-  -mcmodel=kernel -mno-red-zone -mno-mmx -mno-sse -msoft-float -mno-aes -mno-avx \
-  -fno-asynchronous-unwind-tables -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer \
-  -fstack-protector -fno-addrsig
+  $(ARCH_CFLAGS) -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -fno-addrsig
 # Warnings for our own C only, as kern.mk sets them (they do not change code or layout).
 SHIM_WARNINGS := -Wall -Wredundant-decls -Wnested-externs -Wstrict-prototypes \
   -Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wundef -Wno-pointer-sign -Werror
 
 # ---------------------------------------------------------------------------------------
 # Outputs
-TARGET_NAME := x86_64-unknown-freebsd-kmod
+TARGET_NAME := $(ARCH)-unknown-freebsd-kmod
 TARGET_JSON := $(ROOT)/kmod/$(TARGET_NAME).json
 KMOD_TARGET_DIR := $(BUILD)/kmod-target
 RUST_LIB := $(KMOD_TARGET_DIR)/$(TARGET_NAME)/release/libcarp_kmod.a
@@ -120,7 +136,7 @@ EXPORT_SYMS ?=
 # Sources the artifact check reads the kernel declarations from (their <...> includes).
 DECL_SOURCES := $(ROOT)/sys-bindings/wrapper.h $(SHIM_SRCS) $(wildcard $(ROOT)/kmod/shim/*.h)
 CHECK_KO := $(PYTHON) $(ROOT)/tests/artifact/check_ko.py
-CHECK_ENV := PYTHONDONTWRITEBYTECODE=1 CARP_KERNEL_CFLAGS="$(KERNEL_CFLAGS)" CARP_DECL_SOURCES="$(DECL_SOURCES)" \
+CHECK_ENV := PYTHONDONTWRITEBYTECODE=1 CARP_ARCH=$(ARCH) CARP_KERNEL_CFLAGS="$(KERNEL_CFLAGS)" CARP_DECL_SOURCES="$(DECL_SOURCES)" \
   CC_KERNEL=$(CC_KERNEL) LD_KERNEL=$(LD_KERNEL) OBJCOPY=$(OBJCOPY) OBJDUMP=$(OBJDUMP) NM=$(NM) \
   CARP_SHIM_DIR=$(ROOT)/kmod/shim
 
@@ -150,7 +166,7 @@ $(ZIG_HEADERS)/.complete: | setup
 $(BUILD)/sysinc/.complete: | setup
 	@test -d $(SYSDIR)/amd64/include || { echo "SYSDIR=$(SYSDIR): no amd64/include"; exit 1; }
 	mkdir -p $(BUILD)/sysinc
-	ln -sfn $(SYSDIR)/amd64/include $(BUILD)/sysinc/machine
+	ln -sfn $(SYSDIR)/$(if $(filter aarch64,$(ARCH)),arm64,amd64)/include $(BUILD)/sysinc/machine
 	ln -sfn $(SYSDIR)/x86/include $(BUILD)/sysinc/x86
 	touch $@
 
@@ -185,7 +201,7 @@ $(RUST_LIB): FORCE | setup $(PREREQS)
 	$(Q)cd $(ROOT)/kmod && env PATH=/usr/bin:$$PATH RUSTC=$(KERNEL_RUSTC) RUSTC_BOOTSTRAP=1 \
 	  RUSTUP_TOOLCHAIN= CARGO_TARGET_DIR=$(KMOD_TARGET_DIR) LIBCLANG_PATH=$(LIBCLANG_PATH) \
 	  CARP_KERNEL_CFLAGS="$(KERNEL_CFLAGS)" \
-	  RUSTFLAGS="-C force-unwind-tables=no" \
+	  RUSTFLAGS="-C force-unwind-tables=no $(ARCH_RUSTFLAGS)" \
 	  $(KERNEL_CARGO) build --release --quiet --target $(TARGET_JSON) \
 	    -Z build-std=core,alloc -Z json-target-spec
 
@@ -198,6 +214,24 @@ $(BUILD)/obj/%.o: $(ROOT)/kmod/shim/%.c $(wildcard $(ROOT)/kmod/shim/*.h) $(ROOT
 # Link like kmod.mk: ld -r, strip debug info, localize every symbol not exported.
 # compiler_builtins' objects embed LLVM bitcode (.llvmbc, for LTO) that the kernel does not
 # want and that LLVM 14's tools cannot read: it goes with the debug info.
+ifeq ($(ARCH),aarch64)
+# arm64 (kmod.mk's __KLD_SHARED): the relocatable link gives carp.kld, whose globals are
+# localized, then a shared object (-Bshareable -znotext -znorelro) with a SysV hash table
+# (link_elf.c needs DT_HASH); --no-relax keeps lld from relaxing the GOT accesses VNET
+# variables need (FreeBSD-EN-23:08).
+KO_KLD := $(BUILD)/carp.kld
+$(KO): $(SHIM_OBJS) $(RUST_LIB)
+	$(say) LD "$(patsubst $(ROOT)/%,%,$(KO)) (ld -r, localize, ld -Bshareable, strip)"
+	$(Q)$(LD_KERNEL) -m aarch64elf -r --no-relax --warn-common --build-id=sha1 \
+	  -o $(KO_KLD) $(SHIM_OBJS) $(RUST_LIB)
+	$(Q)$(OBJCOPY) --remove-section=.llvmbc --remove-section=.llvmcmd $(KO_KLD)
+	$(Q)$(NM) --defined-only --extern-only --format=just-symbols $(KO_KLD) \
+	  | { grep -vxF -f <(printf '%s\n' $(EXPORT_SYMS)) || true; } > $(BUILD)/localize.syms
+	$(Q)$(OBJCOPY) --localize-symbols=$(BUILD)/localize.syms $(KO_KLD)
+	$(Q)$(LD_KERNEL) -m aarch64elf -Bshareable -znotext -znorelro --no-relax --hash-style=sysv \
+	  --warn-common --build-id=sha1 -o $(KO_FULL) $(KO_KLD)
+	$(Q)$(OBJCOPY) --strip-debug $(KO_FULL) $@
+else
 $(KO): $(SHIM_OBJS) $(RUST_LIB)
 	$(say) LD "$(patsubst $(ROOT)/%,%,$(KO)) (ld -r, strip, localize)"
 	$(Q)if ! $(LD_KERNEL) -m elf_x86_64_fbsd -r -d --warn-common --build-id=sha1 \
@@ -209,6 +243,7 @@ $(KO): $(SHIM_OBJS) $(RUST_LIB)
 	  | { grep -vxF -f <(printf '%s\n' $(EXPORT_SYMS)) || true; } > $(BUILD)/localize.syms
 	$(Q)$(OBJCOPY) --localize-symbols=$(BUILD)/localize.syms $@.tmp
 	$(Q)mv $@.tmp $@
+endif
 
 # A coverage-instrumented carp.ko for the whole-module fuzzer (kharness --fuzz), never
 # installed: SanitizerCoverage trace-pc-guard in the Rust part and the shim; the harness
@@ -256,8 +291,20 @@ summary: $(KO)
 
 # ---------------------------------------------------------------------------------------
 # Tests
-test: setup-test all host-test artifact-test core-probe-test harness-test harness-valgrind harness-fuzz-smoke fuzz-smoke interop-test manlint
+test: setup-test all host-test artifact-test aarch64-test port-check core-probe-test harness-test harness-valgrind harness-fuzz-smoke fuzz-smoke interop-test manlint
 	@echo "make test: all passed"
+
+# The FreeBSD port and the FreeBSD CI configuration, checked as far as Linux can (Debian's
+# python3 with python3-yaml, whatever python3 is first on PATH).
+SYS_PYTHON := $(firstword $(wildcard /usr/bin/python3) $(PYTHON))
+port-check: | setup-test
+	$(say) CHECK "ports/net/carp-kmod, .cirrus.yml (tests/port/check_port.py)"
+	$(Q)$(SYS_PYTHON) $(ROOT)/tests/port/check_port.py $(ROOT)
+
+# The arm64 module: built (in build/aarch64) and checked like the amd64 one. The kernel
+# harness runs amd64 code only, so nothing of the arm64 module is executed here.
+aarch64-test:
+	$(Q)$(MAKE) --no-print-directory ARCH=aarch64 SETUP=0 BUILD=$(BUILD)/aarch64 all artifact-test
 
 host-test:
 	$(say) TEST "host workspace (cargo test --workspace)"
@@ -337,7 +384,7 @@ KH_CFLAGS := $(filter-out -mcmodel=kernel -fstack-protector -O2,$(KERNEL_CFLAGS)
 KO ?= $(BUILD)/carp.ko
 HARNESS_ARGS ?=
 
-.PHONY: harness harness-test harness-valgrind bench-harness bench-kpath demo-ko ko-cov harness-fuzz harness-fuzz-smoke
+.PHONY: harness harness-test harness-valgrind bench-harness bench-kpath demo-ko ko-cov harness-fuzz harness-fuzz-smoke aarch64-test port-check
 
 $(KH_BUILD)/obj/%.o: $(KH_DIR)/kern/%.c $(wildcard $(KH_DIR)/kern/*.h) $(ROOT)/Makefile | setup $(PREREQS)
 	$(say) CC tests/kernel/kern/$(notdir $<)

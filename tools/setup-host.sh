@@ -34,6 +34,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
 	mandoc          # mandoc -Tlint on the man pages
 	valgrind        # the kernel harness under memcheck (make harness-valgrind)
+	python3-yaml    # .cirrus.yml parsed by tests/port/check_port.py
 )
 
 # FreeBSD 15.0 headers (with their _KERNEL parts): shipped inside Zig's PyPI wheel.
@@ -73,7 +74,8 @@ install_packages() {
 }
 
 fetch_headers() {
-	[ -f "$HEADERS_DIR/.complete" ] && return 0
+	# (Both architectures: an install from before arm64 support lacks aarch64-freebsd-none.)
+	[ -f "$HEADERS_DIR/.complete" ] && [ -d "$HEADERS_DIR/aarch64-freebsd-none" ] && return 0
 	local dl="$root/.toolchain/dl"
 	mkdir -p "$dl"
 	if [ ! -f "$dl/$ZIG_WHEEL" ]; then
@@ -89,7 +91,7 @@ fetch_headers() {
 import sys, zipfile, os
 wheel, dest = sys.argv[1], sys.argv[2]
 prefix = "ziglang/lib/libc/include/"
-keep = ("generic-freebsd/", "x86_64-freebsd-none/")
+keep = ("generic-freebsd/", "x86_64-freebsd-none/", "aarch64-freebsd-none/")
 n = 0
 with zipfile.ZipFile(wheel) as z:
     for info in z.infolist():

@@ -1,22 +1,33 @@
 #!/usr/bin/env python3
-"""Artifact checks for carp.ko (FreeBSD 15 amd64 kernel module).
+"""Artifact checks for carp.ko (FreeBSD 15 kernel module, amd64 or arm64).
 
     check_ko.py carp.ko              run every check, print a summary, exit 1 on any failure
     check_ko.py --summary carp.ko    print the one-screen summary only (used by `make`)
     check_ko.py --json carp.ko       machine-readable results (used by test_negative.py)
 
+The architecture comes from CARP_ARCH (x86_64, the default, or aarch64): amd64 modules are
+relocatable objects loaded by link_elf_obj.c, arm64 modules shared objects loaded by
+link_elf.c (sys/conf/kmod.mk: __KLD_SHARED), and the checks follow each kernel linker.
+
 Checks (ids as printed):
-  elf-header         ELF64, little-endian, OS/ABI FreeBSD, ET_REL, x86-64
+  elf-header         ELF64, little-endian; amd64: OS/ABI FreeBSD, ET_REL, x86-64; arm64:
+                     ET_DYN, AArch64, PT_DYNAMIC, no PT_INTERP, program headers in the first
+                     page, at most 4 PT_LOAD, page-aligned, the ELF header inside the first
+                     PT_LOAD (loader(8) preloading), DT_HASH (link_elf.c needs it)
   sections-required  set_modmetadata_set, set_sysinit_set, set_sysuninit_set, set_sysctl_set
   sections-forbidden no .eh_frame, .llvmbc, .llvmcmd, .llvm_addrsig (by name or type), no
                      function-per-section explosion (.text.*)
   module-metadata    the modmetadata records (parsed with their relocations) declare module
                      "carp" (its moduledata names "carp"), a MODULE_VERSION for carp, and a
                      dependency on "kernel" within one 15.x branch
-  relocations        only R_X86_64_64, PC32, PLT32, 32S (what FreeBSD's amd64 kernel linker
-                     handles), and only RELA sections
-  no-fpu-simd        no SSE/AVX/MMX/x87 instruction or register in any executable section
-                     (llvm-objdump disassembly)
+  relocations        amd64: only R_X86_64_64, PC32, PLT32, 32S (what FreeBSD's amd64 kernel
+                     linker handles); arm64: only the dynamic relocations arm64's
+                     elf_reloc_internal applies (ABS64, GLOB_DAT, JUMP_SLOT, RELATIVE,
+                     IRELATIVE, NONE); only RELA sections
+  no-fpu-simd        no FP/SIMD instruction or register in any executable section (amd64:
+                     SSE/AVX/MMX/x87; arm64: v/q/d/s/h/b registers, FP instructions, FPCR/
+                     FPSR) (llvm-objdump disassembly)
+  reserved-registers arm64 only: x18 (the kernel's per-CPU pointer) is never written
   undefined-symbols  every undefined symbol is a linker-set bound (__start_set_*/__stop_set_*)
                      or a function/variable the FreeBSD headers in use declare extern
   kernel-shadowing   carp.ko defines no function/variable the kernel headers declare (e.g.
@@ -52,7 +63,13 @@ import tempfile
 
 ELFOSABI_FREEBSD = 9
 ET_REL = 1
+ET_DYN = 3
 EM_X86_64 = 62
+EM_AARCH64 = 183
+SHT_DYNSYM = 11
+PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
+DT_NULL, DT_HASH = 0, 4
+PAGE = 4096
 SHT_SYMTAB = 2
 SHT_RELA = 4
 SHT_REL = 9
@@ -73,6 +90,20 @@ R_X86_64 = {
     42: "REX_GOTPCRELX",
 }
 ALLOWED_RELOCS = {1, 2, 4, 11}  # R_X86_64_64, PC32, PLT32, 32S
+
+R_AARCH64 = {
+    0: "NONE", 257: "ABS64", 258: "ABS32", 259: "ABS16", 260: "PREL64", 261: "PREL32",
+    275: "ADR_PREL_PG_HI21", 277: "ADD_ABS_LO12_NC", 279: "TSTBR14", 280: "CONDBR19",
+    282: "JUMP26", 283: "CALL26", 311: "ADR_GOT_PAGE", 312: "LD64_GOT_LO12_NC",
+    1024: "COPY", 1025: "GLOB_DAT", 1026: "JUMP_SLOT", 1027: "RELATIVE", 1028: "TLS_DTPMOD",
+    1029: "TLS_DTPREL", 1030: "TLS_TPREL", 1031: "TLSDESC", 1032: "IRELATIVE",
+}
+# sys/arm64/arm64/elf_machdep.c, elf_reloc_internal: what it applies (the branch types only
+# ever appear in relocatable objects, which arm64 does not load).
+ALLOWED_RELOCS_AARCH64 = {0, 257, 1025, 1026, 1027, 1032, 279, 280, 282, 283}
+R_AARCH64_ABS64, R_AARCH64_RELATIVE = 257, 1027
+
+ARCH = os.environ.get("CARP_ARCH", "x86_64")
 
 MDT_DEPEND, MDT_MODULE, MDT_VERSION = 1, 2, 3
 MDT_STRUCT_VERSION = 1
@@ -105,6 +136,12 @@ FPU_REG = re.compile(r"%(?:[xyz]mm\d+|mm\d|st(?:\(\d\))?|k[0-7]|mxcsr)\b")
 FPU_MNEMONIC = re.compile(
     r"^(?:f[a-z0-9]*|emms|ldmxcsr|stmxcsr|fxsave\w*|fxrstor\w*|xsave\w*|xrstor\w*|"
     r"v(?!err|erw)[a-z0-9]+)$")
+# arm64 FP/SIMD: the V register file under any of its names, and the FP control registers.
+A64_FP_REG = re.compile(r"(?<![\w.])(?:[vqdshb]\d{1,2}(?:\.\w+)?|fpcr|fpsr)(?![\w])")
+A64_FP_MNEMONIC = re.compile(r"^(?:f[a-z0-9.]+|[su]cvtf|ld[1-4]r?|st[1-4])$")
+# Instructions whose first operand (x18 there) is read, not written.
+A64_NO_DEST = re.compile(r"^(?:st\w*|cmp|cmn|tst|cb\w*|tb\w*|ccmp|ccmn|prfm|br|blr|ret|"
+                         r"b\w*|msr|at|dc|ic|tlbi|sys)$")
 
 
 class CheckError(Exception):
@@ -133,9 +170,14 @@ class Elf:
             raise CheckError(f"ELF class {self.ei_class}, expected 2 (ELF64)")
         if self.ei_data != 1:
             raise CheckError(f"ELF data encoding {self.ei_data}, expected 1 (little-endian)")
-        (self.e_type, self.e_machine, _ver, _entry, _phoff, self.e_shoff, _flags, _ehsize,
-         _phentsize, _phnum, self.e_shentsize, self.e_shnum, self.e_shstrndx) = struct.unpack_from(
-            "<HHIQQQIHHHHHH", d, 16)
+        (self.e_type, self.e_machine, _ver, _entry, self.e_phoff, self.e_shoff, _flags, _ehsize,
+         self.e_phentsize, self.e_phnum, self.e_shentsize, self.e_shnum, self.e_shstrndx) = \
+            struct.unpack_from("<HHIQQQIHHHHHH", d, 16)
+        # Program headers (a shared-object module has them).
+        self.phdrs = []
+        if self.e_phnum and self.e_phentsize == 56 and self.e_phoff + 56 * self.e_phnum <= len(d):
+            for i in range(self.e_phnum):
+                self.phdrs.append(struct.unpack_from("<IIQQQQQQ", d, self.e_phoff + 56 * i))
         if self.e_shentsize != 64 or self.e_shoff + 64 * self.e_shnum > len(d):
             raise CheckError("corrupt section header table")
         raw = []
@@ -147,26 +189,53 @@ class Elf:
             self.sections.append(Section(i, self._str(strtab[4], name), typ, flags, addr, off,
                                          size, link, info, align, entsize))
         self.by_name = {s.name: s for s in self.sections}
-        self.symbols = []
         symtabs = [s for s in self.sections if s.type == SHT_SYMTAB]
         if len(symtabs) != 1:
             raise CheckError(f"{len(symtabs)} symbol tables, expected 1")
-        st = symtabs[0]
-        stroff = self.sections[st.link].offset
-        for i in range(st.size // 24):
-            name, info, other, shndx, value, size = struct.unpack_from(
-                "<IBBHQQ", d, st.offset + 24 * i)
-            self.symbols.append(Symbol(i, self._str(stroff, name), info >> 4, info & 0xF,
-                                       other, shndx, value, size))
-        # Relocations per target section index.
+        self.symbols = self._symbols(symtabs[0])
+        dynsyms = [s for s in self.sections if s.type == SHT_DYNSYM]
+        self.dynsyms = self._symbols(dynsyms[0]) if dynsyms else []
+        # Relocations per target section index; a shared object's dynamic relocations
+        # (sh_info 0 or the PLT) are kept apart, by virtual address, with .dynsym symbols.
         self.relas = collections.defaultdict(list)
+        self.dynrelas = []
         self.rel_sections = [s for s in self.sections if s.type in (SHT_RELA, SHT_REL)]
         for s in self.rel_sections:
             if s.type != SHT_RELA:
                 continue
+            dynamic = self.e_type == ET_DYN and (s.flags & SHF_ALLOC)
             for i in range(s.size // 24):
                 off, info, addend = struct.unpack_from("<QQq", d, s.offset + 24 * i)
-                self.relas[s.info].append(Rela(off, info >> 32, info & 0xFFFFFFFF, addend))
+                r = Rela(off, info >> 32, info & 0xFFFFFFFF, addend)
+                if dynamic:
+                    self.dynrelas.append(r)
+                else:
+                    self.relas[s.info].append(r)
+        self.dynamic = []
+        for s in self.sections:
+            if s.name == ".dynamic":
+                for i in range(s.size // 16):
+                    tag, val = struct.unpack_from("<qQ", d, s.offset + 16 * i)
+                    if tag == DT_NULL:
+                        break
+                    self.dynamic.append((tag, val))
+
+    def _symbols(self, st):
+        out = []
+        stroff = self.sections[st.link].offset
+        for i in range(st.size // 24):
+            name, info, other, shndx, value, size = struct.unpack_from(
+                "<IBBHQQ", self.data, st.offset + 24 * i)
+            out.append(Symbol(i, self._str(stroff, name), info >> 4, info & 0xF,
+                              other, shndx, value, size))
+        return out
+
+    def section_at(self, vaddr):
+        """(section index, offset) of an address of a shared object's image."""
+        for s in self.sections:
+            if s.flags & SHF_ALLOC and s.size and s.addr <= vaddr < s.addr + s.size:
+                return s.index, vaddr - s.addr
+        return None
 
     def _str(self, base, off):
         end = self.data.index(b"\0", base + off)
@@ -178,6 +247,12 @@ class Elf:
         return self.data[sec.offset:sec.offset + sec.size]
 
     def rela_at(self, secidx, offset):
+        if self.e_type == ET_DYN:
+            va = self.sections[secidx].addr + offset
+            for r in self.dynrelas:
+                if r.offset == va:
+                    return r
+            return None
         for r in self.relas.get(secidx, ()):
             if r.offset == offset:
                 return r
@@ -188,6 +263,21 @@ class Elf:
         r = self.rela_at(secidx, offset)
         if r is None:
             return None
+        if self.e_type == ET_DYN:
+            if r.type == R_AARCH64_RELATIVE:
+                target = r.addend
+            elif r.type == R_AARCH64_ABS64 and r.sym < len(self.dynsyms) and \
+                    self.dynsyms[r.sym].shndx not in (SHN_UNDEF, SHN_ABS, SHN_COMMON):
+                target = self.dynsyms[r.sym].value + r.addend
+            else:
+                raise CheckError(f"pointer at {self.sections[secidx].name}+{offset:#x} has "
+                                 f"relocation R_AARCH64_{R_AARCH64.get(r.type, r.type)} "
+                                 f"to a symbol outside the module, expected RELATIVE")
+            where = self.section_at(target)
+            if where is None:
+                raise CheckError(f"pointer at {self.sections[secidx].name}+{offset:#x} "
+                                 f"points outside the module ({target:#x})")
+            return where
         if r.type != 1:
             raise CheckError(f"pointer at {self.sections[secidx].name}+{offset:#x} has "
                              f"relocation R_X86_64_{R_X86_64.get(r.type, r.type)}, expected 64")
@@ -399,7 +489,122 @@ def kernel_declarations(cflags, sources, cc):
 Result = collections.namedtuple("Result", "id ok problems")
 
 
-def run_checks(path, decl_info=None, objdump="llvm-objdump"):
+def check_ids(arch=None):
+    """The checks run for an architecture, in order."""
+    ids = ["elf-header", "sections-required", "sections-forbidden", "module-metadata",
+           "relocations", "no-fpu-simd"]
+    if (arch or ARCH) == "aarch64":
+        ids.append("reserved-registers")
+    return ids + ["undefined-symbols", "kernel-shadowing", "panic-paths"]
+
+
+def aarch64_features(elf):
+    """GNU_PROPERTY_AARCH64_FEATURE_1_AND of .note.gnu.property (0 if absent)."""
+    sec = elf.by_name.get(".note.gnu.property")
+    if sec is None:
+        return 0
+    b = elf.section_bytes(sec)
+    off = 0
+    while off + 12 <= len(b):
+        namesz, descsz, ntype = struct.unpack_from("<III", b, off)
+        name = b[off + 12:off + 12 + namesz]
+        desc_off = off + 12 + ((namesz + 3) & ~3)
+        if ntype == 5 and name.rstrip(b"\0") == b"GNU":
+            p = desc_off
+            while p + 8 <= desc_off + descsz:
+                pr_type, pr_size = struct.unpack_from("<II", b, p)
+                if pr_type == 0xC0000000 and pr_size >= 4:
+                    return struct.unpack_from("<I", b, p + 8)[0]
+                p += 8 + ((pr_size + 7) & ~7)
+        off = desc_off + ((descsz + 7) & ~7)
+    return 0
+
+
+def header_problems_aarch64(elf):
+    hdr = []
+    if elf.e_type != ET_DYN:
+        hdr.append(f"type {elf.e_type}, expected {ET_DYN} (ET_DYN: arm64 modules are shared "
+                   f"objects, link_elf.c)")
+    if elf.e_machine != EM_AARCH64:
+        hdr.append(f"machine {elf.e_machine}, expected {EM_AARCH64} (AArch64)")
+    types = [p[0] for p in elf.phdrs]
+    if PT_DYNAMIC not in types:
+        hdr.append("no PT_DYNAMIC (link_elf.c: \"Object is not dynamically-linked\")")
+    if PT_INTERP in types:
+        hdr.append("PT_INTERP present (link_elf.c refuses it)")
+    if elf.e_phoff + 56 * elf.e_phnum > PAGE:
+        hdr.append("program headers beyond the first page")
+    loads = [p for p in elf.phdrs if p[0] == PT_LOAD]
+    if not loads or len(loads) > 4:
+        hdr.append(f"{len(loads)} PT_LOAD segments, expected 1 to 4")
+    for p in loads:
+        (_t, _f, off, va, _pa, _fs, _ms, align) = p
+        if align % PAGE or (va - off) % PAGE:
+            hdr.append(f"PT_LOAD at {va:#x} not page-aligned (align {align:#x})")
+    if loads and loads[0][2] != 0:
+        hdr.append("the ELF header is not inside the first PT_LOAD (a module preloaded by "
+                   "loader(8) would not find it)")
+    # BTI landing pads and PAC (kern.mk's -mbranch-protection=standard): on a CPU with BTI,
+    # the kernel maps module text as guarded pages, where an indirect branch to code
+    # without a landing pad faults. lld sets the property only if every input has it.
+    feats = aarch64_features(elf)
+    if feats & 3 != 3:
+        hdr.append(f"GNU property AArch64 features {feats:#x}, expected BTI and PAC (0x3): "
+                   f"some input was built without branch protection")
+    if not any(t == DT_HASH for t, _ in elf.dynamic):
+        hdr.append("no DT_HASH (link_elf.c: \"missing symbol hash table\"; link with "
+                   "--hash-style=sysv)")
+    return hdr
+
+
+def fpu_problems(path, elf, objdump, arch):
+    """FP/SIMD use in the executable sections, from llvm-objdump's disassembly."""
+    fpu, x18 = [], []
+    exec_secs = [s for s in elf.sections if s.flags & SHF_EXECINSTR and s.size]
+    machine = EM_AARCH64 if arch == "aarch64" else EM_X86_64
+    # Only code of the expected architecture can be judged: another e_machine (already an
+    # elf-header failure) would be disassembled as that architecture.
+    if not exec_secs or elf.e_machine != machine:
+        return fpu, x18
+    cmd = [objdump, "-d", "--no-show-raw-insn", "--no-leading-addr", path]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        fpu.append("llvm-objdump failed: " + proc.stderr.decode(errors="replace")[-500:])
+    ninsn = 0
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        parts = line.strip().split(None, 1)
+        if not parts or line.endswith(":") or line.startswith(("Disassembly", path)):
+            continue
+        if not line.startswith((" ", "\t")):
+            continue
+        ninsn += 1
+        mnem = parts[0]
+        if arch == "aarch64":
+            ops = re.sub(r"<[^>]*>", "", parts[1] if len(parts) > 1 else "")
+            ops = ops.split("//")[0].lower()
+            if A64_FP_MNEMONIC.match(mnem) or A64_FP_REG.search(ops):
+                fpu.append(line.strip())
+            regs = [o.strip() for o in ops.split(",")]
+            ndest = 2 if mnem.startswith(("ldp", "ldnp", "ldxp", "ldaxp", "ldpsw")) else 1
+            dest = [r for r in regs[:ndest]]
+            writes = (any(r in ("x18", "w18") for r in dest) and not A64_NO_DEST.match(mnem)) \
+                or re.search(r"\[x18[^\]]*\]!|\[x18\],", ops)
+            if writes:
+                x18.append(line.strip())
+            continue
+        if mnem in ("lock", "rep", "repne", "repe", "data16", "notrack") and len(parts) > 1:
+            parts = parts[1].split(None, 1)
+            mnem = parts[0]
+        ops = parts[1] if len(parts) > 1 else ""
+        if FPU_MNEMONIC.match(mnem) or FPU_REG.search(ops):
+            fpu.append(line.strip())
+    if ninsn == 0 and not fpu:
+        fpu.append("disassembly produced no instructions")
+    return fpu, x18
+
+
+def run_checks(path, decl_info=None, objdump="llvm-objdump", arch=None):
+    arch = arch or ARCH
     results = []
 
     def add(cid, problems):
@@ -411,12 +616,16 @@ def run_checks(path, decl_info=None, objdump="llvm-objdump"):
         add("elf-header", [str(e)])
         return results, None
     hdr = []
-    if elf.ei_osabi != ELFOSABI_FREEBSD:
-        hdr.append(f"OS/ABI {elf.ei_osabi}, expected {ELFOSABI_FREEBSD} (FreeBSD)")
-    if elf.e_type != ET_REL:
-        hdr.append(f"type {elf.e_type}, expected {ET_REL} (ET_REL)")
-    if elf.e_machine != EM_X86_64:
-        hdr.append(f"machine {elf.e_machine}, expected {EM_X86_64} (x86-64)")
+    if arch == "aarch64":
+        # link_elf.c does not look at EI_OSABI (lld's aarch64elf emulation leaves it 0).
+        hdr = header_problems_aarch64(elf)
+    else:
+        if elf.ei_osabi != ELFOSABI_FREEBSD:
+            hdr.append(f"OS/ABI {elf.ei_osabi}, expected {ELFOSABI_FREEBSD} (FreeBSD)")
+        if elf.e_type != ET_REL:
+            hdr.append(f"type {elf.e_type}, expected {ET_REL} (ET_REL)")
+        if elf.e_machine != EM_X86_64:
+            hdr.append(f"machine {elf.e_machine}, expected {EM_X86_64} (x86-64)")
     add("elf-header", hdr)
 
     add("sections-required", [f"missing section {n}" for n in REQUIRED_SECTIONS
@@ -440,43 +649,31 @@ def run_checks(path, decl_info=None, objdump="llvm-objdump"):
     counts = collections.Counter()
     for s in elf.rel_sections:
         if s.type == SHT_REL:
-            rel.append(f"{s.name}: SHT_REL section (amd64 modules use RELA)")
-    for secidx, relas in elf.relas.items():
-        for r in relas:
+            rel.append(f"{s.name}: SHT_REL section (FreeBSD modules use RELA)")
+    if arch == "aarch64":
+        for r in elf.dynrelas:
             counts[r.type] += 1
-            if r.type not in ALLOWED_RELOCS:
-                sym = elf.symbols[r.sym].name if r.sym < len(elf.symbols) else "?"
-                rel.append(f"R_X86_64_{R_X86_64.get(r.type, r.type)} at "
-                           f"{elf.sections[secidx].name}+{r.offset:#x} ({sym})")
+            if r.type not in ALLOWED_RELOCS_AARCH64:
+                sym = elf.dynsyms[r.sym].name if r.sym < len(elf.dynsyms) else "?"
+                rel.append(f"R_AARCH64_{R_AARCH64.get(r.type, r.type)} at {r.offset:#x} ({sym})")
+        for secidx, relas in elf.relas.items():
+            if elf.sections[secidx].flags & SHF_ALLOC:
+                rel.append(f"{len(relas)} static relocation(s) against "
+                           f"{elf.sections[secidx].name} in a shared object")
+    else:
+        for secidx, relas in elf.relas.items():
+            for r in relas:
+                counts[r.type] += 1
+                if r.type not in ALLOWED_RELOCS:
+                    sym = elf.symbols[r.sym].name if r.sym < len(elf.symbols) else "?"
+                    rel.append(f"R_X86_64_{R_X86_64.get(r.type, r.type)} at "
+                               f"{elf.sections[secidx].name}+{r.offset:#x} ({sym})")
     add("relocations", rel[:20] + ([f"... {len(rel) - 20} more"] if len(rel) > 20 else []))
 
-    fpu = []
-    exec_secs = [s for s in elf.sections if s.flags & SHF_EXECINSTR and s.size]
-    # Only x86-64 code can be judged: another e_machine (already an elf-header failure)
-    # would be disassembled as that architecture and produce meaningless findings.
-    if exec_secs and elf.e_machine == EM_X86_64:
-        proc = subprocess.run([objdump, "-d", "--no-show-raw-insn", "--no-leading-addr", path],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if proc.returncode != 0:
-            fpu.append("llvm-objdump failed: " + proc.stderr.decode(errors="replace")[-500:])
-        ninsn = 0
-        for line in proc.stdout.decode(errors="replace").splitlines():
-            parts = line.strip().split(None, 1)
-            if not parts or line.endswith(":") or line.startswith(("Disassembly", path)):
-                continue
-            if not line.startswith((" ", "\t")):
-                continue
-            ninsn += 1
-            mnem = parts[0]
-            if mnem in ("lock", "rep", "repne", "repe", "data16", "notrack") and len(parts) > 1:
-                parts = parts[1].split(None, 1)
-                mnem = parts[0]
-            ops = parts[1] if len(parts) > 1 else ""
-            if FPU_MNEMONIC.match(mnem) or FPU_REG.search(ops):
-                fpu.append(line.strip())
-        if ninsn == 0 and not fpu:
-            fpu.append("disassembly produced no instructions")
+    fpu, x18 = fpu_problems(path, elf, objdump, arch)
     add("no-fpu-simd", fpu[:20] + ([f"... {len(fpu) - 20} more"] if len(fpu) > 20 else []))
+    if arch == "aarch64":
+        add("reserved-registers", [f"writes x18 (the per-CPU pointer): {x}" for x in x18[:20]])
 
     undef = sorted({s.name for s in elf.symbols[1:] if s.shndx == SHN_UNDEF and s.name})
     defined = sorted({s.name for s in elf.symbols[1:]
@@ -500,6 +697,10 @@ def run_checks(path, decl_info=None, objdump="llvm-objdump"):
         add("undefined-symbols", bad)
         shadow = []
         for n in defined:
+            # A shared-object module defines its own linker-set bounds (lld makes them;
+            # link_elf.c looks them up in the module), which the kernel also declares.
+            if elf.e_type == ET_DYN and LINKER_SET_BOUND.match(n):
+                continue
             d = decls.get(n)
             if d is not None and not (d[1] and d[0] == "function"):
                 shadow.append(f"{n}: defined in carp.ko but declared by the kernel headers "
@@ -513,20 +714,20 @@ def run_checks(path, decl_info=None, objdump="llvm-objdump"):
         if s.name and s.name != PANIC_SYMBOL and any(p.search(s.name) for p in PANIC_PATTERNS):
             pan.append(f"panic machinery symbol present: {s.name}")
     add("panic-paths", pan[:20])
-    return results, (elf, records, undef, counts)
+    return results, (elf, records, undef, counts, arch)
 
 
 # ----------------------------------------------------------------------------------------
 # Output
 
 def summary(path, info):
-    elf, records, undef, counts = info
+    elf, records, undef, counts, arch = info
     out = []
     size = os.path.getsize(path)
     out.append(f"{path}: {size} bytes ({size / 1024:.1f} KiB), ELF64 "
                f"{'FreeBSD' if elf.ei_osabi == ELFOSABI_FREEBSD else f'OS/ABI {elf.ei_osabi}'} "
-               f"{'REL' if elf.e_type == ET_REL else elf.e_type} "
-               f"{'x86-64' if elf.e_machine == EM_X86_64 else elf.e_machine}")
+               f"{ {ET_REL: 'REL', ET_DYN: 'DYN (shared object)'}.get(elf.e_type, elf.e_type)} "
+               f"{ {EM_X86_64: 'x86-64', EM_AARCH64: 'AArch64'}.get(elf.e_machine, elf.e_machine)}")
     for r in records:
         if r["type"] == MDT_MODULE:
             out.append(f"  module   {r['cval']} (moduledata \"{r.get('modname')}\")")
@@ -544,8 +745,12 @@ def summary(path, info):
     text = sum(s.size for s in secs if s.flags & SHF_EXECINSTR)
     data = sum(s.size for s in secs if not s.flags & SHF_EXECINSTR)
     out.append(f"  code {text} bytes, data/rodata/sets {data} bytes")
-    out += wrap("  relocations: ", [f"R_X86_64_{R_X86_64.get(t, t)} {n}"
-                                    for t, n in sorted(counts.items())], ", ")
+    if arch == "aarch64":
+        out += wrap("  dynamic relocations: ", [f"R_AARCH64_{R_AARCH64.get(t, t)} {n}"
+                                                for t, n in sorted(counts.items())], ", ")
+    else:
+        out += wrap("  relocations: ", [f"R_X86_64_{R_X86_64.get(t, t)} {n}"
+                                        for t, n in sorted(counts.items())], ", ")
     glob = [s.name for s in elf.symbols[1:]
             if s.shndx != SHN_UNDEF and s.bind != STB_LOCAL and s.name]
     out.append(f"  defined global symbols: {len(glob)}" + (f" ({', '.join(glob[:8])})" if glob else ""))

@@ -27,8 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import check_ko  # noqa: E402
 
-ALL = ["elf-header", "sections-required", "sections-forbidden", "module-metadata",
-       "relocations", "no-fpu-simd", "undefined-symbols", "kernel-shadowing", "panic-paths"]
+ARCH = os.environ.get("CARP_ARCH", "x86_64")
+ALL = check_ko.check_ids(ARCH)
 
 
 def env(name, default):
@@ -49,9 +49,21 @@ def run(*cmd):
     return p.stdout.decode(errors="replace")
 
 
-def link_like_carp(objs, out):
-    """ld -r, strip debug, localize defined globals: the Makefile's link of carp.ko."""
+def link_like_carp(objs, out, hash_style="sysv"):
+    """The Makefile's link of carp.ko. amd64: ld -r, strip debug, localize defined globals;
+    arm64: ld -r, localize, ld -Bshareable (kmod.mk's shared-object module), strip."""
     full = out + ".full"
+    if ARCH == "aarch64":
+        kld = out + ".kld"
+        run(LD, "-m", "aarch64elf", "-r", "--no-relax", "--warn-common", "--build-id=sha1",
+            "-o", kld, *objs)
+        syms = run(NM, "--defined-only", "--extern-only", "--format=just-symbols", kld).split()
+        if syms:
+            run(OBJCOPY, *[f"--localize-symbol={s}" for s in syms], kld)
+        run(LD, "-m", "aarch64elf", "-Bshareable", "-znotext", "-znorelro", "--no-relax",
+            f"--hash-style={hash_style}", "--warn-common", "--build-id=sha1", "-o", full, kld)
+        run(OBJCOPY, "--strip-debug", full, out)
+        return out
     run(LD, "-m", "elf_x86_64_fbsd", "-r", "--warn-common", "--build-id=sha1", "-o", full, *objs)
     run(OBJCOPY, "--strip-debug", full, out)
     syms = run(NM, "--defined-only", "--extern-only", "--format=just-symbols", out).split()
@@ -82,10 +94,10 @@ def main():
         def t(name):
             return os.path.join(tmp, name)
 
-        def fixture_obj(name, *extra, link=True):
+        def fixture_obj(name, *extra, link=True, hash_style="sysv"):
             obj = t(name + ".o")
             run(CC, *cflags, *extra, "-c", fixture, "-o", obj)
-            return link_like_carp([obj], t(name + ".ko")) if link else obj
+            return link_like_carp([obj], t(name + ".ko"), hash_style) if link else obj
 
         def objcopy_variant(name, *args):
             run(OBJCOPY, *args, ko, t(name))
@@ -96,18 +108,37 @@ def main():
             open(p, "wb").write(content)
             return p
 
-        cases = [
-            # (description, object, checks that must fail)
-            ("unaltered fixture module", lambda: fixture_obj("good"), []),
-            ("OS/ABI System V instead of FreeBSD",
-             lambda: patch(ko, t("osabi.ko"), 7, b"\x00"), ["elf-header"]),
-            ("ET_EXEC instead of ET_REL",
-             lambda: patch(ko, t("exec.ko"), 16, (2).to_bytes(2, "little")), ["elf-header"]),
-            ("machine i386 instead of x86-64",
-             lambda: patch(ko, t("i386.ko"), 18, (3).to_bytes(2, "little")), ["elf-header"]),
-            ("ELF32 class byte",
-             lambda: patch(ko, t("elf32.ko"), 4, b"\x01"), ["elf-header"]),
-        ]
+        if ARCH == "aarch64":
+            cases = [
+                # (description, object, checks that must fail)
+                ("unaltered fixture module", lambda: fixture_obj("good"), []),
+                # Read as a relocatable object, the shared object's metadata pointers,
+                # relocations and linker-set bounds all look wrong as well.
+                ("ET_REL instead of ET_DYN (an amd64-style module)",
+                 lambda: patch(ko, t("rel.ko"), 16, (1).to_bytes(2, "little")),
+                 ["elf-header", "kernel-shadowing", "module-metadata", "relocations"]),
+                ("machine x86-64 instead of AArch64",
+                 lambda: patch(ko, t("amd64.ko"), 18, (62).to_bytes(2, "little")), ["elf-header"]),
+                ("ELF32 class byte",
+                 lambda: patch(ko, t("elf32.ko"), 4, b"\x01"), ["elf-header"]),
+                ("GNU hash table only (no DT_HASH)",
+                 lambda: fixture_obj("gnuhash", hash_style="gnu"), ["elf-header"]),
+                ("code without BTI landing pads (-mbranch-protection=none)",
+                 lambda: fixture_obj("nobti", "-mbranch-protection=none"), ["elf-header"]),
+            ]
+        else:
+            cases = [
+                # (description, object, checks that must fail)
+                ("unaltered fixture module", lambda: fixture_obj("good"), []),
+                ("OS/ABI System V instead of FreeBSD",
+                 lambda: patch(ko, t("osabi.ko"), 7, b"\x00"), ["elf-header"]),
+                ("ET_EXEC instead of ET_REL",
+                 lambda: patch(ko, t("exec.ko"), 16, (2).to_bytes(2, "little")), ["elf-header"]),
+                ("machine i386 instead of x86-64",
+                 lambda: patch(ko, t("i386.ko"), 18, (3).to_bytes(2, "little")), ["elf-header"]),
+                ("ELF32 class byte",
+                 lambda: patch(ko, t("elf32.ko"), 4, b"\x01"), ["elf-header"]),
+            ]
         for s in check_ko.REQUIRED_SECTIONS:
             extra = ["module-metadata"] if s == "set_modmetadata_set" else []
             cases.append((f"{s} missing", (lambda s=s: objcopy_variant(
@@ -117,24 +148,38 @@ def main():
             cases.append((f"{s} section added", (lambda s=s: objcopy_variant(
                 f"add{s}.ko", f"--add-section={s}={blob('blob' + s)}")),
                 ["sections-forbidden"]))
+        if ARCH == "aarch64":
+            cases += [
+                ("FP instruction (fmov d0)", lambda: fixture_obj("fp", "-DBAD_FP_A64"),
+                 ["no-fpu-simd"]),
+                ("SIMD instruction (movi v0.16b)", lambda: fixture_obj("simd", "-DBAD_SIMD_A64"),
+                 ["no-fpu-simd"]),
+                ("x18 written (the per-CPU pointer)", lambda: fixture_obj("x18", "-DBAD_X18_A64"),
+                 ["reserved-registers"]),
+                ("thread-local storage (TLS relocations)", lambda: fixture_obj("tls", "-DBAD_TLS"),
+                 ["relocations"]),
+            ]
+        else:
+            cases += [
+                ("real .eh_frame (-fasynchronous-unwind-tables)",
+                 lambda: fixture_obj("ehframe", "-fasynchronous-unwind-tables"),
+                 ["sections-forbidden"]),
+                ("real SHT_LLVM_ADDRSIG (-faddrsig, unlinked object)",
+                 lambda: fixture_obj("addrsig", "-faddrsig", link=False), ["sections-forbidden"]),
+                ("SSE register use", lambda: fixture_obj("sse", "-DBAD_SSE"), ["no-fpu-simd"]),
+                ("MMX register use", lambda: fixture_obj("mmx", "-DBAD_MMX"), ["no-fpu-simd"]),
+                ("x87 instructions", lambda: fixture_obj("x87", "-DBAD_X87"), ["no-fpu-simd"]),
+                ("R_X86_64_GOTPCREL relocation",
+                 lambda: fixture_obj("gotpcrel", "-DBAD_GOTPCREL"), ["relocations"]),
+                ("R_X86_64_32 relocation",
+                 lambda: fixture_obj("reloc32", "-DBAD_RELOC32"), ["relocations"]),
+            ]
         cases += [
-            ("real .eh_frame (-fasynchronous-unwind-tables)",
-             lambda: fixture_obj("ehframe", "-fasynchronous-unwind-tables"),
-             ["sections-forbidden"]),
-            ("real SHT_LLVM_ADDRSIG (-faddrsig, unlinked object)",
-             lambda: fixture_obj("addrsig", "-faddrsig", link=False), ["sections-forbidden"]),
             ("kernel dependency on 14.x",
              lambda: fixture_obj("v14", "-U__FreeBSD_version", "-D__FreeBSD_version=1403000"),
              ["module-metadata"]),
             ("module named carq", lambda: fixture_obj("carq", "-DFIXTURE_NAME=carq"),
              ["module-metadata"]),
-            ("SSE register use", lambda: fixture_obj("sse", "-DBAD_SSE"), ["no-fpu-simd"]),
-            ("MMX register use", lambda: fixture_obj("mmx", "-DBAD_MMX"), ["no-fpu-simd"]),
-            ("x87 instructions", lambda: fixture_obj("x87", "-DBAD_X87"), ["no-fpu-simd"]),
-            ("R_X86_64_GOTPCREL relocation",
-             lambda: fixture_obj("gotpcrel", "-DBAD_GOTPCREL"), ["relocations"]),
-            ("R_X86_64_32 relocation",
-             lambda: fixture_obj("reloc32", "-DBAD_RELOC32"), ["relocations"]),
             ("undefined symbol no kernel header declares",
              lambda: fixture_obj("undeclared", "-DBAD_UNDECLARED"), ["undefined-symbols"]),
             ("undefined carp_ioctl (CARP's own function, not the kernel's)",
@@ -152,7 +197,7 @@ def main():
         for desc, make, expected in cases:
             ncases += 1
             path = make()
-            results, _ = check_ko.run_checks(path, decls, OBJDUMP)
+            results, _ = check_ko.run_checks(path, decls, OBJDUMP, ARCH)
             failed = sorted(r.id for r in results if not r.ok)
             ran = sorted(r.id for r in results)
             if expected == ["elf-header"] and ran == ["elf-header"]:

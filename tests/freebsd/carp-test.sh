@@ -2,7 +2,7 @@
 #
 # SPDX-License-Identifier: BSD-2-Clause
 #
-# End-to-end test of this carp.ko on a FreeBSD 15 (amd64) machine, with stock
+# End-to-end test of this carp.ko on a FreeBSD 15 (amd64 or arm64) machine, with stock
 # userland only: ifconfig, sysctl, jail, jexec, ping, arp, kldload.
 #
 # It CANNOT run on the Linux machines this project is developed on: it was

@@ -29,13 +29,11 @@ pub struct Inner {
     /// The core's vhid table of this parent.
     pub table: Table,
     /// CARP addresses bound to vhids of this parent, with a reference each.
-    pub ifas: Vec<(IfaRef, u8)>,
+    pub ifas: Bound,
     /// Parent flags last given to the table (`carp_linkstate` only reports changes).
     pub iff_up: bool,
     /// Link state last given to the table.
     pub link_up: bool,
-    /// Bumped on every change of `ifas` (the route walk restarts when it moves).
-    pub ifas_gen: u64,
     /// The deadline the callout is armed for (`None`: stopped, or not known to be armed).
     /// An input that leaves the table's next deadline unchanged (a MASTER ignoring a
     /// slower peer's advertisement) then costs no callout_reset. The callout handler
@@ -43,12 +41,38 @@ pub struct Inner {
     pub armed: Option<Instant>,
 }
 
-impl Inner {
-    /// Records a change of `ifas` (call with every insertion, removal or renumbering).
-    pub fn ifas_changed(&mut self) {
-        self.ifas_gen = self.ifas_gen.wrapping_add(1);
+/// The CARP addresses bound to vhids of a parent (each with a reference) and a generation
+/// that moves with every change of them, so that a walk done a step at a time (the route
+/// walk, `change_routes`) sees when to start again. Changes go through [`Bound::edit`],
+/// which moves the generation; reading goes through `Deref`.
+#[derive(Default)]
+pub struct Bound {
+    list: Vec<(IfaRef, u8)>,
+    gen: u64,
+}
+
+impl Bound {
+    /// The list, to change it (insertion, removal, renumbering): the generation moves.
+    pub fn edit(&mut self) -> &mut Vec<(IfaRef, u8)> {
+        self.gen = self.gen.wrapping_add(1);
+        &mut self.list
     }
 
+    /// The generation (moves with every [`Bound::edit`]).
+    pub fn gen(&self) -> u64 {
+        self.gen
+    }
+}
+
+impl core::ops::Deref for Bound {
+    type Target = [(IfaRef, u8)];
+
+    fn deref(&self) -> &[(IfaRef, u8)] {
+        &self.list
+    }
+}
+
+impl Inner {
     /// The vhid `ifa` is bound to here.
     pub fn vhid_of_ifa(&self, ifa: &crate::kpi::ifnet::Ifaddr<'_>) -> Option<u8> {
         self.ifas.iter().find(|(r, _)| ifa.same(r)).map(|&(_, v)| v)
@@ -78,7 +102,7 @@ impl Cif {
         Cif {
             callout: Callout::new(),
             dying: AtomicBool::new(false),
-            inner: Mutex::new(Inner { table, ifas: Vec::new(), iff_up, link_up, ifas_gen: 0, armed: None }),
+            inner: Mutex::new(Inner { table, ifas: Bound::default(), iff_up, link_up, armed: None }),
             mcast4: EpochBox::empty(),
             mcast6: EpochBox::empty(),
             vnet,
@@ -212,7 +236,7 @@ pub fn drain_removed(v: &mut carp_proto::vhid::Vhid, sys: &Sysctls) {
 /// Collects what the table wants done, until the outbox is full.
 fn collect(inner: &mut Inner, out: &mut Outbox, src4: IpAddr, src6: IpAddr, sys: &Sysctls, ident: u16) {
     let Inner { table, ifas, .. } = inner;
-    let ifas: &Vec<(IfaRef, u8)> = ifas;
+    let ifas: &Bound = ifas;
     for v in table.iter_mut() {
         while !out.full() {
             let Some(ev) = v.poll_event() else { break };
@@ -252,17 +276,18 @@ fn collect(inner: &mut Inner, out: &mut Outbox, src4: IpAddr, src6: IpAddr, sys:
     }
 }
 
-/// Installs or removes the routes of every address bound to `vhid`, walking the bound
-/// addresses in place: one reference taken under the lock at a time, the routes changed
-/// outside it (the stack may call carp_master). Nothing is allocated, so a state change
-/// and its route change never come apart for lack of memory (FreeBSD's carp_addroute and
-/// carp_delroute walk the addresses the same way). If the bound addresses change meanwhile
-/// (a concurrent attach or detach), the walk starts again: route changes are idempotent.
 /// Removes the routes of `vhid`'s addresses (see [`change_routes`]).
 pub fn withdraw_routes(cif: &Cif, vhid: u8) {
     change_routes(cif, vhid, false);
 }
 
+/// Installs or removes the routes of every address bound to `vhid`, walking the bound
+/// addresses in place: one reference taken under the lock at a time, the routes changed
+/// outside it (the stack may call carp_master). Nothing is allocated, so a state change
+/// and its route change never come apart for lack of memory (FreeBSD's carp_addroute and
+/// carp_delroute walk the addresses the same way). If the bound addresses change meanwhile
+/// (a concurrent attach or detach: [`Bound::gen`] moves), the walk starts again: route
+/// changes are idempotent.
 fn change_routes(cif: &Cif, vhid: u8, add: bool) {
     let mut k = 0usize;
     let mut gen: Option<u64> = None;
@@ -271,7 +296,7 @@ fn change_routes(cif: &Cif, vhid: u8, add: bool) {
         let (next, g) = {
             let inner = cif.inner.lock();
             let next = inner.ifas.iter().filter(|(_, v)| *v == vhid).nth(k).map(|(r, _)| r.clone_ref());
-            (next, inner.ifas_gen)
+            (next, inner.ifas.gen())
         };
         if gen.is_some_and(|old| old != g) {
             restarts = restarts.saturating_add(1);

@@ -54,9 +54,9 @@ pub fn release_parent(p: Parent, mut unbound: impl FnMut(IfaRef)) {
                 if inner.ifas.is_empty() {
                     return;
                 }
-                inner.ifas.rotate_left(1);
-                let Some((r, vhid)) = inner.ifas.pop() else { return };
-                inner.ifas_changed();
+                let list = inner.ifas.edit();
+                list.rotate_left(1);
+                let Some((r, vhid)) = list.pop() else { return };
                 let had_routes = inner.table.get(vhid).is_some_and(|v| v.routes_installed());
                 if let Ok(addr) = r.get().addr() {
                     if let Ok(d) = inner.table.detach(now, vhid, &addr, false, &sys) {
@@ -320,16 +320,15 @@ pub(crate) fn attach_to(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, vh
     net::in_net_epoch(|e| {
         cif::run(cif, p.link.ifp(), e, &sys, |inner, now| {
             let entry = (r.clone_ref(), vhid);
-            if let Err(entry) = crate::util::push(&mut inner.ifas, entry) {
+            if let Err(entry) = crate::util::push(inner.ifas.edit(), entry) {
                 drop(entry);
                 result = Err(Errno::ENOMEM);
                 return;
             }
-            inner.ifas_changed();
             match inner.table.attach(now, vhid, addr, &sys) {
                 Ok(_) => r.set_carp(Some(cif)),
                 Err(e) => {
-                    let _ = inner.ifas.pop();
+                    let _ = inner.ifas.edit().pop();
                     result = Err(e);
                 }
             }
@@ -371,8 +370,7 @@ pub(crate) fn detach_from(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, 
         cif::run(cif, p.link.ifp(), e, &sys, |inner, now| {
             let Some(vhid) = inner.vhid_of_ifa(&ifa) else { return };
             if let Some(pos) = inner.ifas.iter().position(|(r, _)| ifa.same(r)) {
-                removed = crate::util::take_at(&mut inner.ifas, pos).map(|(r, _)| r);
-                inner.ifas_changed();
+                removed = crate::util::take_at(inner.ifas.edit(), pos).map(|(r, _)| r);
             }
             if let Ok(d) = inner.table.detach(now, vhid, &addr, keep_cif, &sys) {
                 leave = d.leave_multicast;

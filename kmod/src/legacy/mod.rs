@@ -441,12 +441,11 @@ fn renumber(g: &mut ConfigGuard, carp: &Ifnet<'_>, parent: &Ifnet<'_>, old: u8, 
             cif::run(cif, p.link.ifp(), e, &sys, |inner, now| {
                 result = inner.table.renumber(now, old, new);
                 if result.is_ok() {
-                    for (_, v) in inner.ifas.iter_mut() {
+                    for (_, v) in inner.ifas.edit().iter_mut() {
                         if *v == old {
                             *v = new;
                         }
                     }
-                    inner.ifas_changed();
                 }
             })
         });

@@ -411,19 +411,15 @@ pub(crate) fn detach_from(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, 
 /// its parent; for a parent, every vhid.
 pub fn ifup(ifp: Ifnet<'_>) {
     let mut g = ConfigGuard::lock();
-    let (parent, only) = if ifp.is_carp_clone() {
+    let (parent, vhids) = if ifp.is_carp_clone() {
         let Some((p, vhid)) = crate::legacy::binding(&mut g, &ifp) else { return };
-        (p, Some(vhid))
+        (p, vhid..=vhid)
     } else {
-        (ifp.to_ref(), None)
+        (ifp.to_ref(), 1..=u8::MAX)
     };
-    let global = GLOBAL.get(&mut g);
-    let Some(p) = global.parent_index(&parent.get()).and_then(|i| global.parents.get(i)) else { return };
+    let Some(p) = GLOBAL.get(&mut g).parent(&parent.get()) else { return };
     let cif = p.link.cif();
-    for vhid in 1..=u8::MAX {
-        if only.is_some_and(|o| o != vhid) {
-            continue;
-        }
+    for vhid in vhids {
         let withdraw = cif.inner.lock().table.get(vhid).is_some_and(|v| !v.routes_installed());
         if withdraw {
             cif::withdraw_routes(cif, vhid);

@@ -16,7 +16,8 @@
 //! - [`config`]: SIOCSVH/SIOCGVH `struct carpreq` and the generic netlink "carp" family,
 //!   decoded and validated into [`SetRequest`]s, with FreeBSD's errno for every bad value;
 //! - [`arpbalance`], [`parent`]: the legacy model's decisions (ARP load balancing, parent
-//!   discovery by subnet).
+//!   discovery by subnet);
+//! - [`logaddr`]: addresses for the kernel's log lines, without `core::net`'s panic path.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
@@ -28,6 +29,7 @@ pub mod auth;
 pub mod config;
 pub mod demotion;
 pub mod input;
+pub mod logaddr;
 pub mod parent;
 pub mod table;
 pub mod timer;
@@ -35,4 +37,5 @@ pub mod types;
 pub mod vhid;
 pub mod wire;
 
+pub use logaddr::LogAddr;
 pub use types::*;

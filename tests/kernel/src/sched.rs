@@ -40,6 +40,12 @@ struct Thr {
     kthread: bool,
 }
 
+impl Thr {
+    fn new(name: &str, state: St, kthread: bool) -> Thr {
+        Thr { name: name.to_string(), state, chan: 0, deadline: 0, woken: false, wmesg: String::new(), kthread }
+    }
+}
+
 struct State {
     now: u64,
     current: usize,
@@ -80,15 +86,7 @@ pub fn init(real: bool) {
         st: Mutex::new(State {
             now: BOOT_NS,
             current: 0,
-            threads: vec![Thr {
-                name: "script".into(),
-                state: St::Running,
-                chan: 0,
-                deadline: 0,
-                woken: false,
-                wmesg: String::new(),
-                kthread: false,
-            }],
+            threads: vec![Thr::new("script", St::Running, false)],
             runq: VecDeque::new(),
         }),
         cv: Condvar::new(),
@@ -178,9 +176,15 @@ fn switch_away<'a>(s: &'a Sched, mut st: MutexGuard<'a, State>, me: usize) -> Mu
     let next = pick_next(&mut st);
     if next != me {
         s.cv.notify_all();
-        while st.current != me || st.threads[me].state != St::Running {
-            st = s.cv.wait(st).unwrap_or_else(|e| e.into_inner());
-        }
+        st = wait_turn(s, st, me);
+    }
+    st
+}
+
+/// Waits until the scheduler runs thread `me` (virtual mode).
+fn wait_turn<'a>(s: &'a Sched, mut st: MutexGuard<'a, State>, me: usize) -> MutexGuard<'a, State> {
+    while st.current != me || st.threads[me].state != St::Running {
+        st = s.cv.wait(st).unwrap_or_else(|e| e.into_inner());
     }
     st
 }
@@ -346,31 +350,6 @@ fn giant_release(s: &Sched) {
     s.giant_cv.notify_one();
 }
 
-/// Registers a new host thread (called on that thread) and, in virtual mode, waits for the
-/// CPU.
-fn register_self(name: &str, kthread: bool) -> usize {
-    let s = sched();
-    let mut st = lock(&s.st);
-    let id = st.threads.len();
-    st.threads.push(Thr {
-        name: name.to_string(),
-        state: if s.real { St::Running } else { St::Runnable },
-        chan: 0,
-        deadline: 0,
-        woken: false,
-        wmesg: String::new(),
-        kthread,
-    });
-    TID.with(|t| t.set(id));
-    if !s.real {
-        st.runq.push_back(id);
-        while st.current != id || st.threads[id].state != St::Running {
-            st = s.cv.wait(st).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-    id
-}
-
 /// The ids of threads are handed out in creation order; the creator waits until the new
 /// thread has registered, so the kernel's thread ids and ours agree.
 static SPAWN_LOCK: Mutex<()> = Mutex::new(());
@@ -402,15 +381,7 @@ pub fn thread_start(name: &str, pcpu: *mut c_void, f: extern "C" fn(*mut c_void)
             let id = {
                 let mut st = lock(&s.st);
                 let id = st.threads.len();
-                st.threads.push(Thr {
-                    name: tname.clone(),
-                    state: if s.real { St::Running } else { St::Runnable },
-                    chan: 0,
-                    deadline: 0,
-                    woken: false,
-                    wmesg: String::new(),
-                    kthread: true,
-                });
+                st.threads.push(Thr::new(&tname, if s.real { St::Running } else { St::Runnable }, true));
                 TID.with(|t| t.set(id));
                 if !s.real {
                     st.runq.push_back(id);
@@ -419,10 +390,7 @@ pub fn thread_start(name: &str, pcpu: *mut c_void, f: extern "C" fn(*mut c_void)
             };
             let _ = tx.send(());
             if !s.real {
-                let mut st = lock(&s.st);
-                while st.current != id || st.threads[id].state != St::Running {
-                    st = s.cv.wait(st).unwrap_or_else(|e| e.into_inner());
-                }
+                drop(wait_turn(s, lock(&s.st), id));
             } else {
                 giant_acquire(s, id);
                 giant_release(s);
@@ -435,7 +403,6 @@ pub fn thread_start(name: &str, pcpu: *mut c_void, f: extern "C" fn(*mut c_void)
     if got != expected + 1 {
         crate::host::fatal("thread registration out of order (a harness defect)");
     }
-    let _ = register_self; // (kept for threads that register themselves)
 }
 
 // ---- The C interface ----

@@ -385,7 +385,7 @@ kif_flags_str(int flags, char *buf, size_t len)
 	buf[0] = '\0';
 	for (i = 0; i < nitems(names); i++)
 		if (flags & names[i].bit)
-			n += ksnprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? "," : "",
+			n += snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? "," : "",
 			    names[i].name);
 	return ((int)n);
 }
@@ -414,11 +414,11 @@ hk_snapshot(const char *vnet_name, char *buf, unsigned long len)
 
 			kif_flags_str(ifp->if_flags, fl, sizeof(fl));
 			if (mac && ifp->if_addrlen == 6)
-				ksnprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0],
+				snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0],
 				    mac[1], mac[2], mac[3], mac[4], mac[5]);
 			else
 				strlcpy(m, "-", sizeof(m));
-			n += ksnprintf(buf + n, n < len ? len - n : 0,
+			n += snprintf(buf + n, n < len ? len - n : 0,
 			    "if %s %s index=%d flags=%s link=%s promisc=%d carp=%s ether=%s\n",
 			    kvnet_name(vnet), ifp->if_xname, ifp->if_index, fl,
 			    ifp->if_link_state == LINK_STATE_UP ? "up" :
@@ -434,10 +434,10 @@ hk_snapshot(const char *vnet_name, char *buf, unsigned long len)
 					vhid = CARP_CALL(carp_get_vhid_p, ifa);
 				ksa_format(ifa->ifa_addr, a, sizeof(a));
 				if (vhid)
-					ksnprintf(m, sizeof(m), " vhid=%d", vhid);
+					snprintf(m, sizeof(m), " vhid=%d", vhid);
 				else
 					m[0] = '\0';
-				n += ksnprintf(buf + n, n < len ? len - n : 0,
+				n += snprintf(buf + n, n < len ? len - n : 0,
 				    "inet %s %s %s/%d%s\n", kvnet_name(vnet), ifp->if_xname, a,
 				    __builtin_popcount(ia->ia_sockmask.sin_addr.s_addr), m);
 			}
@@ -459,11 +459,11 @@ hk_counts(char *buf, unsigned long len)
 	long bytes;
 	size_t n = 0;
 
-	n += ksnprintf(buf + n, n < len ? len - n : 0, "mbufs %ld\n", kmbuf_live());
-	n += ksnprintf(buf + n, n < len ? len - n : 0, "counters %ld\n", kcounters_live());
-	n += ksnprintf(buf + n, n < len ? len - n : 0, "ifaddr_allocs %ld\n",
+	n += snprintf(buf + n, n < len ? len - n : 0, "mbufs %ld\n", kmbuf_live());
+	n += snprintf(buf + n, n < len ? len - n : 0, "counters %ld\n", kcounters_live());
+	n += snprintf(buf + n, n < len ? len - n : 0, "ifaddr_allocs %ld\n",
 	    kmalloc_live(M_IFADDR, &bytes));
-	n += ksnprintf(buf + n, n < len ? len - n : 0, "mtag_allocs %ld\n",
+	n += snprintf(buf + n, n < len ? len - n : 0, "mtag_allocs %ld\n",
 	    kmalloc_live(M_TAG, &bytes));
 	return ((long)n);
 }

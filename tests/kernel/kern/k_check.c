@@ -100,7 +100,7 @@ hk_profile(int op, char *buf, unsigned long len)
 	}
 	else if (op == 2)
 		for (i = 0; i < nkprof; i++)
-			n += ksnprintf(buf + n, n < len ? len - n : 0, "%s|%ju|%ju|%ju\n",
+			n += snprintf(buf + n, n < len ? len - n : 0, "%s|%ju|%ju|%ju\n",
 			    kprof[i].name, (uintmax_t)kprof[i].calls,
 			    (uintmax_t)kprof[i].cycles, (uintmax_t)kprof[i].min);
 	return ((long)n);

@@ -206,13 +206,13 @@ if_clone_create(char *name, size_t len, caddr_t params)
 
 				if (ifc->ifc_units[unit])
 					continue;
-				ksnprintf(tmp, sizeof(tmp), "%s%d", ifc->ifc_name, unit);
+				snprintf(tmp, sizeof(tmp), "%s%d", ifc->ifc_name, unit);
 				if (ifunit(tmp) == NULL)
 					break;
 			}
 			if ((uint32_t)unit > ifc->ifc_maxunit)
 				return (ENOSPC);
-			ksnprintf(cname, sizeof(cname), "%s%d", ifc->ifc_name, unit);
+			snprintf(cname, sizeof(cname), "%s%d", ifc->ifc_name, unit);
 		}
 		ifc->ifc_units[unit] = 1;
 		ifc->ifc_refcnt++;

@@ -75,7 +75,7 @@ if_initname(struct ifnet *ifp, const char *name, int unit)
 	ifp->if_dname = name;
 	ifp->if_dunit = unit;
 	if (unit != IF_DUNIT_NONE)
-		ksnprintf(ifp->if_xname, IFNAMSIZ, "%s%d", name, unit);
+		snprintf(ifp->if_xname, IFNAMSIZ, "%s%d", name, unit);
 	else
 		strlcpy(ifp->if_xname, name, IFNAMSIZ);
 }
@@ -410,7 +410,7 @@ if_rename(struct ifnet *ifp, char *new_name)
 	{
 		char data[32];
 
-		ksnprintf(data, sizeof(data), "name=%s", new_name);
+		snprintf(data, sizeof(data), "name=%s", new_name);
 		devctl_notify("IFNET", old, "RENAME", data);
 	}
 	return (0);
@@ -963,6 +963,22 @@ if_delmulti_ifma(struct ifmultiaddr *ifma)
 {
 
 	if_delmulti_ifma_flags(ifma, 0);
+}
+
+/*
+ * The last reference of a protocol's membership goes (in_leavegroup, in6_leavegroup):
+ * the group leaves the interface, or, when it was purged with its departed interface
+ * (if_purgemaddrs unlinked it and cleared ifma_ifp), it is freed.
+ */
+void
+kif_release_multi(struct ifmultiaddr *ifma)
+{
+
+	ifma->ifma_protospec = NULL;
+	if (ifma->ifma_ifp != NULL)
+		if_delmulti_ifma(ifma);
+	else
+		if_freemulti(ifma);
 }
 
 /* Count of references of a link-level or protocol membership (snapshots). */

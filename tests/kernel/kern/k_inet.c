@@ -33,11 +33,11 @@ ksa_format(const struct sockaddr *sa, char *buf, size_t len)
 	const uint8_t *a;
 
 	if (sa == NULL)
-		return (ksnprintf(buf, len, "(none)"));
+		return (snprintf(buf, len, "(none)"));
 	switch (sa->sa_family) {
 	case AF_INET:
 		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-		return (ksnprintf(buf, len, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]));
+		return (snprintf(buf, len, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]));
 	case AF_INET6: {
 		/* RFC 5952 text; a KAME embedded zone (link-local scopes) is not shown. */
 		uint16_t w[8];
@@ -59,20 +59,20 @@ ksa_format(const struct sockaddr *sa, char *buf, size_t len)
 		}
 		for (i = 0; i < 8; i++) {
 			if (i == best) {
-				n += ksnprintf(buf + n, len > (size_t)n ? len - n : 0, "::");
+				n += snprintf(buf + n, len > (size_t)n ? len - n : 0, "::");
 				i += bestlen - 1;
 				continue;
 			}
-			n += ksnprintf(buf + n, len > (size_t)n ? len - n : 0, "%s%x",
+			n += snprintf(buf + n, len > (size_t)n ? len - n : 0, "%s%x",
 			    (i == 0 || i == best + bestlen) ? "" : ":", w[i]);
 		}
 		return (n);
 	}
 	case AF_LINK:
-		return (ksnprintf(buf, len, "link#%d",
+		return (snprintf(buf, len, "link#%d",
 		    ((const struct sockaddr_dl *)sa)->sdl_index));
 	default:
-		return (ksnprintf(buf, len, "af%d", sa->sa_family));
+		return (snprintf(buf, len, "af%d", sa->sa_family));
 	}
 }
 
@@ -126,15 +126,23 @@ krt_mask(int af, uint8_t *a, int plen)
 	}
 }
 
+/* The table's key of (af, addr/plen): the address with its host bits cleared. */
+static void
+krt_key(int af, const void *addr, int plen, uint8_t key[16])
+{
+
+	memset(key, 0, 16);
+	memcpy(key, addr, af == AF_INET ? 4 : 16);
+	krt_mask(af, key, plen);
+}
+
 int
 krt_add(int af, const void *addr, int plen, struct ifaddr *ifa, int flags)
 {
 	struct krt *r;
 	uint8_t key[16];
 
-	memset(key, 0, sizeof(key));
-	memcpy(key, addr, af == AF_INET ? 4 : 16);
-	krt_mask(af, key, plen);
+	krt_key(af, addr, plen, key);
 	mtx_lock(&krt_mtx);
 	TAILQ_FOREACH(r, &V_krt_head, link)
 		if (krt_match(r, af, key, plen)) {
@@ -159,20 +167,22 @@ krt_add(int af, const void *addr, int plen, struct ifaddr *ifa, int flags)
 	return (0);
 }
 
-/* Deletes the route (af, addr/plen) with `flags`; ifa NULL matches any. */
-int
-krt_del(int af, const void *addr, int plen, int flags, struct ifaddr *ifa)
+/*
+ * Deletes the route (af, addr/plen) with `flags` whose ifa is `ifa` and lives on `ifp`
+ * (NULL: any).
+ */
+static int
+krt_del_match(int af, const void *addr, int plen, int flags, struct ifaddr *ifa,
+    struct ifnet *ifp)
 {
 	struct krt *r;
 	uint8_t key[16];
 
-	memset(key, 0, sizeof(key));
-	memcpy(key, addr, af == AF_INET ? 4 : 16);
-	krt_mask(af, key, plen);
+	krt_key(af, addr, plen, key);
 	mtx_lock(&krt_mtx);
 	TAILQ_FOREACH(r, &V_krt_head, link)
 		if (krt_match(r, af, key, plen) && (r->flags & flags) == flags &&
-		    (ifa == NULL || r->ifa == ifa))
+		    (ifa == NULL || r->ifa == ifa) && (ifp == NULL || r->ifa->ifa_ifp == ifp))
 			break;
 	if (r != NULL)
 		TAILQ_REMOVE(&V_krt_head, r, link);
@@ -184,29 +194,12 @@ krt_del(int af, const void *addr, int plen, int flags, struct ifaddr *ifa)
 	return (0);
 }
 
-/* krt_del for the route whose ifa lives on ifp. */
-static int
-krt_del_ifp(int af, const void *addr, int plen, int flags, struct ifnet *ifp)
+/* Deletes the route (af, addr/plen) with `flags`; ifa NULL matches any. */
+int
+krt_del(int af, const void *addr, int plen, int flags, struct ifaddr *ifa)
 {
-	struct krt *r;
-	uint8_t key[16];
 
-	memset(key, 0, sizeof(key));
-	memcpy(key, addr, af == AF_INET ? 4 : 16);
-	krt_mask(af, key, plen);
-	mtx_lock(&krt_mtx);
-	TAILQ_FOREACH(r, &V_krt_head, link)
-		if (krt_match(r, af, key, plen) && (r->flags & flags) == flags &&
-		    r->ifa->ifa_ifp == ifp)
-			break;
-	if (r != NULL)
-		TAILQ_REMOVE(&V_krt_head, r, link);
-	mtx_unlock(&krt_mtx);
-	if (r == NULL)
-		return (ESRCH);
-	ifa_free(r->ifa);
-	free(r, M_RTABLE);
-	return (0);
+	return (krt_del_match(af, addr, plen, flags, ifa, NULL));
 }
 
 static struct krt *
@@ -215,9 +208,7 @@ krt_find_exact(int af, const void *addr, int plen, int flags)
 	struct krt *r;
 	uint8_t key[16];
 
-	memset(key, 0, sizeof(key));
-	memcpy(key, addr, af == AF_INET ? 4 : 16);
-	krt_mask(af, key, plen);
+	krt_key(af, addr, plen, key);
 	TAILQ_FOREACH(r, &V_krt_head, link)
 		if (krt_match(r, af, key, plen) && (r->flags & flags) == flags)
 			return (r);
@@ -234,9 +225,7 @@ krt_lookup(int af, const void *addr, struct ifnet **ifpp, int *flagsp)
 	TAILQ_FOREACH(r, &V_krt_head, link) {
 		if (r->af != af)
 			continue;
-		memset(key, 0, sizeof(key));
-		memcpy(key, addr, af == AF_INET ? 4 : 16);
-		krt_mask(af, key, r->plen);
+		krt_key(af, addr, r->plen, key);
 		if (memcmp(key, r->addr, af == AF_INET ? 4 : 16) != 0)
 			continue;
 		if (best == NULL || r->plen > best->plen)
@@ -294,7 +283,7 @@ krt_dump(struct vnet *vnet, char *buf, size_t len)
 			in6_clearscope(&sin6.sin6_addr);
 			ksa_format((struct sockaddr *)&sin6, a, sizeof(a));
 		}
-		n += ksnprintf(buf + n, n < len ? len - n : 0, "route %s %s/%d %s%s%s via %s\n",
+		n += snprintf(buf + n, n < len ? len - n : 0, "route %s %s/%d %s%s%s via %s\n",
 		    kvnet_name(vnet), a, r->plen, r->ifp ? r->ifp->if_xname : "?",
 		    (r->flags & KRT_LOOPBACK) ? " loopback" : "",
 		    (r->flags & KRT_PREFIX) ? " prefix" : "",
@@ -329,7 +318,7 @@ ifa_maintain_loopback_route(int cmd, struct ifaddr *ifa, struct sockaddr *sa)
 		 * rib_del_route filters on it (match_gw_one): a loopback route of the same
 		 * address on another interface (two carpN sharing one) is not this one.
 		 */
-		error = krt_del_ifp(af, a, plen, KRT_LOOPBACK, ifa->ifa_ifp);
+		error = krt_del_match(af, a, plen, KRT_LOOPBACK, NULL, ifa->ifa_ifp);
 		break;
 	default:
 		error = krt_del(af, a, plen, KRT_LOOPBACK, NULL);
@@ -453,7 +442,7 @@ karp_dump(struct vnet *vnet, char *buf, size_t len)
 	TAILQ_FOREACH(e, &V_karp_head, link) {
 		const uint8_t *a = (const uint8_t *)&e->addr;
 
-		n += ksnprintf(buf + n, n < len ? len - n : 0,
+		n += snprintf(buf + n, n < len ? len - n : 0,
 		    "arp %s %s %u.%u.%u.%u %02x:%02x:%02x:%02x:%02x:%02x%s%s\n",
 		    kvnet_name(vnet), e->ifp->if_xname, a[0], a[1], a[2], a[3],
 		    e->mac[0], e->mac[1], e->mac[2], e->mac[3], e->mac[4], e->mac[5],
@@ -838,13 +827,8 @@ in_leavegroup(struct in_multi *inm, /*const*/ struct in_mfilter *imf)
 	}
 	ifma = inm->inm_ifma;
 	ifp = inm->inm_ifp;
-	if (ifma != NULL) {
-		ifma->ifma_protospec = NULL;
-		if (ifma->ifma_ifp != NULL)
-			if_delmulti_ifma(ifma);
-		else
-			if_freemulti(ifma);	/* purged with its interface */
-	}
+	if (ifma != NULL)
+		kif_release_multi(ifma);
 	sx_xunlock(&in_multi_sx);
 	if_rele(ifp);
 	free(inm, M_IPMADDR);
@@ -889,7 +873,7 @@ kmcast_dump(struct vnet *vnet, char *buf, size_t len)
 			if (ifma->ifma_addr->sa_family == AF_LINK)
 				continue;
 			ksa_format(ifma->ifma_addr, a, sizeof(a));
-			n += ksnprintf(buf + n, n < len ? len - n : 0, "mcast %s %s %s refs=%u\n",
+			n += snprintf(buf + n, n < len ? len - n : 0, "mcast %s %s %s refs=%u\n",
 			    kvnet_name(vnet), ifp->if_xname, a, ifma->ifma_refcount);
 		}
 	CURVNET_RESTORE();

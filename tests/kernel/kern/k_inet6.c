@@ -523,6 +523,16 @@ knd_unlink(struct knd *e)
 	return (hold);
 }
 
+/* Appends the packet chain b (linked by m_nextpkt) to the chain *a. */
+static void
+knd_chain_cat(struct mbuf **a, struct mbuf *b)
+{
+
+	while (*a != NULL)
+		a = &(*a)->m_nextpkt;
+	*a = b;
+}
+
 static void
 knd_free_chain(struct mbuf *m)
 {
@@ -560,14 +570,8 @@ knd_flush_ifp(struct ifnet *ifp)
 	TAILQ_FOREACH_SAFE(e, &V_knd_head, link, n)
 		if (e->ifp == ifp) {
 			h = knd_unlink(e);
-			if (h != NULL) {
-				struct mbuf *t = h;
-
-				while (t->m_nextpkt != NULL)
-					t = t->m_nextpkt;
-				t->m_nextpkt = hold;
-				hold = h;
-			}
+			knd_chain_cat(&h, hold);
+			hold = h;
 		}
 	mtx_unlock(&knd_mtx);
 	knd_free_chain(hold);
@@ -653,14 +657,8 @@ knd_prefix_free(const struct in6_addr *addr, const struct in6_addr *mask)
 		if ((e->flags & LLE_IFADDR) && !IN6_ARE_ADDR_EQUAL(&e->addr, addr))
 			continue;
 		h = knd_unlink(e);
-		if (h != NULL) {
-			struct mbuf *t = h;
-
-			while (t->m_nextpkt != NULL)
-				t = t->m_nextpkt;
-			t->m_nextpkt = hold;
-			hold = h;
-		}
+		knd_chain_cat(&h, hold);
+		hold = h;
 	}
 	mtx_unlock(&knd_mtx);
 	knd_free_chain(hold);
@@ -723,7 +721,7 @@ knd6_dump(struct vnet *vnet, char *buf, size_t len)
 	mtx_lock(&knd_mtx);
 	TAILQ_FOREACH(e, &V_knd_head, link) {
 		kin6_str(&e->addr, a, sizeof(a));
-		n += ksnprintf(buf + n, n < len ? len - n : 0,
+		n += snprintf(buf + n, n < len ? len - n : 0,
 		    "nd6 %s %s %s %02x:%02x:%02x:%02x:%02x:%02x%s%s\n",
 		    kvnet_name(vnet), e->ifp->if_xname, a,
 		    e->mac[0], e->mac[1], e->mac[2], e->mac[3], e->mac[4], e->mac[5],
@@ -1086,15 +1084,7 @@ knd6_resolve(struct ifnet *ifp, struct mbuf *m, const struct sockaddr *dst, u_ch
 	}
 	/* la_hold: up to nd6_maxqueuelen packets, the oldest dropped first. */
 	m->m_nextpkt = NULL;
-	if (e->hold == NULL)
-		e->hold = m;
-	else {
-		struct mbuf *t = e->hold;
-
-		while (t->m_nextpkt != NULL)
-			t = t->m_nextpkt;
-		t->m_nextpkt = m;
-	}
+	knd_chain_cat(&e->hold, m);
 	if (++e->nhold > KIN6_MAXQUEUELEN) {
 		drop = e->hold;
 		e->hold = drop->m_nextpkt;
@@ -1410,13 +1400,8 @@ in6_leavegroup(struct in6_multi *inm, /*const*/ struct in6_mfilter *imf)
 	}
 	ifma = inm->in6m_ifma;
 	ifp = inm->in6m_ifp;
-	if (ifma != NULL) {
-		ifma->ifma_protospec = NULL;
-		if (ifma->ifma_ifp != NULL)
-			if_delmulti_ifma(ifma);
-		else
-			if_freemulti(ifma);	/* purged with its interface */
-	}
+	if (ifma != NULL)
+		kif_release_multi(ifma);
 	sx_xunlock(&in6_multi_sx);
 	if_rele(ifp);
 	free(inm, M_IP6MADDR);
@@ -2148,11 +2133,11 @@ kin6_dump(struct vnet *vnet, char *buf, size_t len)
 			    in6_mask2len(&ia->ia_prefixmask.sin6_addr, NULL);
 			if (ifa->ifa_carp != NULL && carp_get_vhid_p != NULL)
 				vhid = CARP_CALL(carp_get_vhid_p, ifa);
-			n += ksnprintf(buf + n, n < len ? len - n : 0, "inet6 %s %s %s/%d",
+			n += snprintf(buf + n, n < len ? len - n : 0, "inet6 %s %s %s/%d",
 			    kvnet_name(vnet), ifp->if_xname, a, plen);
 			if (vhid != 0)
-				n += ksnprintf(buf + n, n < len ? len - n : 0, " vhid=%d", vhid);
-			n += ksnprintf(buf + n, n < len ? len - n : 0, "%s%s\n",
+				n += snprintf(buf + n, n < len ? len - n : 0, " vhid=%d", vhid);
+			n += snprintf(buf + n, n < len ? len - n : 0, "%s%s\n",
 			    (ia->ia6_flags & IN6_IFF_TENTATIVE) ? " tentative" : "",
 			    (ia->ia6_flags & IN6_IFF_DUPLICATED) ? " duplicated" : "");
 		}

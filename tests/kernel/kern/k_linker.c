@@ -133,7 +133,7 @@ kld_check_metadata(struct hk_kld *kld, char *errbuf, unsigned long errlen,
 
 	*nmods = 0;
 	if (set == NULL) {
-		ksnprintf(errbuf, errlen, "%s: no module metadata (not a module)",
+		snprintf(errbuf, errlen, "%s: no module metadata (not a module)",
 		    kld->filename);
 		return (ENOEXEC);
 	}
@@ -142,7 +142,7 @@ kld_check_metadata(struct hk_kld *kld, char *errbuf, unsigned long errlen,
 	for (i = 0; i < n; i++) {
 		md = mdp[i];
 		if (md->md_version != MDT_STRUCT_VERSION) {
-			ksnprintf(errbuf, errlen, "%s: metadata version %d", kld->filename,
+			snprintf(errbuf, errlen, "%s: metadata version %d", kld->filename,
 			    md->md_version);
 			return (ENOEXEC);
 		}
@@ -155,7 +155,7 @@ kld_check_metadata(struct hk_kld *kld, char *errbuf, unsigned long errlen,
 
 				if (v < d->md_ver_minimum || v > d->md_ver_maximum) {
 					/* kern_linker.c: linker_load_dependencies */
-					ksnprintf(errbuf, errlen, "KLD %s: depends on kernel - "
+					snprintf(errbuf, errlen, "KLD %s: depends on kernel - "
 					    "not available or version mismatch", kld->filename);
 					printf("%s\n", errbuf);
 					printf("(required version is between %d and %d, kernel "
@@ -172,7 +172,7 @@ kld_check_metadata(struct hk_kld *kld, char *errbuf, unsigned long errlen,
 					    strcmp(mdp[k]->md_cval, md->md_cval) == 0)
 						self = 1;
 				if (!self) {
-					ksnprintf(errbuf, errlen, "KLD %s: depends on %s - not "
+					snprintf(errbuf, errlen, "KLD %s: depends on %s - not "
 					    "available or version mismatch", kld->filename,
 					    md->md_cval);
 					printf("%s\n", errbuf);
@@ -184,7 +184,7 @@ kld_check_metadata(struct hk_kld *kld, char *errbuf, unsigned long errlen,
 		case MDT_MODULE:
 			found_module = 1;
 			if (module_find(md->md_cval) != NULL) {
-				ksnprintf(errbuf, errlen, "module %s already present!",
+				snprintf(errbuf, errlen, "module %s already present!",
 				    md->md_cval);
 				printf("%s\n", errbuf);
 				return (EEXIST);
@@ -195,13 +195,13 @@ kld_check_metadata(struct hk_kld *kld, char *errbuf, unsigned long errlen,
 		case MDT_PNP_INFO:
 			break;
 		default:
-			ksnprintf(errbuf, errlen, "%s: unknown metadata type %d", kld->filename,
+			snprintf(errbuf, errlen, "%s: unknown metadata type %d", kld->filename,
 			    md->md_type);
 			return (ENOEXEC);
 		}
 	}
 	if (!found_module) {
-		ksnprintf(errbuf, errlen, "%s: declares no module", kld->filename);
+		snprintf(errbuf, errlen, "%s: declares no module", kld->filename);
 		return (ENOEXEC);
 	}
 	if (!do_register)
@@ -309,7 +309,7 @@ hk_kld_link(struct hk_kld *kld, char *errbuf, unsigned long errlen)
 	kld_run_sysinits(kld, "sysinit_set", 0);
 	/* linker_load_file: if every module of the file failed MOD_LOAD, unload it. */
 	if (kld_nmodules_loaded(kld) == 0) {
-		ksnprintf(errbuf, errlen, "%s: every module failed to load (MOD_LOAD)",
+		snprintf(errbuf, errlen, "%s: every module failed to load (MOD_LOAD)",
 		    kld->filename);
 		kld_sysctls(kld, 0);
 		kld_run_sysinits(kld, "sysuninit_set", 1);

@@ -340,7 +340,7 @@ _sx_xlock(struct sx *sx, int opts, const char *file, int line)
 
 	if (!sx_check_usable(sx, "sx_xlock", file, line))
 		return (0);
-	ksnprintf(what, sizeof(what), "sx_xlock(\"%s\")", sx->lock_object.lo_name);
+	snprintf(what, sizeof(what), "sx_xlock(\"%s\")", sx->lock_object.lo_name);
 	ksleep_check(what);
 	hl_giant_lock();
 	v = sx->sx_lock;
@@ -401,7 +401,7 @@ _sx_slock(struct sx *sx, int opts, const char *file, int line)
 
 	if (!sx_check_usable(sx, "sx_slock", file, line))
 		return (0);
-	ksnprintf(what, sizeof(what), "sx_slock(\"%s\")", sx->lock_object.lo_name);
+	snprintf(what, sizeof(what), "sx_slock(\"%s\")", sx->lock_object.lo_name);
 	ksleep_check(what);
 	hl_giant_lock();
 	v = sx->sx_lock;

@@ -237,7 +237,7 @@ kfault_should_fail_at(const char *site, const void *caller)
 		sym[0] = '\0';
 		if (caller != NULL)
 			hl_symbolize((unsigned long)caller, sym, sizeof(sym));
-		ksnprintf(msg, sizeof(msg),
+		snprintf(msg, sizeof(msg),
 		    "fault injected: fallible allocation #%ld (%s) fails%s%s",
 		    kfault_count, site, sym[0] ? ", called from " : "", sym);
 		hl_console(LOG_DEBUG, msg);
@@ -279,7 +279,7 @@ kfault_should_fail_from(const char *site, const void *caller)
 		char msg[256], sym[128];
 
 		hl_symbolize((unsigned long)caller, sym, sizeof(sym));
-		ksnprintf(msg, sizeof(msg), "fault injected: %s fails (fault-next), "
+		snprintf(msg, sizeof(msg), "fault injected: %s fails (fault-next), "
 		    "called from %s", site, sym);
 		hl_console(LOG_DEBUG, msg);
 		return (1);

@@ -351,7 +351,7 @@ devctl_notify(const char *system, const char *subsystem, const char *type,
 
 	if (system == NULL || subsystem == NULL || type == NULL)
 		return;
-	n = ksnprintf(buf, sizeof(buf), "!system=%s subsystem=%s type=%s%s%s", system,
+	n = snprintf(buf, sizeof(buf), "!system=%s subsystem=%s type=%s%s%s", system,
 	    subsystem, type, data ? " " : "", data ? data : "");
 	if (n >= (int)sizeof(buf))
 		return;

@@ -79,6 +79,7 @@ int	kif_vmove(struct ifnet *ifp, struct vnet *to);
 void	kif_vnet_return(struct vnet *vnet);
 struct ifnet *kifnet_byindex_any(u_int idx);
 int	kif_mcast_refs(struct ifnet *ifp, const struct sockaddr *sa);
+void	kif_release_multi(struct ifmultiaddr *ifma);
 void	if_purgemaddrs(struct ifnet *ifp);
 int	kif_dead_output(struct ifnet *, struct mbuf *, const struct sockaddr *,
 	    struct route *);

@@ -218,18 +218,6 @@ kvsnprintf(char *buf, size_t len, const char *fmt, va_list ap)
 	return ((int)b.pos);
 }
 
-int
-ksnprintf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = kvsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	return (n);
-}
-
 /*
  * The console: printf(9) output accumulates until a newline, as the kernel's message
  * buffer shows it; each complete line goes to the host with its log level.

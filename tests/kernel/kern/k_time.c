@@ -254,7 +254,7 @@ softclock_main(void *arg)
 		fn(carg);
 		kcheck_mark_end(&st);
 		ksymbolize((const void *)fn, sym, sizeof(sym));
-		ksnprintf(where, sizeof(where), "callout handler %s", sym);
+		snprintf(where, sizeof(where), "callout handler %s", sym);
 		kcheck_restore_check(&st, where);
 		ht->td.td_no_sleeping--;
 		ht->in_callout = 0;
@@ -313,7 +313,7 @@ pause_sbt(const char *wmesg, sbintime_t sbt, sbintime_t pr, int flags)
 	sbintime_t deadline;
 	char what[64];
 
-	ksnprintf(what, sizeof(what), "pause(\"%s\")", wmesg);
+	snprintf(what, sizeof(what), "pause(\"%s\")", wmesg);
 	ksleep_check(what);
 	deadline = (flags & C_ABSOLUTE) ? sbt : ksbinuptime() + sbt;
 	if (deadline <= 0)
@@ -428,7 +428,7 @@ taskqueue_main(void *arg)
 		t->ta_func(t->ta_context, pending);
 		kcheck_mark_end(&st);
 		ksymbolize((const void *)t->ta_func, sym, sizeof(sym));
-		ksnprintf(where, sizeof(where), "task %s", sym);
+		snprintf(where, sizeof(where), "task %s", sym);
 		kcheck_restore_check(&st, where);
 		ht->running_task = NULL;
 

@@ -236,7 +236,6 @@ int	kvnet_index(struct vnet *vnet);
 
 /* ---- formatting (k_printf.c) ---- */
 int	kvsnprintf(char *buf, size_t len, const char *fmt, va_list ap);
-int	ksnprintf(char *buf, size_t len, const char *fmt, ...) __printflike(3, 4);
 
 /* ---- user memory (k_user.c) ---- */
 void	kuser_boot(void);

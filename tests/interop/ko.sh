@@ -24,7 +24,7 @@ ko_run() {
 }
 
 # ko_state LOG VHID: the vhid's last state transition in a harness log.
-ko_state() { grep -aE "log: carp: $2@em0: [A-Z]+ -> " "$1" 2>/dev/null | tail -1 | sed -E 's/.* -> ([A-Z]+) .*/\1/'; }
+ko_state() { it_last_state "$1" "log: carp: $2@em0: "; }
 ko_is() { [[ "$(ko_state "$1" "$2")" == "$3" ]]; }
 ko_wait() { it_wait "$4" ko_is "$1" "$2" "$3"; }
 
@@ -49,12 +49,6 @@ wire-attach lan eth0
 kldload carp
 ifconfig em0 inet 10.99.0.$1/24
 EOF
-}
-
-# takeover_ms CAP OLD NEW: ms from OLD's last CARP advert to NEW's first after it.
-takeover_ms() {
-    tshark -r "$1" -d ip.proto==112,carp -Y carp -T fields -e frame.time_epoch -e ip.src 2>/dev/null |
-        awk -v o="$2" -v n="$3" '$2==o{last=$1} $2==n && last && !done {printf "%.3f", ($1-last)*1000; done=1}'
 }
 
 # ---------------------------------------------------------------- carp.ko vs ucarp
@@ -85,7 +79,7 @@ EOF
     sleep 1.5
     ko_finish "$k" "$T/ko.log" || fail "harness run failed" || return 1
     it_capture_stop
-    local lat; lat=$(takeover_ms "$T/cap.pcap" 10.99.0.1 10.99.0.2)
+    local lat; lat=$(it_takeover_ms "$T/cap.pcap" 10.99.0.1 10.99.0.2)
     echo "carp.ko took over ${lat} ms after ucarp's last advert (nominal 3390.625)"
     awk -v l="$lat" 'BEGIN { exit !(l >= 3390.6 && l <= 3440) }' || fail "takeover at $lat ms" || return 1
     check_adverts "$T/cap.pcap" 10.99.0.2 --pass $PASS --addr 10.99.0.100 --vhid 42
@@ -249,7 +243,7 @@ EOF
     echo "after the cable cut carpd is MASTER; the client still reaches it at the same MAC"
     ko_finish "$k" "$T/ko.log" || fail "harness run failed" || return 1
     it_capture_stop
-    local lat; lat=$(takeover_ms "$T/cap.pcap" 10.99.0.1 10.99.0.2)
+    local lat; lat=$(it_takeover_ms "$T/cap.pcap" 10.99.0.1 10.99.0.2)
     echo "carpd took over ${lat} ms after carp.ko's last advert"
     check_adverts "$T/cap.pcap" 10.99.0.1 --pass $PASS --addr 10.99.0.200 --vhid 1
 }

@@ -177,6 +177,17 @@ it_wait_log() { it_wait "$3" grep -sqE -- "$2" "$1"; }
 # it_count_log LOG REGEX: number of matching lines.
 it_count_log() { grep -cE -- "$2" "$1" 2>/dev/null || true; }
 
+# it_last_state LOG PREFIX: the new state of LOG's last state-transition line, the lines
+# "PREFIX<OLD> -> <NEW> ..." (PREFIX a grep -E pattern naming the log's vhid and interface).
+it_last_state() { grep -aE "$2[A-Z]+ -> " "$1" 2>/dev/null | tail -1 | sed -E 's/.* -> ([A-Z]+) .*/\1/'; }
+
+# it_takeover_ms CAP OLD NEW: milliseconds from OLD's last CARP advertisement in CAP to
+# NEW's first one after it (the takeover as the wire shows it).
+it_takeover_ms() {
+    tshark -r "$1" -d ip.proto==112,carp -Y carp -T fields -e frame.time_epoch -e ip.src 2>/dev/null |
+        awk -v o="$2" -v n="$3" '$2==o{last=$1} $2==n && last && !done {printf "%.3f", ($1-last)*1000; done=1}'
+}
+
 # it_has_addr NODE ADDR: ADDR is configured on NODE's eth0.
 it_has_addr() { it_exec "$1" ip -o addr show dev eth0 | grep -qF " $2/"; }
 

@@ -23,7 +23,7 @@ PASS=s3cretpw
 
 # ---------------------------------------------------------------- helpers
 # state LOG VHID: the vhid's current state according to carpd's log (last transition).
-state() { grep -aE "^carp: $2@eth0: [A-Z]+ -> " "$1" 2>/dev/null | tail -1 | sed -E 's/.* -> ([A-Z]+) .*/\1/'; }
+state() { it_last_state "$1" "^carp: $2@eth0: "; }
 is_state() { [[ "$(state "$1" "$2")" == "$3" ]]; }
 wait_state() { it_wait "$4" is_state "$1" "$2" "$3"; }
 
@@ -126,9 +126,7 @@ test_ucarp_stops_we_take_over() {
     grep -q 'BACKUP -> MASTER (master timed out)' "$T/carpd.log" || fail "not by master-down timeout" || return 1
     sleep 1.5
     it_capture_stop
-    local lat
-    lat=$(tshark -r "$T/cap.pcap" -d ip.proto==112,carp -Y carp -T fields -e frame.time_epoch -e ip.src 2>/dev/null |
-        awk '$2=="10.99.0.1"{last=$1} $2=="10.99.0.2" && last && !done {printf "%.3f", ($1-last)*1000; done=1}')
+    local lat; lat=$(it_takeover_ms "$T/cap.pcap" 10.99.0.1 10.99.0.2)
     echo "takeover ${lat} ms after ucarp's last advert (nominal 3390.625)"
     awk -v l="$lat" 'BEGIN { exit !(l >= 3390.6 && l <= 3420) }' || fail "takeover at $lat ms, expected 3390.6..3420" || return 1
     check_adverts "$T/cap.pcap" 10.99.0.2 --pass $PASS --addr 10.99.0.100 --vhid 42

@@ -313,7 +313,9 @@ host-test:
 artifact-test: $(KO)
 	$(say) CHECK "build/carp.ko (tests/artifact/check_ko.py)"
 	$(Q)$(CHECK_ENV) $(CHECK_KO) $(KO)
-	$(Q)$(PYTHON) $(ROOT)/tests/artifact/check_unsafe.py $(ROOT)/kmod/src
+	$(Q)$(PYTHON) $(ROOT)/tests/artifact/check_unsafe.py $(ROOT)/kmod
+	$(say) CHECK "crate layers and file cycles (tests/artifact/check_layers.py)"
+	$(Q)$(PYTHON) $(ROOT)/tests/artifact/check_layers.py $(ROOT)/kmod
 	$(say) CHECK "drop-in symbols (tests/artifact/check_dropin.py)"
 	$(Q)$(CHECK_ENV) $(PYTHON) $(ROOT)/tests/artifact/check_dropin.py --self-test $(KO)
 	$(say) CHECK "negative cases (tests/artifact/test_negative.py)"

@@ -4,7 +4,7 @@
  * carp.ko C shim, part 2: the kernel's CARP hooks with their exact prototypes, protocol and
  * netlink registration, and tiny wrappers over kernel macros, static inline functions and
  * structure fields (locks, callouts, epoch, VNET, mbufs, ifnet/ifaddr, multicast, routes).
- * No policy lives here: every decision is taken in Rust (kmod/src, carp-proto). See
+ * No policy lives here: every decision is taken in Rust (kmod/logic, carp-proto). See
  * carp_shim.h for the contract.
  */
 #include "opt_inet.h"

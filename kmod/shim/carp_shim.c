@@ -3,7 +3,7 @@
  *
  * carp.ko C shim: module declaration, sysctl tree and per-VNET variables, i.e. the parts
  * of the kernel interface that only exist as C macros. All protocol logic is in Rust
- * (kmod/src and the carp-proto crate); every function here is a few lines of plumbing.
+ * (kmod/logic and the carp-proto crate); every function here is a few lines of plumbing.
  * See carp_shim.h for the contract between the two halves.
  *
  * Compiled with the kernel's flags (the top-level Makefile's KERNEL_CFLAGS, the same string

@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * carp.ko's C shim: the C half of the boundary between the FreeBSD kernel and the Rust
- * module (kmod/src). It has two kinds of declarations:
+ * module (kmod/kpi, kmod/logic). It has two kinds of declarations:
  *
  *  1. carp_shim_*  C helpers, implemented in the kmod/shim C files, called from Rust. They exist
  *                  only for kernel interfaces Rust cannot reach through bindgen: macros
@@ -10,7 +10,7 @@
  *                  CURVNET_SET...), static inline functions (m_gethdr, m_tag_get...) and
  *                  fields of structures whose layout may drift (ifnet, ifaddr, mbuf).
  *                  Keep each one tiny and free of policy.
- *  2. carp_rs_*    implemented in Rust (kmod/src/kpi/entry.rs, #[no_mangle]), called from
+ *  2. carp_rs_*    implemented in Rust (defined by carp_kpi::export_carp!, kmod/kpi/src/entry.rs), called from
  *                  the shim. Each is declared through a function typedef; the Rust side
  *                  checks its definition against the bindgen-generated typedef at compile
  *                  time, so the two halves cannot disagree on a signature.
@@ -262,7 +262,7 @@ int	carp_shim_if_has_plain_in4(struct ifnet *ifp, const uint8_t *addr);
 void	carp_shim_devctl(const char *subsystem, const char *type);
 uint32_t carp_shim_arc4random(void);
 
-/* ---- 2. Rust entry points called from the shim (kmod/src/kpi/entry.rs) ---- */
+/* ---- 2. Rust entry points called from the shim (kmod/kpi/src/entry.rs) ---- */
 
 /* MOD_LOAD. Nonzero refuses the load; everything set up so far must be undone. */
 typedef int carp_rs_load_t(void);

@@ -11,7 +11,7 @@
 The probe is a staticlib that calls every public entry point of carp-proto with values from
 its exported functions' arguments, built for the kernel target like carp.ko's Rust part and
 linked `ld -r` (with every `probe_*` export kept) into one object. Its panic handler calls
-the never-defined carp_rust_panic_path_reachable, exactly like kmod/src/kpi/panic.rs: the
+the never-defined carp_rust_panic_path_reachable, exactly like kmod/kpi/src/panic.rs: the
 symbol remains in the object iff some panic path of the core survived LTO.
 
 Checks (check_ko.py's own implementations where they apply):

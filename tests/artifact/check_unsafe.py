@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Source rule for the kernel crate (clippy cannot run for the kernel target here):
 
-- `unsafe` appears only under kmod/src/kpi/ (the compiler enforces this too, through
-  `#![deny(unsafe_code)]` in kmod/src/lib.rs; this check keeps the rule visible);
+- `unsafe` appears only in the KPI crate, kmod/kpi/ (the compiler enforces this too:
+  carp-logic is `#![forbid(unsafe_code)]`, and the staticlib kmod/src only expands
+  carp-kpi's entry-point macro; this check keeps the rule visible);
 - every `unsafe { ... }` block and `unsafe impl` is preceded by a `// SAFETY:` comment
   (on the same line or in the comment lines right above it);
 - every `unsafe fn` has a `# Safety` section in its doc comment.
 
-    check_unsafe.py kmod/src
+    check_unsafe.py kmod        (kmod/kpi/src, kmod/logic/src, kmod/src)
 """
 
 import os
@@ -34,7 +35,7 @@ def check_file(path, kpi_dir):
             continue
         where = f"{path}:{i + 1}"
         if not in_kpi and re.search(r"\bunsafe\b", code):
-            problems.append(f"{where}: `unsafe` outside kmod/src/kpi/")
+            problems.append(f"{where}: `unsafe` outside kmod/kpi/")
         if UNSAFE_BLOCK.search(code):
             # Look upwards through comment lines and the statement's previous lines.
             ok = "SAFETY:" in raw
@@ -64,17 +65,18 @@ def check_file(path, kpi_dir):
 
 
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else "kmod/src"
-    kpi = os.path.join(root, "kpi")
+    root = sys.argv[1] if len(sys.argv) > 1 else "kmod"
+    kpi = os.path.join(root, "kpi", "src")
     problems, nfiles = [], 0
-    for d, _, files in os.walk(root):
-        for name in sorted(files):
-            if name.endswith(".rs"):
-                nfiles += 1
-                problems += check_file(os.path.join(d, name), kpi)
+    for sub in ("kpi/src", "logic/src", "src"):
+        for d, _, files in os.walk(os.path.join(root, sub)):
+            for name in sorted(files):
+                if name.endswith(".rs"):
+                    nfiles += 1
+                    problems += check_file(os.path.join(d, name), kpi)
     for p in problems:
         print(p)
-    print(f"unsafe rules: {nfiles} files under {root}, "
+    print(f"unsafe rules: {nfiles} files of the kernel crates under {root}, "
           f"{'ok' if not problems else f'{len(problems)} problem(s)'}")
     return 1 if problems else 0
 

@@ -229,7 +229,7 @@ def main():
             for name in files:
                 found += check_unsafe.check_file(os.path.join(d, name), os.path.join(src, "kpi"))
         kinds = sorted(p.split(": ", 1)[1] for p in found)
-        want = sorted(["`unsafe` outside kmod/src/kpi/",
+        want = sorted(["`unsafe` outside kmod/kpi/",
                        "unsafe block/impl without a `// SAFETY:` comment",
                        "unsafe block/impl without a `// SAFETY:` comment",
                        "unsafe fn without a `# Safety` doc section"])
@@ -239,6 +239,34 @@ def main():
               f"crate: {len(found)} problems found" + ("" if ok else f": {found}"))
         if not ok:
             failures.append("check_unsafe.py")
+
+        # The layering rule (check_layers.py) on a crafted tree: a cycle between two files
+        # of the KPI crate, and the KPI crate naming the logic crate above it.
+        import check_layers
+        lay = t("layers")
+        for sub in ("kpi/src", "logic/src", "src"):
+            os.makedirs(os.path.join(lay, sub))
+        with open(os.path.join(lay, "kpi/src/lib.rs"), "w") as f:
+            f.write("pub mod a;\npub mod b;\n")
+        with open(os.path.join(lay, "kpi/src/a.rs"), "w") as f:
+            f.write("use crate::b::B;\npub struct A;\n")
+        with open(os.path.join(lay, "kpi/src/b.rs"), "w") as f:
+            f.write("use crate::a::A;\npub fn b() { carp_logic::go(); }\npub struct B;\n")
+        with open(os.path.join(lay, "logic/src/lib.rs"), "w") as f:
+            f.write("pub fn go() {}\n")
+        with open(os.path.join(lay, "src/lib.rs"), "w") as f:
+            f.write("")
+        import contextlib, io
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            rc = check_layers.main([lay])
+        out = buf.getvalue()
+        ok = rc == 1 and "CYCLE: a <-> b" in out and "names carp_logic" in out
+        ncases += 1
+        print(f"  [{'ok  ' if ok else 'FAIL'}] layering rule (check_layers.py) on a crafted tree: "
+              f"{'cycle and upward use found' if ok else out}")
+        if not ok:
+            failures.append("check_layers.py")
 
         never = [c for c in ALL if c not in caught]
         if never:

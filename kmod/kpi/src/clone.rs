@@ -1,5 +1,6 @@
-//! Issue 5 (legacy `carpN`): the interface cloner "carp" (kmod/shim/carp_clone.c) and the
-//! entry points its callbacks call. The policy lives in [`crate::legacy`].
+//! The interface cloner "carp" (kmod/shim/carp_clone.c) and what the classic model needs
+//! of interfaces and addresses: address lists, the `carpN` link-level address and parent,
+//! the ioctl kinds its `if_ioctl` forwards, the ARP hook's answer.
 //!
 //! The cloner and the ARP hook are one RAII registration per VNET ([`PerVnet`]):
 //! dropping it destroys every remaining `carpN` (FreeBSD's `if_clone_detach` calls the
@@ -7,17 +8,16 @@
 //! return.
 
 use alloc::vec::Vec;
-use core::ffi::{c_int, c_void};
+use core::ffi::c_int;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use carp_proto::parent::Candidate;
 use carp_proto::{Errno, Family, LinkState};
 use sys_bindings as sys;
 
-use super::errno;
-use super::ifnet::{IfaRef, Ifaddr, Ifnet};
-use super::net::{errno as errno_of, InFlight};
-use crate::legacy;
+
+use crate::ifnet::{IfaRef, Ifaddr, Ifnet};
+use crate::net::errno as errno_of;
 
 /// The cloner "carp" and the ARP pfil hook, in every VNET present and future (a VNET
 /// constructor/destructor pair registered with the kernel). Dropping it runs the
@@ -47,46 +47,16 @@ impl Drop for PerVnet {
     }
 }
 
-/// A packet leaving through a bound `carpN` (network epoch): the vhid to tag it with for
-/// a virtual-MAC source, or 0.
-#[no_mangle]
-pub extern "C" fn carp_rs_clone_output_vhid(carp: *mut sys::ifnet, parent: *mut sys::ifnet) -> c_int {
-    // SAFETY: the output path runs inside the network epoch, in which both interfaces
-    // stay allocated (the parent was published by set_clone_parent and ifnets are freed
-    // only after an epoch).
-    let (Some(carp), Some(parent)) = (unsafe { Ifnet::from_raw(carp) }, unsafe { Ifnet::from_raw(parent) }) else {
-        return 0;
-    };
-    c_int::from(legacy::output_vhid(carp, parent))
+/// What the ARP hook does with one request (see [`crate::entry::Carp::arp_input`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArpAnswer {
+    /// Length of the reply frame written, 0 for none.
+    pub reply_len: usize,
+    /// The request is for a CARP-run `carpN` address that is also a plain address of the
+    /// parent: the stack must not see it (it would answer with the parent's own MAC, even
+    /// on a BACKUP host), so the hook consumes it.
+    pub consume: bool,
 }
-const _: sys::carp_rs_clone_output_vhid_t = Some(carp_rs_clone_output_vhid);
-
-/// An ARP frame on a parent with a container (network epoch, curvnet set): the length
-/// of the reply written to `reply` (0 for none); `*consume` set to 1 when the stack must
-/// not see the request (see [`legacy::ArpAnswer`]).
-#[no_mangle]
-pub extern "C" fn carp_rs_arp_input(ifp: *mut sys::ifnet, frame: *const u8, reply: *mut u8, consume: *mut c_int) -> c_int {
-    if frame.is_null() || reply.is_null() || consume.is_null() {
-        return 0;
-    }
-    // SAFETY: the pfil hook runs inside the network epoch with the receiving interface
-    // alive for the call.
-    let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return 0 };
-    // SAFETY: the shim passes CARP_ARP_FRAME_LEN readable bytes.
-    let f = unsafe { frame.cast::<[u8; sys::CARP_ARP_FRAME_LEN as usize]>().read_unaligned() };
-    let mut out = [0u8; sys::CARP_ARP_REPLY_LEN as usize];
-    let a = legacy::arp_input(ifp, &f, &mut out);
-    // SAFETY: the shim passes a writable int (checked non-null above).
-    unsafe { consume.write(c_int::from(a.consume)) };
-    let n = a.reply_len;
-    if n == 0 || n > out.len() {
-        return 0;
-    }
-    // SAFETY: the shim gives CARP_ARP_REPLY_LEN writable bytes; `out` has that length.
-    unsafe { reply.cast::<[u8; sys::CARP_ARP_REPLY_LEN as usize]>().write_unaligned(out) };
-    c_int::try_from(n).unwrap_or(0)
-}
-const _: sys::carp_rs_arp_input_t = Some(carp_rs_arp_input);
 
 impl Ifnet<'_> {
     /// This interface's IPv4 and IPv6 addresses, each a counted reference. Sleepable
@@ -111,7 +81,7 @@ impl Ifnet<'_> {
             // it is owned from here on (released when the IfaRef drops).
             if let Some(r) = unsafe { IfaRef::from_counted(*p) } {
                 // Cannot fail: `out` has room for every entry (reserved above).
-                let _ = crate::util::push(&mut out, r);
+                let _ = crate::vec::push(&mut out, r);
             }
         }
         Ok(out)
@@ -252,7 +222,7 @@ pub fn addresses(family: Family) -> Result<Vec<Candidate<u32>>, Errno> {
             if_flags: r.flags,
             on_carp: r.is_clone != 0,
         };
-        if crate::util::push(&mut out, c).is_err() {
+        if crate::vec::push(&mut out, c).is_err() {
             return Err(Errno::ENOMEM);
         }
     }
@@ -274,7 +244,7 @@ pub enum CloneIoctl {
     Other,
 }
 
-fn ioctl_kind(kind: c_int) -> CloneIoctl {
+pub(crate) fn ioctl_kind(kind: c_int) -> CloneIoctl {
     match u32::try_from(kind) {
         Ok(sys::CARP_CLONE_IOC_SETFLAGS) => CloneIoctl::SetFlags,
         Ok(sys::CARP_CLONE_IOC_SETADDR) => CloneIoctl::SetAddr,
@@ -283,46 +253,3 @@ fn ioctl_kind(kind: c_int) -> CloneIoctl {
         _ => CloneIoctl::Other,
     }
 }
-
-/// The cloner created `ifp` (attached, named carpN).
-#[no_mangle]
-pub extern "C" fn carp_rs_clone_create(ifp: *mut sys::ifnet) -> c_int {
-    // Refused once unload has begun (the cloner is going away).
-    let Some(_in) = InFlight::enter_config() else { return Errno::EBUSY.as_i32() };
-    // SAFETY: the create callback passes the interface it just attached; it stays alive
-    // for the call (and until the destroy callback).
-    let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return Errno::EINVAL.as_i32() };
-    errno::to_c(legacy::clone_created(ifp))
-}
-const _: sys::carp_rs_clone_create_t = Some(carp_rs_clone_create);
-
-/// The cloner is destroying `ifp` (still attached).
-#[no_mangle]
-pub extern "C" fn carp_rs_clone_destroy(ifp: *mut sys::ifnet) {
-    let _in = InFlight::enter();
-    // SAFETY: the destroy callback passes the live interface before detaching it.
-    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
-        legacy::clone_destroyed(ifp);
-    }
-}
-const _: sys::carp_rs_clone_destroy_t = Some(carp_rs_clone_destroy);
-
-/// A `carpN`'s `if_ioctl`. `data` is read only for SIOCSIFADDR (the ifaddr being added).
-#[no_mangle]
-pub extern "C" fn carp_rs_clone_ioctl(ifp: *mut sys::ifnet, kind: c_int, data: *mut c_void) -> c_int {
-    // Like the other configuration hooks, refused once unload has begun (binding an
-    // address may create a container).
-    let Some(_in) = InFlight::enter_config() else { return Errno::EBUSY.as_i32() };
-    // SAFETY: if_ioctl is called with a live interface for the duration of the call.
-    let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return Errno::EINVAL.as_i32() };
-    let kind = ioctl_kind(kind);
-    let ifa = if kind == CloneIoctl::SetAddr {
-        // SAFETY: for SIOCSIFADDR, in_aifaddr_ioctl/in6_ifinit pass the struct ifaddr being
-        // added (linked on this interface, referenced by the caller) as `data`.
-        unsafe { Ifaddr::from_raw(data.cast()) }
-    } else {
-        None
-    };
-    errno::to_c(legacy::clone_ioctl(ifp, kind, ifa))
-}
-const _: sys::carp_rs_clone_ioctl_t = Some(carp_rs_clone_ioctl);

@@ -7,8 +7,8 @@ use core::ptr::NonNull;
 use carp_proto::Errno;
 use sys_bindings as sys;
 
-use super::ifnet::Ifnet;
-use super::net::errno;
+use crate::ifnet::Ifnet;
+use crate::net::errno;
 
 /// A received packet (owned): freed when dropped.
 pub struct Mbuf {

@@ -7,12 +7,13 @@ use carp_proto::input;
 use carp_proto::table::{Iamatch6, Table};
 use carp_proto::{CarpStats, Stat};
 
-use crate::cif;
-use crate::kpi::ifnet::{Ifaddr, Ifnet};
-use crate::kpi::log;
-use crate::kpi::net::{self, Epoch};
-use crate::kpi::req::Mbuf;
-use crate::module;
+use crate::cif::{self, CifData};
+use carp_kpi::container::Contained;
+use carp_kpi::ifnet::{Ifaddr, Ifnet};
+use carp_kpi::log;
+use carp_kpi::net::{self, Epoch};
+use carp_kpi::req::Mbuf;
+use crate::state;
 
 /// Packets up to this size are copied to the stack (CARP adverts are 56/76 bytes; VRRPv3
 /// up to 121 IPv4 or 29 IPv6 addresses); longer ones to the heap.
@@ -40,7 +41,7 @@ pub fn input(m: Mbuf, v6: bool, off: usize, e: &Epoch) {
         b
     } else {
         // Rare (VRRPv3 with many addresses): a heap copy, M_NOWAIT.
-        let Ok(v) = crate::kpi::alloc::zeroed_bytes(n) else {
+        let Ok(v) = carp_kpi::malloc::zeroed_bytes(n) else {
             header_drop();
             return;
         };
@@ -53,7 +54,7 @@ pub fn input(m: Mbuf, v6: bool, off: usize, e: &Epoch) {
     }
     let bytes: &[u8] = bytes;
     let Some(ifp) = m.rcvif() else { return };
-    let sys = module::sysctls();
+    let sys = state::sysctls();
     let ifname = ifp.name();
     let report = |out: &input::Outcome| {
         let mut stats = CarpStats::default();
@@ -65,7 +66,7 @@ pub fn input(m: Mbuf, v6: bool, off: usize, e: &Epoch) {
             }
         }
     };
-    match ifp.cif() {
+    match ifp.container::<CifData>() {
         None => {
             let out = if v6 {
                 input::input_ipv6_at::<Table>(sys.allow, None, bytes, off)
@@ -95,9 +96,9 @@ pub fn input(m: Mbuf, v6: bool, off: usize, e: &Epoch) {
 fn with_ifa<R>(ifa: &Ifaddr<'_>, f: impl FnOnce(&Table, u8) -> R) -> Option<R> {
     // Issue 5: an address of a legacy carpN is bound to its parent's container, found
     // through ifa_carp (ifa_ifp is the carpN, which has no container).
-    let cif = match ifa.ifp()?.cif() {
+    let cif = match ifa.ifp()?.container::<CifData>() {
         Some(c) => c,
-        None => ifa.carp_cif()?,
+        None => ifa.container::<CifData>()?,
     };
     let g = cif.inner.lock();
     let vhid = g.vhid_of_ifa(ifa)?;
@@ -121,13 +122,13 @@ pub fn iamatch(ifa: Ifaddr<'_>) -> i32 {
 
 /// carp_forus: is `dhost` the virtual MAC of a MASTER vhid of `ifp` (container lock only).
 pub fn forus(ifp: Ifnet<'_>, dhost: &[u8; 6]) -> bool {
-    let Some(cif) = ifp.cif() else { return false };
+    let Some(cif) = ifp.container::<CifData>() else { return false };
     cif.inner.lock().table.forus(dhost)
 }
 
 /// carp_iamatch6: 0 not CARP, -1 CARP but not MASTER, vhid when MASTER.
 pub fn iamatch6(ifp: Ifnet<'_>, addr: Ipv6Addr) -> i32 {
-    let Some(cif) = ifp.cif() else { return 0 };
+    let Some(cif) = ifp.container::<CifData>() else { return 0 };
     match cif.inner.lock().table.iamatch6(&addr) {
         Iamatch6::NotCarp => 0,
         Iamatch6::Backup => -1,
@@ -140,7 +141,7 @@ pub fn iamatch6(ifp: Ifnet<'_>, addr: Ipv6Addr) -> i32 {
 /// carries the virtual MAC as Ethernet source and target link-layer address, unicast peer
 /// or not. (The shim still understands 0x100 = "keep the interface source"; unused.)
 pub fn macmatch6(ifp: Ifnet<'_>, addr: Ipv6Addr) -> i32 {
-    let Some(cif) = ifp.cif() else { return 0 };
+    let Some(cif) = ifp.container::<CifData>() else { return 0 };
     let g = cif.inner.lock();
     let Some((v, _)) = g.table.macmatch6(&addr) else { return 0 };
     i32::from(v)
@@ -148,10 +149,10 @@ pub fn macmatch6(ifp: Ifnet<'_>, addr: Ipv6Addr) -> i32 {
 
 /// carp_linkstate: the parent's IFF_UP or link state may have changed.
 pub fn linkstate(ifp: Ifnet<'_>, e: &Epoch) {
-    let Some(c) = ifp.cif() else { return };
+    let Some(c) = ifp.container::<CifData>() else { return };
     let (up, link) = (ifp.is_up(), ifp.link_up());
     net::with_vnet(ifp.vnet(), || {
-        let sys = module::sysctls();
+        let sys = state::sysctls();
         cif::run(c, ifp, e, &sys, |inner, now| {
             if inner.iff_up != up || inner.link_up != link {
                 inner.iff_up = up;
@@ -162,6 +163,16 @@ pub fn linkstate(ifp: Ifnet<'_>, e: &Epoch) {
     });
 }
 
+impl Contained for CifData {
+    fn init_in_place(&self) {
+        self.inner.init(c"carp_if");
+    }
+
+    fn expire(c: &cif::Cif, e: &Epoch) {
+        callout(c, e);
+    }
+}
+
 /// The container's callout fired.
 pub fn callout(c: &cif::Cif, e: &Epoch) {
     let ifp = c.ifp();
@@ -169,7 +180,7 @@ pub fn callout(c: &cif::Cif, e: &Epoch) {
         return;
     }
     net::with_vnet(c.vnet, || {
-        let sys = module::sysctls();
+        let sys = state::sysctls();
         cif::run(c, ifp, e, &sys, |inner, now| {
             // The armed deadline has fired (or this is an early call): arm again below.
             inner.armed = None;

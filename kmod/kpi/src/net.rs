@@ -89,7 +89,7 @@ impl<T> Drop for EpochBox<T> {
         let p = *self.ptr.get_mut();
         if !p.is_null() {
             // Dropping the owner means no reader can reach it any more (containers are
-            // dropped after an epoch wait, kpi::ifnet::CifLink).
+            // dropped after an epoch wait, crate::container::Published).
             // SAFETY: `p` came from Box::into_raw in `set` and is exclusively ours now.
             drop(unsafe { Box::from_raw(p) });
         }

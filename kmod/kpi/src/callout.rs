@@ -7,9 +7,10 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use carp_proto::Instant;
 use sys_bindings as sys;
 
-/// One callout. Its handler is `carp_rs_callout(arg)` (kpi::entry), whose `arg` is the
-/// object embedding it. Dropping it drains it (callout_drain: may sleep), so the memory is
-/// never freed while the handler may still run.
+/// One callout, owned by a [`crate::container::Container`]: its handler is
+/// `carp_rs_callout(arg)` ([`crate::entry::callout`]), whose `arg` is that container.
+/// Dropping it drains it (callout_drain: may sleep), so the memory is never freed while the
+/// handler may still run.
 pub struct Callout {
     c: UnsafeCell<sys::callout>,
     inited: AtomicBool,
@@ -30,8 +31,8 @@ impl Callout {
         }
     }
 
-    /// callout_init(c, 1) at the callout's final address (see kpi::boxed).
-    pub fn init(&self) {
+    /// callout_init(c, 1) at the callout's final address (inside a container, see crate::container).
+    pub(crate) fn init(&self) {
         if self.inited.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -43,7 +44,7 @@ impl Callout {
     ///
     /// `arg` must stay valid until the callout is drained: callers pass the address of
     /// the object that embeds this callout, whose drop drains it first.
-    pub fn arm_at(&self, at: Instant, arg: *const c_void) {
+    pub(crate) fn arm_at(&self, at: Instant, arg: *const c_void) {
         if !self.inited.load(Ordering::Acquire) {
             return;
         }
@@ -52,7 +53,7 @@ impl Callout {
     }
 
     /// Cancel if pending (does not wait for a running handler).
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         if self.inited.load(Ordering::Acquire) {
             // SAFETY: initialised callout.
             unsafe { sys::carp_shim_callout_stop(self.c.get()) };
@@ -60,7 +61,7 @@ impl Callout {
     }
 
     /// Cancel and wait until no handler runs (sleeps): sleepable context only.
-    pub fn drain(&self) {
+    pub(crate) fn drain(&self) {
         if self.inited.load(Ordering::Acquire) {
             // SAFETY: initialised callout; callers are sleepable (configuration path or
             // unload, documented on the callers).

@@ -1,8 +1,12 @@
 //! Locks: mtx(9) as a data-owning [`Mutex`] with an RAII guard, the module's global sx(9)
 //! configuration lock as [`ConfigGuard`] + [`ConfigCell`], and the global list mutex.
 //!
-//! A `Mutex` embeds its `struct mtx`, which must not move once initialised: it only exists
-//! inside a heap allocation made by [`crate::kpi::boxed`] and is initialised there, in place.
+//! A `Mutex` embeds its `struct mtx`, initialised (mtx_init) once it has its final address:
+//! a container's locks in [`crate::container::Contained::init_in_place`], right after the
+//! container is boxed; `lock` initialises a mutex that was not. Moving one afterwards is
+//! harmless: FreeBSD keeps no pointer to an unlocked mtx (WITNESS points from the lock to
+//! its class, not back; turnstiles are looked up by address only while it is contended),
+//! and a locked one cannot move (its guard borrows it).
 
 use core::cell::UnsafeCell;
 use core::ffi::CStr;
@@ -51,7 +55,7 @@ impl<T> Mutex<T> {
 
     /// Takes the lock (may spin/block briefly; never sleeps).
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        // A mutex is always initialised before it is shared (kpi::boxed); an uninitialised
+        // A mutex is always initialised before it is shared (a container initialises its locks in place); an uninitialised
         // one is initialised now rather than locked in that state.
         if !self.inited.load(Ordering::Acquire) {
             self.init(c"carp");

@@ -28,6 +28,3 @@ pub fn take_at<T>(v: &mut Vec<T>, i: usize) -> Option<T> {
     }
     v.pop()
 }
-
-/// An address for log lines (the core's formatter, without `core::net`'s panic path).
-pub use carp_proto::LogAddr;

@@ -87,15 +87,14 @@ use carp_proto::{
     CARP_GROUP_V4, CARP_GROUP_V6, CARP_KEY_LEN, VRRP_DEFAULT_INTERVAL_CS, VRRP_DEFAULT_PRIORITY,
 };
 
-use carp_proto::vhid::Event;
 
-use crate::cif;
+use crate::cif::{self, CifData};
 use crate::config;
-use crate::kpi::clone::{self, CloneIoctl};
-use crate::kpi::ifnet::{IfRef, IfaRef, Ifaddr, Ifnet};
-use crate::kpi::net;
-use crate::kpi::sync::{ConfigCell, ConfigGuard};
-use crate::module::{self, GLOBAL};
+use carp_kpi::clone::{self, ArpAnswer, CloneIoctl};
+use carp_kpi::ifnet::{IfRef, Ifaddr, Ifnet};
+use carp_kpi::net;
+use carp_kpi::sync::{ConfigCell, ConfigGuard};
+use crate::state::{self, GLOBAL};
 
 /// One `carpN`.
 pub struct CarpN {
@@ -109,7 +108,7 @@ pub struct CarpN {
     /// The parent's memberships in the solicited-node groups of the `carpN`'s bound IPv6
     /// addresses (neighbour solicitations for them arrive on the parent; 9.x joined them
     /// in carp_set_addr6). Kept in step by [`sync_sn6`].
-    pub sn6: Vec<crate::kpi::ifnet::Sn6>,
+    pub sn6: Vec<carp_kpi::ifnet::Sn6>,
 }
 
 /// Every `carpN` of the module.
@@ -156,7 +155,7 @@ pub fn destroy_all() {
             net::pause_ms();
         }
     }
-    crate::kpi::log::info(c"carp: unload: a carp interface could not be destroyed");
+    carp_kpi::log::info(c"carp: unload: a carp interface could not be destroyed");
 }
 
 /// The cloner is destroying `ifp`: unbind its addresses, remove its vhid from the parent,
@@ -291,7 +290,7 @@ fn parent_vhids(g: &mut ConfigGuard, parent: &Ifnet<'_>) -> Result<Vec<u8>, Errn
     let mut out = Vec::new();
     let global = GLOBAL.get(g);
     let Some(p) = global.parent(parent) else { return Ok(out) };
-    let inner = p.link.cif().inner.lock();
+    let inner = p.link.get().inner.lock();
     out.try_reserve_exact(inner.table.len()).map_err(|_| Errno::ENOMEM)?;
     for v in inner.table.iter() {
         if crate::util::push(&mut out, v.vhid()).is_err() {
@@ -305,7 +304,7 @@ fn parent_vhids(g: &mut ConfigGuard, parent: &Ifnet<'_>) -> Result<Vec<u8>, Errn
 fn live_status(g: &mut ConfigGuard, parent: &Ifnet<'_>, vhid: u8) -> Option<VhidStatus> {
     let global = GLOBAL.get(g);
     let p = global.parent(parent)?;
-    let inner = p.link.cif().inner.lock();
+    let inner = p.link.get().inner.lock();
     let mut it = inner.table.status(Some(vhid)).ok()?;
     it.next()
 }
@@ -328,7 +327,7 @@ fn sync_sn6(g: &mut ConfigGuard) {
         };
         let mut want: Vec<core::net::Ipv6Addr> = Vec::new();
         if let Some(p) = parent.as_ref().and_then(|p| GLOBAL.get(g).parent(&p.get())) {
-            let inner = p.link.cif().inner.lock();
+            let inner = p.link.get().inner.lock();
             for (r, _) in inner.ifas.iter() {
                 let a = r.get();
                 if !a.ifp().is_some_and(|x| x.same(&carp.get())) {
@@ -336,7 +335,7 @@ fn sync_sn6(g: &mut ConfigGuard) {
                 }
                 if let Ok(IpAddr::V6(v6)) = a.addr() {
                     if crate::util::push(&mut want, v6).is_err() {
-                        crate::kpi::log::info(c"carp: out of memory listing carp interface addresses");
+                        carp_kpi::log::info(c"carp: out of memory listing carp interface addresses");
                         return;
                     }
                 }
@@ -349,13 +348,13 @@ fn sync_sn6(g: &mut ConfigGuard) {
             if c.sn6.iter().any(|m| m.addr() == a) {
                 continue;
             }
-            match crate::kpi::ifnet::Sn6::join(&p.get(), a) {
+            match carp_kpi::ifnet::Sn6::join(&p.get(), a) {
                 Ok(m) => {
                     if crate::util::push(&mut c.sn6, m).is_err() {
-                        crate::kpi::log::info(c"carp: out of memory joining a solicited-node group");
+                        carp_kpi::log::info(c"carp: out of memory joining a solicited-node group");
                     }
                 }
-                Err(e) => crate::kpi::log::info_fmt(format_args!(
+                Err(e) => carp_kpi::log::info_fmt(format_args!(
                     "carp: {}: error {} joining the solicited-node group of {}",
                     p.get().name().as_str(),
                     e.as_i32(),
@@ -382,7 +381,7 @@ fn set_parent(g: &mut ConfigGuard, ifp: &Ifnet<'_>, parent: Option<IfRef>) {
 /// virtual MAC becomes the frame's source, if this host is its MASTER, else 0 (the
 /// parent's own MAC). Takes only the parent container's lock.
 pub fn output_vhid(carp: Ifnet<'_>, parent: Ifnet<'_>) -> u8 {
-    let Some(cif) = parent.cif() else { return 0 };
+    let Some(cif) = parent.container::<CifData>() else { return 0 };
     let inner = cif.inner.lock();
     let Some(vhid) = inner
         .ifas
@@ -434,8 +433,8 @@ fn renumber(g: &mut ConfigGuard, carp: &Ifnet<'_>, parent: &Ifnet<'_>, old: u8, 
     {
         let global = GLOBAL.get(g);
         let p = global.parent(parent).ok_or(Errno::ENXIO)?;
-        let cif = p.link.cif();
-        let sys = net::with_vnet(cif.vnet, module::sysctls);
+        let cif = p.link.get();
+        let sys = net::with_vnet(cif.vnet, state::sysctls);
         let mut result = Err(Errno::ENOENT);
         net::in_net_epoch(|e| {
             cif::run(cif, p.link.ifp(), e, &sys, |inner, now| {
@@ -467,7 +466,7 @@ fn renumber(g: &mut ConfigGuard, carp: &Ifnet<'_>, parent: &Ifnet<'_>, old: u8, 
 /// still there when they bind.
 pub fn rebind_unbound() {
     let mut g = ConfigGuard::lock();
-    let cur = crate::kpi::vnet::current();
+    let cur = carp_kpi::vnet::current();
     let mut waiting: Vec<IfRef> = Vec::new();
     for c in CLONES.get(&mut g).iter() {
         let i = c.ifp.get();
@@ -648,8 +647,8 @@ fn drop_vhid(g: &mut ConfigGuard, parent: &Ifnet<'_>, vhid: u8) {
     let global = GLOBAL.get(g);
     let Some(idx) = global.parent_index(parent) else { return };
     let Some(p) = global.parents.get(idx) else { return };
-    let cif = p.link.cif();
-    let sys = net::with_vnet(cif.vnet, module::sysctls);
+    let cif = p.link.get();
+    let sys = net::with_vnet(cif.vnet, state::sysctls);
     let mut removed = None;
     net::in_net_epoch(|e| {
         cif::run(cif, p.link.ifp(), e, &sys, |inner, _| {
@@ -690,7 +689,7 @@ fn unbind_all(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
     let mut budget: Option<usize> = None;
     loop {
         let found = GLOBAL.get(g).parent(&parent.get()).and_then(|p| {
-            let inner = p.link.cif().inner.lock();
+            let inner = p.link.get().inner.lock();
             let mut mine = inner.ifas.iter().filter(|(r, _)| r.get().ifp().is_some_and(|i| i.same(carp)));
             let first = mine.next().map(|(r, _)| r.clone_ref());
             let n = usize::from(first.is_some()).saturating_add(mine.count());
@@ -765,21 +764,6 @@ pub fn parent_gone(g: &mut ConfigGuard, parent: &Ifnet<'_>) {
     sync_sn6(g);
 }
 
-/// Called by `cif::collect` under the container's lock for every event of the table: a
-/// state change of a vhid bound to a `carpN` becomes the `carpN`'s link state (MASTER
-/// up, BACKUP down, INIT unknown).
-pub fn event_locked(ifas: &[(IfaRef, u8)], ev: &Event) {
-    let Event::StateChanged(c) = ev else { return };
-    for (r, v) in ifas.iter() {
-        if *v != c.vhid {
-            continue;
-        }
-        if let Some(i) = r.get().ifp().filter(|i| i.is_carp_clone()) {
-            i.clone_link_state(c.new.legacy_link_state());
-            return;
-        }
-    }
-}
 
 /// SIOCSIFFLAGS on a `carpN`: a bound vhid follows IFF_UP.
 fn admin(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
@@ -787,8 +771,8 @@ fn admin(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
     let up = carp.is_up();
     let global = GLOBAL.get(g);
     let Some(p) = global.parent(&parent.get()) else { return };
-    let cif = p.link.cif();
-    let sys = net::with_vnet(cif.vnet, module::sysctls);
+    let cif = p.link.get();
+    let sys = net::with_vnet(cif.vnet, state::sysctls);
     net::in_net_epoch(|e| {
         cif::run(cif, p.link.ifp(), e, &sys, |inner, now| {
             if let Some(v) = inner.table.get_mut(vhid) {
@@ -798,16 +782,6 @@ fn admin(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
     });
 }
 
-/// What the ARP hook does with one request.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ArpAnswer {
-    /// Length of the reply frame written, 0 for none.
-    pub reply_len: usize,
-    /// The request is for a CARP-run `carpN` address that is also a plain address of the
-    /// parent: the stack must not see it (it would answer with the parent's own MAC, even
-    /// on a BACKUP host), so the hook consumes it.
-    pub consume: bool,
-}
 
 /// An ARP frame (Ethernet header + ARP packet) received on `ifp`, a parent with a
 /// container: the reply frame (Ethernet source and ARP sender = the answering vhid's
@@ -828,7 +802,7 @@ pub fn arp_input(ifp: Ifnet<'_>, frame: &[u8; 42], out: &mut [u8; 60]) -> ArpAns
     let Ok((_, req)) = arp::parse_frame(frame) else { return none };
     let target = req.target_protocol_addr;
     let source = req.source_protocol_addr;
-    let Some(cif) = ifp.cif() else { return none };
+    let Some(cif) = ifp.container::<CifData>() else { return none };
     let balance = net::sysctls().arpbalance;
     let mut set = ArpVhidSet::new();
     {

@@ -2,7 +2,7 @@
 
 use sys_bindings as sys;
 
-use super::net::Vnet;
+use crate::net::Vnet;
 
 /// `net.inet.carp.allow` of the current VNET.
 ///

@@ -1,7 +1,7 @@
 //! The per-parent CARP container ("cif", FreeBSD's `struct carp_if`) and the drain loop
 //! that carries out what the protocol core asks for after every input.
 //!
-//! A [`Cif`] hangs off `ifp->if_carp` (published by `kpi::ifnet::CifLink`). Its mutex holds
+//! A [`Cif`] hangs off `ifp->if_carp` (published by `carp_kpi::container::Published`). Its mutex holds
 //! the core's [`Table`] (every vhid of the parent) and the CARP addresses bound to it. The
 //! [`run`] function is the only way the data path and the configuration path change a
 //! table: it takes the lock, applies one input, drains events, packets, route changes and
@@ -12,17 +12,16 @@
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use carp_proto::table::Table;
 use carp_proto::vhid::{Event, RouteOp, SendResult, Transmit};
 use carp_proto::{CarpStats, Family, Instant, Sysctls};
 
-use crate::kpi::callout::Callout;
-use crate::kpi::ifnet::{IfRef, IfaRef, Ifnet, Mcast};
-use crate::kpi::log::{self, TextBuf};
-use crate::kpi::net::{self, Epoch, EpochBox, Vnet};
-use crate::kpi::sync::Mutex;
+use carp_kpi::container::Container;
+use carp_kpi::ifnet::{IfaRef, Ifnet, Mcast};
+use carp_kpi::log::{self, TextBuf};
+use carp_kpi::net::{self, Epoch, EpochBox, Vnet};
+use carp_kpi::sync::Mutex;
 
 /// What the container's mutex protects.
 pub struct Inner {
@@ -74,16 +73,13 @@ impl core::ops::Deref for Bound {
 
 impl Inner {
     /// The vhid `ifa` is bound to here.
-    pub fn vhid_of_ifa(&self, ifa: &crate::kpi::ifnet::Ifaddr<'_>) -> Option<u8> {
+    pub fn vhid_of_ifa(&self, ifa: &carp_kpi::ifnet::Ifaddr<'_>) -> Option<u8> {
         self.ifas.iter().find(|(r, _)| ifa.same(r)).map(|&(_, v)| v)
     }
 }
 
-/// One parent's container.
-pub struct Cif {
-    /// Declared first: dropped (drained) before the table it works on.
-    callout: Callout,
-    dying: AtomicBool,
+/// One parent's container: what [`Cif`] (the published container) holds.
+pub struct CifData {
     /// The table and the bound addresses.
     pub inner: Mutex<Inner>,
     /// IPv4 multicast membership and options (while the parent has IPv4 CARP addresses).
@@ -92,49 +88,21 @@ pub struct Cif {
     pub mcast6: EpochBox<Mcast>,
     /// The parent's VNET (callouts and the send-all task run in it).
     pub vnet: Vnet,
-    ifp: IfRef,
 }
 
-impl Cif {
-    /// A container for `table` on parent `ifp` (initialise it with `init_in_place` once boxed).
-    pub fn new(table: Table, ifp: IfRef, iff_up: bool, link_up: bool) -> Cif {
-        let vnet = ifp.get().vnet();
-        Cif {
-            callout: Callout::new(),
-            dying: AtomicBool::new(false),
+/// A parent's container as published in its `if_carp`: the [`CifData`] with the parent's
+/// reference and the callout (see `carp_kpi::container`).
+pub type Cif = Container<CifData>;
+
+impl CifData {
+    /// A container's data for `table` on a parent in `vnet`.
+    pub fn new(table: Table, vnet: Vnet, iff_up: bool, link_up: bool) -> CifData {
+        CifData {
             inner: Mutex::new(Inner { table, ifas: Bound::default(), iff_up, link_up, armed: None }),
             mcast4: EpochBox::empty(),
             mcast6: EpochBox::empty(),
             vnet,
-            ifp,
         }
-    }
-
-    /// The parent.
-    pub fn ifp(&self) -> Ifnet<'_> {
-        self.ifp.get()
-    }
-
-    /// The parent's counted reference.
-    pub fn ifref(&self) -> &IfRef {
-        &self.ifp
-    }
-
-    /// Initialises the lock and the callout at the container's final (heap) address.
-    pub fn init_in_place(&self) {
-        self.inner.init(c"carp_if");
-        self.callout.init();
-    }
-
-    /// Stops the timer for good (the container is about to be freed; its drop drains).
-    pub fn shutdown(&self) {
-        self.dying.store(true, Ordering::Release);
-        self.callout.drain();
-    }
-
-    /// Whether the container is being freed.
-    pub fn is_dying(&self) -> bool {
-        self.dying.load(Ordering::Acquire)
     }
 
     /// The multicast state of `family`.
@@ -144,18 +112,13 @@ impl Cif {
             Family::Inet6 => &self.mcast6,
         }
     }
+}
 
-    fn arm(&self, at: Option<Instant>) {
-        if self.is_dying() {
-            return;
-        }
-        match at {
-            Some(t) => {
-                let arg: *const Cif = self;
-                self.callout.arm_at(t, arg.cast());
-            }
-            None => self.callout.stop(),
-        }
+/// Arms the container's callout for `at`, or stops it.
+fn arm(cif: &Cif, at: Option<Instant>) {
+    match at {
+        Some(t) => cif.arm_at(t),
+        None => cif.stop_timer(),
     }
 }
 
@@ -233,6 +196,22 @@ pub fn drain_removed(v: &mut carp_proto::vhid::Vhid, sys: &Sysctls) {
     }
 }
 
+/// Called by `cif::collect` under the container's lock for every event of the table: a
+/// state change of a vhid bound to a `carpN` becomes the `carpN`'s link state (MASTER
+/// up, BACKUP down, INIT unknown).
+fn carpn_follows(ifas: &[(IfaRef, u8)], ev: &Event) {
+    let Event::StateChanged(c) = ev else { return };
+    for (r, v) in ifas.iter() {
+        if *v != c.vhid {
+            continue;
+        }
+        if let Some(i) = r.get().ifp().filter(|i| i.is_carp_clone()) {
+            i.clone_link_state(c.new.legacy_link_state());
+            return;
+        }
+    }
+}
+
 /// Collects what the table wants done, until the outbox is full.
 fn collect(inner: &mut Inner, out: &mut Outbox, src4: IpAddr, src6: IpAddr, sys: &Sysctls, ident: u16) {
     let Inner { table, ifas, .. } = inner;
@@ -240,9 +219,9 @@ fn collect(inner: &mut Inner, out: &mut Outbox, src4: IpAddr, src6: IpAddr, sys:
     for v in table.iter_mut() {
         while !out.full() {
             let Some(ev) = v.poll_event() else { break };
-            // Issue 5: a legacy carpN's link state follows its vhid (under this lock, so
-            // it cannot race with the carpN's destruction, which unbinds first).
-            crate::legacy::event_locked(ifas, &ev);
+            // A carpN's link state follows its vhid (under this lock, so it cannot race
+            // with the carpN's destruction, which unbinds first).
+            carpn_follows(ifas, &ev);
             out.push(Item::Event(ev));
         }
         while !out.full() {
@@ -255,7 +234,7 @@ fn collect(inner: &mut Inner, out: &mut Outbox, src4: IpAddr, src6: IpAddr, sys:
                     // IP header + VRRPv3 header and address list.
                     let ip = if r.family == Family::Inet { 20usize } else { 40 };
                     let need = r.repr().buffer_len().saturating_add(ip);
-                    match crate::kpi::alloc::zeroed_bytes(need) {
+                    match carp_kpi::malloc::zeroed_bytes(need) {
                         Ok(mut pkt) => match r.emit(&mut pkt, src, sys.dscp, ident) {
                             Ok(len) => Item::Vrrp { vhid, family: r.family, pkt, len },
                             Err(_) => Item::AdvertNoMem { vhid, family: r.family },
@@ -365,11 +344,11 @@ fn run_in_vnet(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: impl 
                 g = cif.inner.lock();
             }
             (src4, src6) = src.unwrap_or((IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V6(Ipv6Addr::UNSPECIFIED)));
-            ident = if sending { crate::kpi::net::ip_newid() } else { 0 };
+            ident = if sending { carp_kpi::net::ip_newid() } else { 0 };
             collect(&mut g, &mut out, src4, src6, sys, ident);
             let next = g.table.poll_timeout();
             if next != g.armed {
-                cif.arm(next);
+                arm(cif, next);
                 g.armed = next;
             }
         }

@@ -13,8 +13,7 @@ use carp_proto::vhid::IfName;
 use carp_proto::{Errno, Family};
 use sys_bindings as sys;
 
-use super::net::{errno, Vnet};
-use crate::cif::Cif;
+use crate::net::{errno, Vnet};
 
 const AF_INET: i32 = 2;
 const AF_INET6: i32 = 28;
@@ -102,19 +101,6 @@ impl<'a> Ifnet<'a> {
     pub fn vnet(&self) -> Vnet {
         // SAFETY: live interface.
         Vnet::from_raw(unsafe { sys::if_getvnet(self.raw()) })
-    }
-
-    /// The CARP container hanging off `if_carp`, if any.
-    ///
-    /// Valid for `'a`: containers are published by [`CifLink`] and unpublished before a
-    /// network-epoch wait that precedes their release, and every caller runs inside the
-    /// network epoch (kpi::entry wraps the hooks) or holds the configuration lock.
-    pub fn cif(&self) -> Option<&'a Cif> {
-        // SAFETY: live interface; reads one pointer field.
-        let p = unsafe { sys::carp_shim_if_carp(self.raw()) };
-        // SAFETY: if_carp is either null or the address of a Cif owned by a CifLink (this
-        // module is the only writer), alive for `'a` as documented above.
-        unsafe { p.cast::<Cif>().as_ref() }
     }
 
     /// The parent's preferred source address of `family` for advertisements (ifa_preferred
@@ -207,7 +193,7 @@ impl IfRef {
     /// ifnet_byindex_ref(index) in the current VNET.
     /// Looked up inside the network epoch, as ifnet_byindex_ref requires.
     pub fn by_index(index: u32) -> Option<IfRef> {
-        super::net::in_net_epoch(|_| {
+        crate::net::in_net_epoch(|_| {
             // SAFETY: any index is accepted inside the epoch; the result is referenced (or
             // null) and stays valid after the epoch section thanks to that reference.
             NonNull::new(unsafe { sys::ifnet_byindex_ref(index) }).map(|ptr| IfRef { ptr })
@@ -218,50 +204,16 @@ impl IfRef {
     pub fn get(&self) -> Ifnet<'_> {
         Ifnet { ptr: self.ptr, _life: PhantomData }
     }
+
+    pub(crate) fn raw(&self) -> *mut sys::ifnet {
+        self.ptr.as_ptr()
+    }
 }
 
 impl Drop for IfRef {
     fn drop(&mut self) {
         // SAFETY: releases the reference this value holds.
         unsafe { sys::if_rele(self.ptr.as_ptr()) };
-    }
-}
-
-/// Publication of a container in its parent's `if_carp`; unpublished (and the network
-/// epoch waited for) when dropped, before the container itself is freed.
-pub struct CifLink {
-    cif: alloc::boxed::Box<Cif>,
-}
-
-impl CifLink {
-    /// Publishes `cif` on its parent (configuration lock held by the caller).
-    pub fn publish(cif: alloc::boxed::Box<Cif>) -> CifLink {
-        let p: *const Cif = &*cif;
-        // SAFETY: live interface (the container's counted reference); the Box gives the
-        // Cif a stable address until this link is dropped.
-        unsafe { sys::carp_shim_if_set_carp(cif.ifref().ptr.as_ptr(), p.cast_mut().cast()) };
-        CifLink { cif }
-    }
-
-    /// The parent.
-    pub fn ifp(&self) -> Ifnet<'_> {
-        self.cif.ifp()
-    }
-
-    /// The container.
-    pub fn cif(&self) -> &Cif {
-        &self.cif
-    }
-}
-
-impl Drop for CifLink {
-    fn drop(&mut self) {
-        // SAFETY: clears the pointer this link published.
-        unsafe { sys::carp_shim_if_set_carp(self.cif.ifref().ptr.as_ptr(), core::ptr::null_mut()) };
-        // Hooks that read the pointer run inside the network epoch: after this wait none
-        // can still use the container, which is freed right after (its callout drained).
-        super::net::net_epoch_wait();
-        self.cif.shutdown();
     }
 }
 
@@ -297,19 +249,6 @@ impl<'a> Ifaddr<'a> {
         // SAFETY: live ifaddr; 16 writable bytes.
         let af = unsafe { sys::carp_shim_ifa_addr(self.ptr.as_ptr(), buf.as_mut_ptr()) };
         addr_from(af, &buf).ok_or(u8::try_from(af).unwrap_or(0))
-    }
-
-    /// Issue 5: the container `ifa_carp` points to (this module stores it there), for
-    /// addresses of a `carpN`, whose container hangs off the parent, not `ifa_ifp`.
-    /// Valid for `'a` under the same rule as [`Ifnet::cif`]: `ifa_carp` is cleared before
-    /// a container is unpublished, the epoch waited for and the container freed; callers
-    /// run in the network epoch or hold the configuration lock.
-    pub fn carp_cif(&self) -> Option<&'a Cif> {
-        // SAFETY: live ifaddr; reads one pointer field.
-        let p = unsafe { sys::carp_shim_ifa_carp(self.ptr.as_ptr()) };
-        // SAFETY: null or the address of a live Cif (see above; this module is the only
-        // writer of ifa_carp).
-        unsafe { p.cast::<Cif>().as_ref() }
     }
 
     /// Whether `ifa_carp` is set (the address is bound to a vhid of this module).
@@ -359,14 +298,6 @@ impl IfaRef {
     /// Another counted reference to the same address.
     pub fn clone_ref(&self) -> IfaRef {
         self.get().to_ref()
-    }
-
-    /// Sets or clears `ifa_carp` (the kernel only tests it for NULL; this module stores
-    /// its container there).
-    pub fn set_carp(&self, cif: Option<&Cif>) {
-        let p = cif.map_or(core::ptr::null_mut(), |c| (c as *const Cif).cast_mut().cast::<c_void>());
-        // SAFETY: live ifaddr (counted reference); writes one pointer field.
-        unsafe { sys::carp_shim_ifa_set_carp(self.ptr.as_ptr(), p) };
     }
 
     /// Removes the address from its interface through the kernel's own deletion, as

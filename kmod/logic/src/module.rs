@@ -1,76 +1,16 @@
-//! Module life cycle, module-wide state, sysctl policy and the send-all task.
-//!
-//! The locking design is described at the top of the crate (`lib.rs`).
-//!
-//! Demotion: one accumulator per VNET, in the shim's VNET storage, shared by the VNET's
-//! vhids.
+//! Module life cycle (load, unload), sysctl policy, demotion adjustments and the send-all
+//! task. The state they work on is in [`crate::state`]; the locking design is described at
+//! the top of the crate (`lib.rs`).
 
 use alloc::vec::Vec;
 
-use carp_proto::demotion::Demotion;
-use carp_proto::{Errno, Sysctls};
+use carp_proto::Errno;
 
-use crate::kpi::ifnet::{CifLink, Promisc};
-use crate::kpi::log;
-use crate::kpi::net::{self, Hooks, IfDeparture, Netlink, Proto4, Proto6};
-use crate::kpi::sync::{ConfigCell, ConfigGuard};
+use carp_kpi::log;
+use carp_kpi::net::{self, Hooks, IfDeparture, Netlink, Proto4, Proto6};
+use carp_kpi::sync::ConfigGuard;
 
-/// The current VNET's demotion accumulator (`net.inet.carp.demotion`), shared by every
-/// vhid of the VNET.
-pub fn demotion() -> Demotion {
-    Demotion::from_static(crate::kpi::vnet::demotion_state())
-}
-
-/// Registrations made at load; dropped (in field order) at unload.
-pub struct Loaded {
-    // Issue 5: the cloner "carp" and the ARP pfil hook, in every VNET. First, so dropped
-    // first: destroys every carpN before anything else goes.
-    _pervnet: crate::kpi::clone::PerVnet,
-    _ifdeparture: IfDeparture,
-    _netlink: Netlink,
-    _proto4: Proto4,
-    _proto6: Proto6,
-    _hooks: Hooks,
-}
-
-/// One parent interface with vhids. Dropping it unpublishes and frees the container
-/// (after an epoch wait, with its callout drained), then leaves promiscuous mode.
-pub struct Parent {
-    /// The published container.
-    pub link: CifLink,
-    /// Promiscuous mode on the parent (None if the driver refused).
-    pub _promisc: Option<Promisc>,
-}
-
-/// Everything the configuration lock protects.
-pub struct Global {
-    /// Registrations, while loaded.
-    pub loaded: Option<Loaded>,
-    /// Every parent with vhids (all VNETs).
-    pub parents: Vec<Parent>,
-}
-
-impl Global {
-    /// Where `ifp`'s container is in [`Global::parents`], if it has one.
-    pub fn parent_index(&self, ifp: &crate::kpi::ifnet::Ifnet<'_>) -> Option<usize> {
-        self.parents.iter().position(|p| p.link.ifp().same(ifp))
-    }
-
-    /// `ifp`'s container, if it has one.
-    pub fn parent(&self, ifp: &crate::kpi::ifnet::Ifnet<'_>) -> Option<&Parent> {
-        self.parents.iter().find(|p| p.link.ifp().same(ifp))
-    }
-}
-
-/// Module-wide state, under the configuration lock.
-pub static GLOBAL: ConfigCell<Global> = ConfigCell::new(Global { loaded: None, parents: Vec::new() });
-
-/// The current VNET's sysctl values with the live demotion.
-pub fn sysctls() -> Sysctls {
-    let mut s = net::sysctls();
-    s.demotion = demotion().value();
-    s
-}
+use crate::state::{demotion, sysctls, Loaded, GLOBAL};
 
 /// `MOD_LOAD`: the per-VNET cloner and ARP hook, then protocol 112 (IPv6 and IPv4), the
 /// netlink family and the hooks. Any failure undoes what was done (the registrations are
@@ -80,7 +20,7 @@ pub fn load() -> Result<(), Errno> {
     // Issue 5: the cloner and the ARP hook, in every VNET, without the configuration lock
     // (see `PerVnet::register`). No carpN can exist before the load completes: creation
     // is refused until then.
-    let pervnet = crate::kpi::clone::PerVnet::register().inspect_err(|e| {
+    let pervnet = carp_kpi::clone::PerVnet::register().inspect_err(|e| {
         log::info_fmt(format_args!("carp: error {} attaching the carp interface cloner and ARP hook", e.as_i32()));
     })?;
     let mut g = ConfigGuard::lock();
@@ -98,7 +38,7 @@ pub fn load() -> Result<(), Errno> {
     })?;
     let ifdeparture = IfDeparture::register()?;
     let hooks = Hooks::publish();
-    GLOBAL.get(&mut g).loaded = Some(Loaded { _pervnet: pervnet, _ifdeparture: ifdeparture, _netlink: netlink, _proto4: proto4, _proto6: proto6, _hooks: hooks });
+    GLOBAL.get(&mut g).loaded = Some(Loaded { pervnet, ifdeparture, netlink, proto4, proto6, hooks });
     drop(g);
     net::accept_new_config();
     log::info(c"carp: CARP (Rust) loaded");
@@ -138,12 +78,12 @@ pub fn unload() -> Result<(), Errno> {
         let mut g = ConfigGuard::lock();
         GLOBAL.get(&mut g).loaded.take()
     };
-    let Some(Loaded { _pervnet, _ifdeparture, _netlink, _proto4, _proto6, _hooks }) = loaded else {
+    let Some(Loaded { pervnet, ifdeparture, netlink, proto4, proto6, hooks }) = loaded else {
         return Ok(());
     };
-    drop(_netlink);
-    drop(_proto4);
-    drop(_proto6);
+    drop(netlink);
+    drop(proto4);
+    drop(proto6);
     net::net_epoch_wait();
     let busy = if !net::wait_hooks_idle(1000) {
         Some(c"carp: unload refused: a thread is still inside a CARP hook")
@@ -152,7 +92,7 @@ pub fn unload() -> Result<(), Errno> {
     };
     // Room to list every address bound to a vhid, reserved before the point of no
     // return: each of them is removed from its interface at unload (all or nothing).
-    let mut unbound: Vec<(crate::kpi::net::Vnet, crate::kpi::ifnet::IfaRef)> = Vec::new();
+    let mut unbound: Vec<(carp_kpi::net::Vnet, carp_kpi::ifnet::IfaRef)> = Vec::new();
     let no_room = busy.is_none() && {
         let mut g = ConfigGuard::lock();
         let n = crate::config::bound_count(GLOBAL.get(&mut g));
@@ -166,22 +106,15 @@ pub fn unload() -> Result<(), Errno> {
         else {
             log::info(c"carp: unload: waiting for a thread inside a CARP hook");
             wait_idle_forever();
-            return finish_unload(_pervnet, _ifdeparture, _hooks, unbound);
+            return finish_unload(pervnet, ifdeparture, hooks, unbound);
         };
         let mut g = ConfigGuard::lock();
-        GLOBAL.get(&mut g).loaded = Some(Loaded {
-            _pervnet,
-            _ifdeparture,
-            _netlink: netlink,
-            _proto4: proto4,
-            _proto6: proto6,
-            _hooks,
-        });
+        GLOBAL.get(&mut g).loaded = Some(Loaded { pervnet, ifdeparture, netlink, proto4, proto6, hooks });
         net::accept_new_config();
         log::info(why);
         return Err(Errno::EBUSY);
     }
-    finish_unload(_pervnet, _ifdeparture, _hooks, unbound)
+    finish_unload(pervnet, ifdeparture, hooks, unbound)
 }
 
 /// Waits as long as it takes for threads inside the module (past the point of no return
@@ -192,10 +125,10 @@ fn wait_idle_forever() {
 
 /// Steps 3 and 4 of [`unload`].
 fn finish_unload(
-    pervnet: crate::kpi::clone::PerVnet,
+    pervnet: carp_kpi::clone::PerVnet,
     ifdeparture: IfDeparture,
     hooks: Hooks,
-    mut unbound: Vec<(crate::kpi::net::Vnet, crate::kpi::ifnet::IfaRef)>,
+    mut unbound: Vec<(carp_kpi::net::Vnet, carp_kpi::ifnet::IfaRef)>,
 ) -> Result<(), Errno> {
     // Issue 5: every carpN destroyed first, through the kernel and outside every lock
     // (their addresses detach through our hooks); then the cloner and the ARP pfil hook
@@ -212,7 +145,7 @@ fn finish_unload(
         for p in parents {
             // In the parent's VNET: kldunload runs in vnet0, a jail's parent lives
             // elsewhere (routes, ARP entries and multicast memberships are per VNET).
-            let vnet = p.link.cif().vnet;
+            let vnet = p.link.get().vnet;
             net::with_vnet(vnet, || {
                 crate::config::release_parent(p, |ifa| {
                     // Room was reserved in unload() for every bound address and no new
@@ -249,7 +182,7 @@ fn finish_unload(
 }
 
 /// Removes one formerly bound address from its interface at unload, logging it once.
-fn remove_unbound(vnet: crate::kpi::net::Vnet, ifa: &crate::kpi::ifnet::IfaRef) {
+fn remove_unbound(vnet: carp_kpi::net::Vnet, ifa: &carp_kpi::ifnet::IfaRef) {
     let a = ifa.get();
     let addr = a.addr();
     let ifname = a.ifp().map(|i| i.name());
@@ -282,9 +215,9 @@ pub fn allow_changed(old: bool, new: bool) -> Result<(), Errno> {
     let mut g = ConfigGuard::lock();
     let mut sys = sysctls();
     sys.allow = new;
-    let cur = crate::kpi::vnet::current();
+    let cur = carp_kpi::vnet::current();
     for p in GLOBAL.get(&mut g).parents.iter() {
-        let cif = p.link.cif();
+        let cif = p.link.get();
         if cif.vnet != cur {
             continue;
         }
@@ -321,7 +254,7 @@ pub fn demote_adj(adj: i32, reason: &str) {
 pub fn sendall() {
     let mut g = ConfigGuard::lock();
     for p in GLOBAL.get(&mut g).parents.iter() {
-        let cif = p.link.cif();
+        let cif = p.link.get();
         let ifp = p.link.ifp();
         net::with_vnet(cif.vnet, || {
             let sys = sysctls();

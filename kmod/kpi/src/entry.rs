@@ -1,0 +1,619 @@
+//! How the C shim reaches the module's logic without this crate naming it (the
+//! Rust-for-Linux way: a trait the driver implements, adapters generic over it).
+//!
+//! - [`Carp`] is everything the kernel asks of the module, in safe types: the logic crate
+//!   implements it.
+//! - The adapters below (`pub unsafe fn`, generic over `C: Carp`) turn the C arguments into
+//!   this crate's views, enter the network epoch or count the thread for unload
+//!   ([`InFlight`]) as the hook requires, call `C` and convert the result.
+//! - [`export_carp!`](crate::export_carp) in the final staticlib defines the
+//!   `#[no_mangle]` functions carp_shim.h declares, each calling its adapter for the one
+//!   `C`; each definition is checked at compile time against the typedef bindgen generated
+//!   from carp_shim.h, so C and Rust cannot disagree on a signature.
+//!
+//! The three entry points that need no logic (`carp_rs_inflight_enter/exit`,
+//! `carp_rs_accepting`) are defined here directly.
+
+use core::ffi::{c_char, c_int, c_ulong, c_void, CStr};
+use core::net::Ipv6Addr;
+
+use carp_proto::Errno;
+use sys_bindings as sys;
+
+use crate::clone::{ioctl_kind, ArpAnswer, CloneIoctl};
+use crate::container::{self, Contained};
+use crate::errno;
+use crate::ifnet::{Ifaddr, Ifnet};
+use crate::net::{self, in_net_epoch, Epoch, InFlight};
+use crate::req::{Ifreq, Mbuf, NlRequest, Thread};
+
+/// What the kernel asks of carp.ko. Each method runs in the context its documentation
+/// names (the adapters establish it); none may sleep unless it says so.
+pub trait Carp: 'static {
+    /// The value published in a parent's `if_carp`.
+    type Container: Contained;
+
+    /// MOD_LOAD (sleepable).
+    fn load() -> Result<(), Errno>;
+    /// MOD_UNLOAD (sleepable); an error refuses the unload.
+    fn unload() -> Result<(), Errno>;
+    /// `net.inet.carp.allow` written in the current VNET (sleepable).
+    fn allow_changed(old: bool, new: bool) -> Result<(), Errno>;
+    /// `net.inet.carp.dscp` write check.
+    fn dscp_check(v: i32) -> Result<(), Errno>;
+    /// `net.inet.carp.demotion` read.
+    fn demotion() -> i32;
+    /// `net.inet.carp.suppress_preempt` read.
+    fn suppress_preempt() -> u32;
+    /// carp_ioctl_p: SIOCSVH/SIOCGVH (sleepable).
+    fn ioctl(ifr: &Ifreq<'_>, cmd: u64, td: Thread<'_>) -> Result<(), Errno>;
+    /// carp_attach_p (sleepable).
+    fn attach(ifa: Ifaddr<'_>, vhid: i32) -> Result<(), Errno>;
+    /// carp_detach_p, or a detach the shim deferred to its task (sleepable).
+    fn detach(ifa: Ifaddr<'_>, keep_cif: bool);
+    /// carp_linkstate_p (network epoch).
+    fn linkstate(ifp: Ifnet<'_>, e: &Epoch);
+    /// carp_demote_adj_p (pfsync) and the `demotion` sysctl.
+    fn demote_adj(adj: i32, reason: &str);
+    /// carp_master_p (network epoch).
+    fn master(ifa: Ifaddr<'_>) -> bool;
+    /// carp_forus_p (network epoch, under the bridge lock) for a virtual MAC.
+    fn forus(ifp: Ifnet<'_>, mac: &[u8; 6]) -> bool;
+    /// carp_get_vhid_p (network epoch).
+    fn get_vhid(ifa: Ifaddr<'_>) -> i32;
+    /// carp_iamatch_p (network epoch): the vhid whose virtual MAC answers, or 0.
+    fn iamatch(ifa: Ifaddr<'_>) -> i32;
+    /// carp_iamatch6_p (network epoch).
+    fn iamatch6(ifp: Ifnet<'_>, a: Ipv6Addr) -> i32;
+    /// carp_macmatch6_p (network epoch).
+    fn macmatch6(ifp: Ifnet<'_>, a: Ipv6Addr) -> i32;
+    /// Protocol 112 input (network epoch); consumes the packet.
+    fn input(m: Mbuf, v6: bool, off: usize, e: &Epoch);
+    /// The send-all task (sleepable).
+    fn sendall();
+    /// CARP_NL_CMD_GET (sleepable).
+    fn nl_get(r: &NlRequest<'_>) -> Result<(), Errno>;
+    /// CARP_NL_CMD_SET (sleepable).
+    fn nl_set(r: &NlRequest<'_>) -> Result<(), Errno>;
+    /// ifnet_departure_event for an interface with a container (sleepable).
+    fn ifdetach(ifp: Ifnet<'_>);
+    /// IFNET_EVENT_UP for a parent with vhids or a `carpN` (sleepable).
+    fn ifup(ifp: Ifnet<'_>);
+    /// ifnet_arrival_event of a renamed interface with a container (sleepable).
+    fn ifrename(ifp: Ifnet<'_>);
+    /// An IPv4 address was added to an interface that is not a `carpN` (sleepable).
+    fn ifaddr_added(ifp: Ifnet<'_>);
+    /// An IPv6 address was added to the `carpN` `ifp` (deferred; sleepable).
+    fn clone_addr6_added(ifp: Ifnet<'_>, ifa: Ifaddr<'_>);
+    /// An IPv6 address was removed from a `carpN` (deferred; sleepable).
+    fn clone_addr6_removed(ifa: Ifaddr<'_>);
+    /// A packet leaves through a bound `carpN` (network epoch): the vhid whose virtual MAC
+    /// is its source, or 0.
+    fn clone_output_vhid(carp: Ifnet<'_>, parent: Ifnet<'_>) -> u8;
+    /// An ARP frame on a parent with a container (network epoch, curvnet set).
+    fn arp_input(ifp: Ifnet<'_>, frame: &[u8; ARP_FRAME_LEN], reply: &mut [u8; ARP_REPLY_LEN]) -> ArpAnswer;
+    /// The cloner created `ifp` (attached, named carpN; sleepable).
+    fn clone_created(ifp: Ifnet<'_>) -> Result<(), Errno>;
+    /// The cloner is destroying `ifp`, still attached (sleepable).
+    fn clone_destroyed(ifp: Ifnet<'_>);
+    /// A `carpN`'s `if_ioctl`; `ifa` is the address being added for SIOCSIFADDR.
+    fn clone_ioctl(ifp: Ifnet<'_>, kind: CloneIoctl, ifa: Option<Ifaddr<'_>>) -> Result<(), Errno>;
+}
+
+/// Bytes of an ARP frame the ARP hook reads (Ethernet header and ARP for IPv4).
+pub const ARP_FRAME_LEN: usize = sys::CARP_ARP_FRAME_LEN as usize;
+/// Room for the reply frame (padded to the Ethernet minimum).
+pub const ARP_REPLY_LEN: usize = sys::CARP_ARP_REPLY_LEN as usize;
+
+/// What configuration hooks answer once unload has begun: what the stack answers when
+/// carp is not loaded.
+fn unloading() -> c_int {
+    Errno::EPROTONOSUPPORT.as_i32()
+}
+
+fn einval() -> c_int {
+    Errno::EINVAL.as_i32()
+}
+
+/// MOD_LOAD.
+pub fn load<C: Carp>() -> c_int {
+    errno::to_c(C::load())
+}
+
+/// MOD_UNLOAD.
+pub fn unload<C: Carp>() -> c_int {
+    errno::to_c(C::unload())
+}
+
+/// `net.inet.carp.allow` written.
+pub fn allow_changed<C: Carp>(oldval: c_int, newval: c_int) -> c_int {
+    errno::to_c(C::allow_changed(oldval != 0, newval != 0))
+}
+
+/// `net.inet.carp.dscp` write check.
+pub fn dscp_check<C: Carp>(newval: c_int) -> c_int {
+    errno::to_c(C::dscp_check(newval))
+}
+
+/// `net.inet.carp.demotion` read.
+pub fn demotion_get<C: Carp>() -> c_int {
+    C::demotion()
+}
+
+/// `net.inet.carp.suppress_preempt` read.
+pub fn suppress_preempt<C: Carp>() -> c_int {
+    c_int::try_from(C::suppress_preempt()).unwrap_or(c_int::MAX)
+}
+
+/// carp_ioctl_p.
+///
+/// # Safety
+///
+/// The kernel's arguments: the ioctl's own ifreq (a kernel copy) and thread.
+pub unsafe fn ioctl<C: Carp>(ifr: *mut sys::ifreq, cmd: c_ulong, td: *mut sys::thread) -> c_int {
+    let Some(_in) = InFlight::enter_config() else { return unloading() };
+    // SAFETY: caller's contract.
+    let Some((ifr, td)) = (unsafe { Ifreq::from_raw(ifr, td) }) else { return einval() };
+    errno::to_c(C::ioctl(&ifr, u64::from(cmd), td))
+}
+
+/// carp_attach_p.
+///
+/// # Safety
+///
+/// `ifa` is null or a live ifaddr for the duration of the call.
+pub unsafe fn attach<C: Carp>(ifa: *mut sys::ifaddr, vhid: c_int) -> c_int {
+    let Some(_in) = InFlight::enter_config() else { return unloading() };
+    // SAFETY: caller's contract.
+    let Some(ifa) = (unsafe { Ifaddr::from_raw(ifa) }) else { return einval() };
+    errno::to_c(C::attach(ifa, vhid))
+}
+
+/// carp_detach_p.
+///
+/// # Safety
+///
+/// As for [`attach`].
+pub unsafe fn detach<C: Carp>(ifa: *mut sys::ifaddr, keep_cif: bool) {
+    let _in = InFlight::enter();
+    // SAFETY: caller's contract.
+    if let Some(ifa) = unsafe { Ifaddr::from_raw(ifa) } {
+        C::detach(ifa, keep_cif);
+    }
+}
+
+/// carp_linkstate_p.
+///
+/// # Safety
+///
+/// `ifp` is null or a live interface for the duration of the call.
+pub unsafe fn linkstate<C: Carp>(ifp: *mut sys::ifnet) {
+    let _in = InFlight::enter();
+    in_net_epoch(|e| {
+        // SAFETY: caller's contract.
+        if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
+            C::linkstate(ifp, e);
+        }
+    });
+}
+
+/// carp_demote_adj_p and the `demotion` sysctl.
+///
+/// # Safety
+///
+/// `reason` is null or a NUL-terminated string valid for the call.
+pub unsafe fn demote_adj<C: Carp>(adj: c_int, reason: *const c_char) {
+    let _in = InFlight::enter();
+    let text = if reason.is_null() {
+        ""
+    } else {
+        // SAFETY: caller's contract.
+        unsafe { CStr::from_ptr(reason) }.to_str().unwrap_or("")
+    };
+    C::demote_adj(adj, text);
+}
+
+/// carp_master_p.
+///
+/// # Safety
+///
+/// As for [`attach`].
+pub unsafe fn master<C: Carp>(ifa: *mut sys::ifaddr) -> c_int {
+    in_net_epoch(|_| {
+        // SAFETY: caller's contract.
+        unsafe { Ifaddr::from_raw(ifa) }.is_some_and(C::master).into()
+    })
+}
+
+/// carp_forus_p (under the bridge lock: container lock only).
+///
+/// # Safety
+///
+/// `ifp` as for [`linkstate`]; `dhost` null or the frame's 6-byte destination address.
+pub unsafe fn forus<C: Carp>(ifp: *mut sys::ifnet, dhost: *const u8) -> c_int {
+    if dhost.is_null() {
+        return 0;
+    }
+    // SAFETY: caller's contract (6 readable bytes).
+    let mac: [u8; 6] = unsafe { dhost.cast::<[u8; 6]>().read_unaligned() };
+    // Every unicast frame not for the parent's own MAC comes here (the parent is
+    // promiscuous): reject non-virtual MACs before the epoch and the container lock.
+    if carp_proto::vhid_of_virtual_mac(&mac).is_none() {
+        return 0;
+    }
+    in_net_epoch(|_| {
+        // SAFETY: caller's contract.
+        unsafe { Ifnet::from_raw(ifp) }.is_some_and(|i| C::forus(i, &mac)).into()
+    })
+}
+
+/// carp_get_vhid_p.
+///
+/// # Safety
+///
+/// As for [`attach`].
+pub unsafe fn get_vhid<C: Carp>(ifa: *mut sys::ifaddr) -> c_int {
+    in_net_epoch(|_| {
+        // SAFETY: caller's contract.
+        unsafe { Ifaddr::from_raw(ifa) }.map_or(0, C::get_vhid)
+    })
+}
+
+/// carp_iamatch_p (the shim turns the vhid into the virtual MAC pointer).
+///
+/// # Safety
+///
+/// As for [`attach`].
+pub unsafe fn iamatch<C: Carp>(ifa: *mut sys::ifaddr) -> c_int {
+    in_net_epoch(|_| {
+        // SAFETY: caller's contract.
+        unsafe { Ifaddr::from_raw(ifa) }.map_or(0, C::iamatch)
+    })
+}
+
+/// # Safety
+///
+/// `p` is null or 16 readable bytes.
+unsafe fn addr6(p: *const u8) -> Option<Ipv6Addr> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: caller's contract.
+    Some(Ipv6Addr::from(unsafe { p.cast::<[u8; 16]>().read_unaligned() }))
+}
+
+/// carp_iamatch6_p.
+///
+/// # Safety
+///
+/// `ifp` as for [`linkstate`]; `a` null or 16 readable bytes (a scope-cleared in6_addr).
+pub unsafe fn iamatch6<C: Carp>(ifp: *mut sys::ifnet, a: *const u8) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(a) = (unsafe { addr6(a) }) else { return 0 };
+    in_net_epoch(|_| {
+        // SAFETY: caller's contract.
+        unsafe { Ifnet::from_raw(ifp) }.map_or(0, |i| C::iamatch6(i, a))
+    })
+}
+
+/// carp_macmatch6_p.
+///
+/// # Safety
+///
+/// As for [`iamatch6`].
+pub unsafe fn macmatch6<C: Carp>(ifp: *mut sys::ifnet, a: *const u8) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(a) = (unsafe { addr6(a) }) else { return 0 };
+    in_net_epoch(|_| {
+        // SAFETY: caller's contract.
+        unsafe { Ifnet::from_raw(ifp) }.map_or(0, |i| C::macmatch6(i, a))
+    })
+}
+
+/// Protocol 112 input; consumes `m`.
+///
+/// # Safety
+///
+/// `m` is null or a packet handed over by ip_input/ip6_input (ours to free).
+pub unsafe fn input<C: Carp>(m: *mut sys::mbuf, af: c_int, off: c_int) {
+    // SAFETY: caller's contract.
+    let Some(m) = (unsafe { Mbuf::from_raw(m) }) else { return };
+    // IPv4 finds its header length in the packet; IPv6 starts at `off` (`*offp`).
+    let off = usize::try_from(off).unwrap_or(0);
+    in_net_epoch(|e| C::input(m, af == 28, off, e));
+}
+
+/// A container's callout.
+///
+/// # Safety
+///
+/// `arg` is the argument a container's callout was armed with
+/// ([`container::Container::arm_at`]).
+pub unsafe fn callout<C: Carp>(arg: *mut c_void) {
+    // SAFETY: caller's contract.
+    unsafe { container::expire::<C::Container>(arg) };
+}
+
+/// The send-all task.
+pub fn sendall<C: Carp>() {
+    let _in = InFlight::enter();
+    C::sendall();
+}
+
+/// CARP_NL_CMD_GET.
+///
+/// # Safety
+///
+/// The genl framework's parsed message and its state, valid for the call.
+pub unsafe fn nl_get<C: Carp>(hdr: *mut sys::nlmsghdr, npt: *mut sys::nl_pstate) -> c_int {
+    let Some(_in) = InFlight::enter_config() else { return unloading() };
+    // SAFETY: caller's contract.
+    let Some(r) = (unsafe { NlRequest::from_raw(hdr, npt) }) else { return einval() };
+    errno::to_c(C::nl_get(&r))
+}
+
+/// CARP_NL_CMD_SET.
+///
+/// # Safety
+///
+/// As for [`nl_get`].
+pub unsafe fn nl_set<C: Carp>(hdr: *mut sys::nlmsghdr, npt: *mut sys::nl_pstate) -> c_int {
+    let Some(_in) = InFlight::enter_config() else { return unloading() };
+    // SAFETY: caller's contract.
+    let Some(r) = (unsafe { NlRequest::from_raw(hdr, npt) }) else { return einval() };
+    errno::to_c(C::nl_set(&r))
+}
+
+/// ifnet_departure_event for an interface with a container.
+///
+/// # Safety
+///
+/// As for [`linkstate`].
+pub unsafe fn ifdetach<C: Carp>(ifp: *mut sys::ifnet) {
+    let _in = InFlight::enter();
+    // SAFETY: caller's contract.
+    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
+        C::ifdetach(ifp);
+    }
+}
+
+/// ifnet_event IFNET_EVENT_UP for a parent with vhids or one of our `carpN`.
+///
+/// # Safety
+///
+/// As for [`linkstate`].
+pub unsafe fn ifup<C: Carp>(ifp: *mut sys::ifnet) {
+    let _in = InFlight::enter();
+    // SAFETY: caller's contract.
+    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
+        C::ifup(ifp);
+    }
+}
+
+/// ifaddr_event_ext, IFADDR_EVENT_ADD of an IPv4 address on an interface that is not a
+/// `carpN`.
+///
+/// # Safety
+///
+/// As for [`linkstate`].
+pub unsafe fn ifaddr_added<C: Carp>(ifp: *mut sys::ifnet) {
+    let Some(_in) = InFlight::enter_config() else { return };
+    // SAFETY: caller's contract.
+    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
+        C::ifaddr_added(ifp);
+    }
+}
+
+/// ifnet_arrival_event of a renamed interface with a container.
+///
+/// # Safety
+///
+/// As for [`linkstate`].
+pub unsafe fn ifrename<C: Carp>(ifp: *mut sys::ifnet) {
+    let _in = InFlight::enter();
+    // SAFETY: caller's contract.
+    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
+        C::ifrename(ifp);
+    }
+}
+
+/// Address work the shim deferred to its task (sleepable, curvnet set): a `carp_detach_p`
+/// from a context that may not sleep (kinds 1 and 2: `keep_cif` false/true), or an IPv6
+/// address added to (3) or removed from (4) the `carpN` `ifp`.
+///
+/// # Safety
+///
+/// `ifp` and `ifa` are null or live, referenced by the shim's task for the call.
+pub unsafe fn deferred<C: Carp>(ifp: *mut sys::ifnet, ifa: *mut sys::ifaddr, kind: c_int) {
+    let _in = InFlight::enter();
+    // SAFETY: caller's contract.
+    let (Some(ifp), Some(ifa)) = (unsafe { Ifnet::from_raw(ifp) }, unsafe { Ifaddr::from_raw(ifa) }) else {
+        return;
+    };
+    match kind {
+        1 | 2 => C::detach(ifa, kind == 2),
+        3 if net::accepting_new_config() => C::clone_addr6_added(ifp, ifa),
+        4 => C::clone_addr6_removed(ifa),
+        _ => {}
+    }
+}
+
+/// A packet leaving through a bound `carpN`: the vhid to tag it with, or 0.
+///
+/// # Safety
+///
+/// Both null or live for the call (the output path runs inside the network epoch, in
+/// which both interfaces stay allocated).
+pub unsafe fn clone_output_vhid<C: Carp>(carp: *mut sys::ifnet, parent: *mut sys::ifnet) -> c_int {
+    // SAFETY: caller's contract.
+    let (Some(carp), Some(parent)) = (unsafe { Ifnet::from_raw(carp) }, unsafe { Ifnet::from_raw(parent) }) else {
+        return 0;
+    };
+    c_int::from(C::clone_output_vhid(carp, parent))
+}
+
+/// An ARP frame on a parent with a container: the length of the reply written to
+/// `reply` (0 for none); `*consume` set to 1 when the stack must not see the request.
+///
+/// # Safety
+///
+/// `ifp` as for [`linkstate`]; `frame` null or [`ARP_FRAME_LEN`] readable bytes; `reply`
+/// null or [`ARP_REPLY_LEN`] writable bytes; `consume` null or a writable int.
+pub unsafe fn arp_input<C: Carp>(ifp: *mut sys::ifnet, frame: *const u8, reply: *mut u8, consume: *mut c_int) -> c_int {
+    if frame.is_null() || reply.is_null() || consume.is_null() {
+        return 0;
+    }
+    // SAFETY: caller's contract.
+    let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return 0 };
+    // SAFETY: caller's contract (ARP_FRAME_LEN readable bytes).
+    let f = unsafe { frame.cast::<[u8; ARP_FRAME_LEN]>().read_unaligned() };
+    let mut out = [0u8; ARP_REPLY_LEN];
+    let a = C::arp_input(ifp, &f, &mut out);
+    // SAFETY: caller's contract (checked non-null above).
+    unsafe { consume.write(c_int::from(a.consume)) };
+    let n = a.reply_len;
+    if n == 0 || n > out.len() {
+        return 0;
+    }
+    // SAFETY: caller's contract (ARP_REPLY_LEN writable bytes; `out` has that length).
+    unsafe { reply.cast::<[u8; ARP_REPLY_LEN]>().write_unaligned(out) };
+    c_int::try_from(n).unwrap_or(0)
+}
+
+/// The cloner created `ifp`.
+///
+/// # Safety
+///
+/// `ifp` null or the interface the create callback just attached (alive until the
+/// destroy callback).
+pub unsafe fn clone_create<C: Carp>(ifp: *mut sys::ifnet) -> c_int {
+    // Refused once unload has begun (the cloner is going away).
+    let Some(_in) = InFlight::enter_config() else { return Errno::EBUSY.as_i32() };
+    // SAFETY: caller's contract.
+    let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return einval() };
+    errno::to_c(C::clone_created(ifp))
+}
+
+/// The cloner is destroying `ifp`.
+///
+/// # Safety
+///
+/// As for [`linkstate`].
+pub unsafe fn clone_destroy<C: Carp>(ifp: *mut sys::ifnet) {
+    let _in = InFlight::enter();
+    // SAFETY: caller's contract.
+    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
+        C::clone_destroyed(ifp);
+    }
+}
+
+/// A `carpN`'s `if_ioctl`. `data` is read only for SIOCSIFADDR (the ifaddr being added).
+///
+/// # Safety
+///
+/// `ifp` as for [`linkstate`]; for SIOCSIFADDR, `data` is the struct ifaddr being added
+/// (linked on this interface, referenced by the caller), as in_aifaddr_ioctl/in6_ifinit
+/// pass it.
+pub unsafe fn clone_ioctl<C: Carp>(ifp: *mut sys::ifnet, kind: c_int, data: *mut c_void) -> c_int {
+    // Like the other configuration hooks, refused once unload has begun (binding an
+    // address may create a container).
+    let Some(_in) = InFlight::enter_config() else { return Errno::EBUSY.as_i32() };
+    // SAFETY: caller's contract.
+    let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return einval() };
+    let kind = ioctl_kind(kind);
+    let ifa = if kind == CloneIoctl::SetAddr {
+        // SAFETY: caller's contract.
+        unsafe { Ifaddr::from_raw(data.cast()) }
+    } else {
+        None
+    };
+    errno::to_c(C::clone_ioctl(ifp, kind, ifa))
+}
+
+/// C code of the module outside a Rust hook (cloner callbacks): counted as inside a hook
+/// until [`carp_rs_inflight_exit`], so unload waits for it.
+#[no_mangle]
+pub extern "C" fn carp_rs_inflight_enter() {
+    core::mem::forget(InFlight::enter());
+}
+const _: sys::carp_rs_inflight_enter_t = Some(carp_rs_inflight_enter);
+
+/// Ends what [`carp_rs_inflight_enter`] began.
+#[no_mangle]
+pub extern "C" fn carp_rs_inflight_exit() {
+    net::inflight_exit();
+}
+const _: sys::carp_rs_inflight_exit_t = Some(carp_rs_inflight_exit);
+
+/// 1 until unload begins.
+#[no_mangle]
+pub extern "C" fn carp_rs_accepting() -> c_int {
+    c_int::from(net::accepting_new_config())
+}
+const _: sys::carp_rs_accepting_t = Some(carp_rs_accepting);
+
+/// Defines the `#[no_mangle]` entry points of carp_shim.h for the logic type `$c`
+/// (implementing [`Carp`]). Used once, by the staticlib that ties the crates together.
+#[macro_export]
+macro_rules! export_carp {
+    ($c:ty) => {
+        $crate::export_carp!(@safe $c;
+            carp_rs_load / carp_rs_load_t() -> ::core::ffi::c_int = load;
+            carp_rs_unload / carp_rs_unload_t() -> ::core::ffi::c_int = unload;
+            carp_rs_allow_changed / carp_rs_allow_changed_t(o: ::core::ffi::c_int, n: ::core::ffi::c_int) -> ::core::ffi::c_int = allow_changed;
+            carp_rs_dscp_check / carp_rs_dscp_check_t(v: ::core::ffi::c_int) -> ::core::ffi::c_int = dscp_check;
+            carp_rs_demotion_get / carp_rs_demotion_get_t() -> ::core::ffi::c_int = demotion_get;
+            carp_rs_suppress_preempt / carp_rs_suppress_preempt_t() -> ::core::ffi::c_int = suppress_preempt;
+            carp_rs_sendall / carp_rs_sendall_t() -> () = sendall;
+        );
+        $crate::export_carp!(@unsafe $c;
+            carp_rs_ioctl / carp_rs_ioctl_t(ifr: *mut $crate::sys::ifreq, cmd: ::core::ffi::c_ulong, td: *mut $crate::sys::thread) -> ::core::ffi::c_int = ioctl;
+            carp_rs_attach / carp_rs_attach_t(ifa: *mut $crate::sys::ifaddr, vhid: ::core::ffi::c_int) -> ::core::ffi::c_int = attach;
+            carp_rs_detach / carp_rs_detach_t(ifa: *mut $crate::sys::ifaddr, keep: bool) -> () = detach;
+            carp_rs_linkstate / carp_rs_linkstate_t(ifp: *mut $crate::sys::ifnet) -> () = linkstate;
+            carp_rs_demote_adj / carp_rs_demote_adj_t(adj: ::core::ffi::c_int, reason: *const ::core::ffi::c_char) -> () = demote_adj;
+            carp_rs_master / carp_rs_master_t(ifa: *mut $crate::sys::ifaddr) -> ::core::ffi::c_int = master;
+            carp_rs_forus / carp_rs_forus_t(ifp: *mut $crate::sys::ifnet, dhost: *const u8) -> ::core::ffi::c_int = forus;
+            carp_rs_get_vhid / carp_rs_get_vhid_t(ifa: *mut $crate::sys::ifaddr) -> ::core::ffi::c_int = get_vhid;
+            carp_rs_iamatch / carp_rs_iamatch_t(ifa: *mut $crate::sys::ifaddr) -> ::core::ffi::c_int = iamatch;
+            carp_rs_iamatch6 / carp_rs_iamatch6_t(ifp: *mut $crate::sys::ifnet, a: *const u8) -> ::core::ffi::c_int = iamatch6;
+            carp_rs_macmatch6 / carp_rs_macmatch6_t(ifp: *mut $crate::sys::ifnet, a: *const u8) -> ::core::ffi::c_int = macmatch6;
+            carp_rs_input / carp_rs_input_t(m: *mut $crate::sys::mbuf, af: ::core::ffi::c_int, off: ::core::ffi::c_int) -> () = input;
+            carp_rs_callout / carp_rs_callout_t(arg: *mut ::core::ffi::c_void) -> () = callout;
+            carp_rs_nl_get / carp_rs_nl_get_t(hdr: *mut $crate::sys::nlmsghdr, npt: *mut $crate::sys::nl_pstate) -> ::core::ffi::c_int = nl_get;
+            carp_rs_nl_set / carp_rs_nl_set_t(hdr: *mut $crate::sys::nlmsghdr, npt: *mut $crate::sys::nl_pstate) -> ::core::ffi::c_int = nl_set;
+            carp_rs_ifdetach / carp_rs_ifdetach_t(ifp: *mut $crate::sys::ifnet) -> () = ifdetach;
+            carp_rs_ifup / carp_rs_ifup_t(ifp: *mut $crate::sys::ifnet) -> () = ifup;
+            carp_rs_ifaddr_added / carp_rs_ifaddr_added_t(ifp: *mut $crate::sys::ifnet) -> () = ifaddr_added;
+            carp_rs_ifrename / carp_rs_ifrename_t(ifp: *mut $crate::sys::ifnet) -> () = ifrename;
+            carp_rs_deferred / carp_rs_deferred_t(ifp: *mut $crate::sys::ifnet, ifa: *mut $crate::sys::ifaddr, kind: ::core::ffi::c_int) -> () = deferred;
+            carp_rs_clone_output_vhid / carp_rs_clone_output_vhid_t(carp: *mut $crate::sys::ifnet, parent: *mut $crate::sys::ifnet) -> ::core::ffi::c_int = clone_output_vhid;
+            carp_rs_arp_input / carp_rs_arp_input_t(ifp: *mut $crate::sys::ifnet, frame: *const u8, reply: *mut u8, consume: *mut ::core::ffi::c_int) -> ::core::ffi::c_int = arp_input;
+            carp_rs_clone_create / carp_rs_clone_create_t(ifp: *mut $crate::sys::ifnet) -> ::core::ffi::c_int = clone_create;
+            carp_rs_clone_destroy / carp_rs_clone_destroy_t(ifp: *mut $crate::sys::ifnet) -> () = clone_destroy;
+            carp_rs_clone_ioctl / carp_rs_clone_ioctl_t(ifp: *mut $crate::sys::ifnet, kind: ::core::ffi::c_int, data: *mut ::core::ffi::c_void) -> ::core::ffi::c_int = clone_ioctl;
+        );
+    };
+    (@safe $c:ty; $($name:ident / $tn:ident($($a:ident: $t:ty),*) -> $r:ty = $f:ident;)*) => {
+        $(
+            #[doc = concat!("`", stringify!($name), "` (kmod/shim/carp_shim.h), for [`", stringify!($c), "`].")]
+            #[no_mangle]
+            pub extern "C" fn $name($($a: $t),*) -> $r {
+                $crate::entry::$f::<$c>($($a),*)
+            }
+            const _: $crate::sys::$tn = Some($name);
+        )*
+    };
+    (@unsafe $c:ty; $($name:ident / $tn:ident($($a:ident: $t:ty),*) -> $r:ty = $f:ident;)*) => {
+        $(
+            #[doc = concat!("`", stringify!($name), "` (kmod/shim/carp_shim.h), for [`", stringify!($c), "`].")]
+            #[no_mangle]
+            pub extern "C" fn $name($($a: $t),*) -> $r {
+                // SAFETY: the shim calls this function as carp_shim.h documents it, which
+                // is the adapter's contract (see its `# Safety` section).
+                unsafe { $crate::entry::$f::<$c>($($a),*) }
+            }
+            const _: $crate::sys::$tn = Some($name);
+        )*
+    };
+}

@@ -13,7 +13,7 @@ use carp_proto::vhid::IfName;
 use carp_proto::{Errno, Family};
 use sys_bindings as sys;
 
-use crate::net::{errno, Vnet};
+use crate::net::{errno, Epoch, Vnet};
 
 const AF_INET: i32 = 2;
 const AF_INET6: i32 = 28;
@@ -97,6 +97,16 @@ impl<'a> Ifnet<'a> {
         self.flags() & carp_proto::config::IFF_UP != 0
     }
 
+    /// The interface's addresses, walked inside the network epoch `_e`.
+    pub fn addrs<'e>(&self, _e: &'e Epoch) -> Addrs<'e>
+    where
+        'a: 'e,
+    {
+        // SAFETY: live interface; the list head is read as CK reads it.
+        let first = unsafe { load_ptr(core::ptr::addr_of_mut!((*self.raw()).if_addrhead.cstqh_first)) };
+        Addrs { next: first, _epoch: PhantomData }
+    }
+
     /// The VNET the interface lives in.
     pub fn vnet(&self) -> Vnet {
         // SAFETY: live interface.
@@ -160,6 +170,67 @@ impl<'a> Ifnet<'a> {
         // SAFETY: live interface; if_ref counts one more reference, released by IfRef.
         unsafe { sys::if_ref(self.raw()) };
         IfRef { ptr: self.ptr }
+    }
+}
+
+/// The IP address of a socket address: IPv4, or IPv6 with its embedded scope (KAME's
+/// link-local interface index) cleared; `Err(family)` for other families or a null
+/// pointer (family 0).
+///
+/// # Safety
+///
+/// `sa` is null or points to a socket address whose `sa_len` bytes are readable (the
+/// kernel's `ifa_addr`/`ifa_netmask` of a live address).
+pub(crate) unsafe fn sockaddr_ip(sa: *const sys::sockaddr) -> Result<IpAddr, u8> {
+    // SAFETY: caller's contract.
+    let Some(hdr) = (unsafe { sa.as_ref() }) else { return Err(0) };
+    let len = usize::from(hdr.sa_len);
+    match i32::from(hdr.sa_family) {
+        AF_INET if len >= core::mem::size_of::<sys::sockaddr_in>() => {
+            // SAFETY: a sockaddr_in of that length (checked), read unaligned-safe.
+            let sin = unsafe { sa.cast::<sys::sockaddr_in>().read_unaligned() };
+            Ok(IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))))
+        }
+        AF_INET6 if len >= core::mem::size_of::<sys::sockaddr_in6>() => {
+            // SAFETY: a sockaddr_in6 of that length (checked).
+            let mut a = unsafe { sa.cast::<sys::sockaddr_in6>().read_unaligned() }.sin6_addr;
+            // SAFETY: in6_clearscope only rewrites the copy on this frame.
+            unsafe { sys::in6_clearscope(&mut a) };
+            // SAFETY: every bit pattern of the 16-byte union is a valid byte array.
+            Ok(IpAddr::V6(Ipv6Addr::from(unsafe { a.__u6_addr.__u6_addr8 })))
+        }
+        af => Err(u8::try_from(af).unwrap_or(0)),
+    }
+}
+
+/// Loads a pointer field the kernel updates concurrently (a CK list link, `if_carp`,
+/// `ifa_carp`) with Acquire ordering (`ck_pr_load_ptr` plus `ck_pr_fence_load`).
+///
+/// # Safety
+///
+/// `field` points to an aligned, live pointer field.
+pub(crate) unsafe fn load_ptr<T>(field: *mut *mut T) -> *mut T {
+    // SAFETY: caller's contract; the kernel writes these fields with atomic stores.
+    unsafe { core::sync::atomic::AtomicPtr::from_ptr(field) }.load(core::sync::atomic::Ordering::Acquire)
+}
+
+/// An interface's addresses in list order (`CK_STAILQ_FOREACH` over `if_addrhead`), each
+/// valid until the end of the network-epoch section the walk was started in (addresses
+/// are freed through the epoch).
+pub struct Addrs<'e> {
+    next: *mut sys::ifaddr,
+    _epoch: PhantomData<&'e Epoch>,
+}
+
+impl<'e> Iterator for Addrs<'e> {
+    type Item = Ifaddr<'e>;
+
+    fn next(&mut self) -> Option<Ifaddr<'e>> {
+        let p = NonNull::new(self.next)?;
+        // SAFETY: `p` is a linked address, alive for the epoch section 'e; its link
+        // field is read as CK reads it.
+        self.next = unsafe { load_ptr(core::ptr::addr_of_mut!((*p.as_ptr()).ifa_link.cstqe_next)) };
+        Some(Ifaddr { ptr: p, _life: PhantomData })
     }
 }
 
@@ -245,10 +316,9 @@ impl<'a> Ifaddr<'a> {
     /// The address (IPv6 with its embedded scope cleared); `Err(family)` for other
     /// families.
     pub fn addr(&self) -> Result<IpAddr, u8> {
-        let mut buf = [0u8; 16];
-        // SAFETY: live ifaddr; 16 writable bytes.
-        let af = unsafe { sys::carp_shim_ifa_addr(self.ptr.as_ptr(), buf.as_mut_ptr()) };
-        addr_from(af, &buf).ok_or(u8::try_from(af).unwrap_or(0))
+        // SAFETY: live ifaddr; its ifa_addr is null or a socket address of sa_len bytes
+        // that lives as long as the ifaddr.
+        unsafe { sockaddr_ip((*self.raw()).ifa_addr) }
     }
 
     /// Whether `ifa_carp` is set (the address is bound to a vhid of this module).

@@ -1,8 +1,11 @@
 //! The per-parent CARP container ("cif", FreeBSD's `struct carp_if`) and the drain loop
 //! that carries out what the protocol core asks for after every input.
 //!
-//! A [`Cif`] hangs off `ifp->if_carp` (published by `carp_kpi::container::Published`). Its mutex holds
-//! the core's [`Table`] (every vhid of the parent) and the CARP addresses bound to it. The
+//! A [`Cif`] hangs off `ifp->if_carp` (published by `carp_kpi::container::Published`). Its
+//! mutex holds the core's [`Table`] (every vhid of the parent) and the CARP addresses bound
+//! to it ([`Inner::ifas`]; an address's `ifa_carp` names this container from just after it
+//! is added there until just after it is removed, both under the configuration lock, so
+//! the data-plane hooks reach the container from any bound address). The
 //! [`run`] function is the only way the data path and the configuration path change a
 //! table: it takes the lock, applies one input, drains events, packets, route changes and
 //! the next deadline into a small outbox, releases the lock, and only then talks to the

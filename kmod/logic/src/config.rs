@@ -92,7 +92,7 @@ pub fn bound_count(global: &Global) -> usize {
 }
 
 /// Applies a validated SET to `ifp` (creating its container on the first vhid).
-/// (pub(crate): issue 5's legacy carpN create their vhid on the parent through it.)
+/// (A carpN's vhid is created on its parent through it too.)
 pub(crate) fn set(g: &mut ConfigGuard, ifp: IfRef, req: &SetRequest) -> Result<(), Errno> {
     let global = GLOBAL.get(g);
     let idx = match global.parent_index(&ifp.get()) {
@@ -164,7 +164,7 @@ pub(crate) fn statuses(global: &mut Global, ifp: &Ifnet<'_>) -> Result<Option<Ve
 
 
 /// Binds `ifa` to `vhid` of the container of `ifp` (the address's own interface, or for
-/// issue 5's carpN, the parent found by subnet).
+/// a carpN, the parent found by subnet).
 pub(crate) fn attach_to(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, vhid: u8) -> Result<(), Errno> {
     let addr = ifa.addr();
     let sa_family = match addr {
@@ -220,7 +220,7 @@ pub(crate) fn attach_to(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, vh
 }
 
 
-/// Unbinds `ifa` from the container of `ifp` (its own interface, or for issue 5's carpN,
+/// Unbinds `ifa` from the container of `ifp` (its own interface, or for a carpN,
 /// the parent). Returns the vhid the address was bound to if that vhid was destroyed.
 pub(crate) fn detach_from(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, keep_cif: bool) -> Option<u8> {
     let idx = global.parent_index(&ifp)?;

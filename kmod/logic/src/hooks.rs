@@ -94,7 +94,7 @@ pub fn input(m: Mbuf, v6: bool, off: usize, e: &Epoch) {
 
 /// The vhid an address is bound to, with the container (lock taken briefly).
 fn with_ifa<R>(ifa: &Ifaddr<'_>, f: impl FnOnce(&Table, u8) -> R) -> Option<R> {
-    // Issue 5: an address of a legacy carpN is bound to its parent's container, found
+    // An address of a carpN is bound to its parent's container, found
     // through ifa_carp (ifa_ifp is the carpN, which has no container).
     let cif = match ifa.ifp()?.container::<CifData>() {
         Some(c) => c,

@@ -7,22 +7,34 @@
 //!
 //! # Where things are
 //!
-//! - [`module`]: load/unload (RAII registrations), module-wide state, sysctl policy, the
-//!   send-all task, per-VNET demotion;
-//! - [`config`]: SIOCSVH/SIOCGVH, netlink GET/SET, carp_attach/carp_detach, interface
-//!   departure: parent containers are created and freed here;
-//! - [`cif`]: the per-parent container and [`cif::run`], the one place where inputs reach
-//!   the core's `Table` and its outputs (events, packets, routes, the next deadline) are
-//!   carried out;
-//! - [`hooks`]: protocol 112 input and the data-plane hooks (forus, master, iamatch,
-//!   iamatch6, macmatch6, get_vhid, linkstate), and the callout handler.
+//! Files, each depending only on those listed before it (no cycle; `make test` checks):
+//!
+//! - [`util`]: fallible vector edits and log addresses;
+//! - [`cif`]: a parent's container (the core's `Table` and the bound addresses under one
+//!   mutex, the multicast state) and [`cif::run`], the one place where inputs reach a
+//!   `Table` and its outputs (events, packets, routes, the next deadline) are carried
+//!   out;
+//! - [`state`]: what the configuration lock guards ([`state::GLOBAL`]: the registrations
+//!   made at load, every parent with its published container and promiscuous mode) and
+//!   the current VNET's demotion and sysctl values;
+//! - [`hooks`]: protocol 112 input, the data-plane hooks (forus, master, iamatch,
+//!   iamatch6, macmatch6, get_vhid, linkstate) and the callout handler;
+//! - [`config`]: the modern model: a parent's vhids, binding and unbinding addresses,
+//!   creating and freeing parent containers;
+//! - [`legacy`]: the classic model: `carpN` interfaces, their configuration and binding
+//!   to a parent, ARP for their addresses;
+//! - [`request`]: SIOCSVH/SIOCGVH, netlink GET/SET, carp_attach/carp_detach and the
+//!   interface events, each routed to [`config`] or [`legacy`];
+//! - [`module`]: load and unload (RAII registrations), sysctl policy, demotion
+//!   adjustments, the send-all task;
+//! - this file: [`Carp`], the table from the kernel's questions to the functions above.
 //!
 //! # Locking
 //!
 //! | lock | kind | protects | taken by |
 //! |---|---|---|---|
-//! | `carp_sx` (`carp_kpi::sync::ConfigGuard`) | sx, sleepable | `module::GLOBAL`: the registrations and the list of parents (each a published container and its promiscuous mode) | SIOCSVH/SIOCGVH, netlink GET/SET, carp_attach/carp_detach, interface departure, the send-all task, the allow sysctl, VNET teardown, load/unload |
-//! | `carp_if` (`cif::Cif::inner`) | mtx, one per parent | the core's `Table` (every vhid of the parent, their timers and counters) and the parent's bound addresses | everything that reads or changes vhid state, including `carp_forus`, which runs under the bridge lock and therefore takes only this lock |
+//! | `carp_sx` (`carp_kpi::sync::ConfigGuard`) | sx, sleepable | `state::GLOBAL` and `legacy::CLONES`: the registrations and the list of parents (each a published container and its promiscuous mode) | SIOCSVH/SIOCGVH, netlink GET/SET, carp_attach/carp_detach, interface departure, the send-all task, the allow sysctl, VNET teardown, load/unload |
+//! | `carp_if` (`cif::CifData::inner`) | mtx, one per parent | the core's `Table` (every vhid of the parent, their timers and counters) and the parent's bound addresses | everything that reads or changes vhid state, including `carp_forus`, which runs under the bridge lock and therefore takes only this lock |
 //! | network epoch | epoch (preemptible) | `ifp->if_carp`, the containers, the multicast options | every hook and callout reads under it; containers and multicast state are unpublished, then `NET_EPOCH_WAIT`, then freed |
 //!
 //! Order: `carp_sx` → network epoch → `carp_if`. Nothing sleeps while holding `carp_if`, and
@@ -32,10 +44,11 @@
 //! the parent's mutex holds the whole table (the core's lookups are O(1)), which gives
 //! `carp_forus` the same guarantee with one lock fewer.
 //!
-//! Callouts: one per parent container, MPSAFE (no associated lock), re-armed to the table's
-//! earliest deadline after every drain; the handler enters the network epoch, sets the
-//! parent's VNET and calls [`cif::run`]. A container's callout is drained (callout_drain)
-//! before the container is freed, after it was unpublished and the epoch waited for.
+//! Callouts: one per parent container (owned by `carp_kpi::container::Container`), MPSAFE
+//! (no associated lock), re-armed to the table's earliest deadline after every drain; the
+//! handler enters the network epoch, sets the parent's VNET and calls [`cif::run`]. A
+//! container's callout is stopped for good and drained before the container is freed,
+//! after it was unpublished and the epoch waited for (`carp_kpi::container::Published`).
 //!
 //! Unload: netlink and protocol 112 are unregistered and the hooks cleared first, then the
 //! epoch is waited for and the threads still inside a sleepable hook (counted by

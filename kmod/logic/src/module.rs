@@ -17,7 +17,7 @@ use crate::state::{demotion, sysctls, Loaded, GLOBAL};
 /// RAII values). Configuration (carpN creation included) is refused until the load has
 /// completed.
 pub fn load() -> Result<(), Errno> {
-    // Issue 5: the cloner and the ARP hook, in every VNET, without the configuration lock
+    // The cloner and the ARP hook, in every VNET, without the configuration lock
     // (see `PerVnet::register`). No carpN can exist before the load completes: creation
     // is refused until then.
     let pervnet = carp_kpi::clone::PerVnet::register().inspect_err(|e| {
@@ -130,7 +130,7 @@ fn finish_unload(
     hooks: Hooks,
     mut unbound: Vec<(carp_kpi::net::Vnet, carp_kpi::ifnet::IfaRef)>,
 ) -> Result<(), Errno> {
-    // Issue 5: every carpN destroyed first, through the kernel and outside every lock
+    // Every carpN destroyed first, through the kernel and outside every lock
     // (their addresses detach through our hooks); then the cloner and the ARP pfil hook
     // go from every VNET (the hook may run until the epoch wait below).
     crate::legacy::destroy_all();

@@ -22,7 +22,7 @@ use crate::state::GLOBAL;
 fn interface_of(ifp: Option<&IfRef>) -> Option<Interface> {
     ifp.map(|r| {
         let i = r.get();
-        // Issue 5: our own carpN are the legacy model.
+        // Our own carpN are the classic model.
         Interface { if_type: i.if_type(), if_flags: i.flags(), carp_clone: i.is_carp_clone() }
     })
 }
@@ -41,7 +41,7 @@ pub fn ioctl(ifr: &Ifreq<'_>, cmd: u64, td: Thread<'_>) -> Result<(), Errno> {
     let ifp = CStr::from_bytes_until_nul(&name).ok().and_then(IfRef::by_name);
     let model = config::check_interface(interface_of(ifp.as_ref()), op)?;
     let Some(ifp) = ifp else { return Err(Errno::ENXIO) };
-    // Issue 5: SIOCSVH/SIOCGVH naming one of our carpN act on that carpN's vhid.
+    // SIOCSVH/SIOCGVH naming one of our carpN act on that carpN's vhid.
     if model == Model::Legacy {
         return match op {
             Op::IoctlSet => crate::legacy::ioctl_set(&ifp, &req, td.has_carp_priv()),
@@ -52,7 +52,7 @@ pub fn ioctl(ifr: &Ifreq<'_>, cmd: u64, td: Thread<'_>) -> Result<(), Errno> {
     match op {
         Op::IoctlSet => {
             let sr = carpreq::ioctl_set(&req, td.has_carp_priv())?;
-            // Issue 5: a vhid one of our carpN uses on this parent is EEXIST.
+            // A vhid one of our carpN uses on this parent is EEXIST.
             crate::legacy::check_modern(&mut g, &ifp.get(), sr.vhid)?;
             set(&mut g, ifp, &sr)
         }
@@ -88,12 +88,12 @@ pub fn nl_set(r: &NlRequest<'_>) -> Result<(), Errno> {
     let ifp = nl_ifp(&cmd.iface);
     let model = config::check_interface(interface_of(ifp.as_ref()), Op::NetlinkSet)?;
     let Some(ifp) = ifp else { return Err(Errno::ENXIO) };
-    // Issue 5: a SET naming one of our carpN configures that carpN.
+    // A SET naming one of our carpN configures that carpN.
     if model == Model::Legacy {
         return crate::legacy::nl_set(&ifp, &cmd.request);
     }
     let mut g = ConfigGuard::lock();
-    // Issue 5: a vhid one of our carpN uses on this parent is EEXIST.
+    // A vhid one of our carpN uses on this parent is EEXIST.
     crate::legacy::check_modern(&mut g, &ifp.get(), cmd.request.vhid)?;
     set(&mut g, ifp, &cmd.request)
 }
@@ -109,7 +109,7 @@ pub fn nl_get(r: &NlRequest<'_>) -> Result<(), Errno> {
     let Some(ifp) = ifp else { return Err(Errno::ENXIO) };
     let result = (|| -> Result<(), Errno> {
         let query = cmd.query()?;
-        // Issue 5: a GET naming one of our carpN reports that carpN's vhid.
+        // A GET naming one of our carpN reports that carpN's vhid.
         if model == Model::Legacy {
             let s = crate::legacy::nl_get(&ifp, &query)?;
             let mut buf = [0u8; 128];
@@ -139,12 +139,12 @@ pub fn nl_get(r: &NlRequest<'_>) -> Result<(), Errno> {
 pub fn attach(ifa: Ifaddr<'_>, vhid: i32) -> Result<(), Errno> {
     let mut g = ConfigGuard::lock();
     let ifp = ifa.ifp().ok_or(Errno::EINVAL)?;
-    // Issue 5: an address added to one of our carpN binds it to a parent found by subnet.
+    // An address added to one of our carpN binds it to a parent found by subnet.
     if ifp.is_carp_clone() {
         return crate::legacy::attach(&mut g, ifa, u8::try_from(vhid).unwrap_or(0));
     }
     let vhid = u8::try_from(vhid).unwrap_or(0);
-    // Issue 5: a vhid one of our carpN uses on this parent is EEXIST.
+    // A vhid one of our carpN uses on this parent is EEXIST.
     crate::legacy::check_modern(&mut g, &ifp, vhid)?;
     attach_to(GLOBAL.get(&mut g), ifa, ifp, vhid)
 }
@@ -153,7 +153,7 @@ pub fn attach(ifa: Ifaddr<'_>, vhid: i32) -> Result<(), Errno> {
 pub fn detach(ifa: Ifaddr<'_>, keep_cif: bool) {
     let mut g = ConfigGuard::lock();
     let Some(ifp) = ifa.ifp() else { return };
-    // Issue 5: an address of one of our carpN is bound to the carpN's parent.
+    // An address of one of our carpN is bound to the carpN's parent.
     if ifp.is_carp_clone() {
         crate::legacy::detach(&mut g, ifa, keep_cif);
         return;
@@ -203,13 +203,13 @@ pub fn ifdetach(ifp: Ifnet<'_>) {
     let mut g = ConfigGuard::lock();
     let global = GLOBAL.get(&mut g);
     let Some(idx) = global.parent_index(&ifp) else {
-        // Issue 5: a departing carpN (moved to another VNET) leaves its parent.
+        // A departing carpN (moved to another VNET) leaves its parent.
         crate::legacy::clone_departing(&mut g, &ifp);
         return;
     };
     if let Some(p) = crate::util::take_at(&mut global.parents, idx) {
         release_parent(p, drop);
     }
-    // Issue 5: carpN bound to this parent lose their binding (they keep their vhid).
+    // CarpN bound to this parent lose their binding (they keep their vhid).
     crate::legacy::parent_gone(&mut g, &ifp);
 }

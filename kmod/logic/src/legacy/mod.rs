@@ -1,76 +1,76 @@
-//! Issue 5: the legacy `carpN` interfaces (FreeBSD ≤ 9 model on a FreeBSD 15 kernel,
-//! reference D), beside the modern model of [`crate::config`].
+//! The classic model: cloned `carpN` interfaces (FreeBSD 9's), beside the modern model of
+//! [`crate::config`], on the same protocol machinery.
 //!
-//! What exists so far:
-//! - the cloner "carp" in every VNET (`kpi::clone::PerVnet`, registered first at load
-//!   but refusing creation until the load completes, dropped first at unload): `ifconfig carpN create` / `destroy`; each `carpN` is a pseudo
-//!   interface (IFT_OTHER; see kmod/shim/carp_clone.c for its type, flags, MTU and output);
-//! - the registry of `carpN` ([`CLONES`], under the configuration lock) holding each
-//!   one's pending legacy configuration (vhid, advbase, advskew, key, and what a netlink
-//!   SET also carries), filled by netlink SET / SIOCSVH naming the `carpN`
-//!   ([`nl_set`], [`ioctl_set`]) with carp-proto's `config::legacy` rules, read back by
-//!   netlink GET / SIOCGVH ([`nl_get`], [`ioctl_get`]): `ifconfig carp0 vhid 1 advskew
-//!   100 pass x` stores it and `ifconfig carp0` shows `carp: INIT vhid 1 ...`; setting a
-//!   vhid gives the `carpN` its link-level address 00:00:5e:00:01:<vhid>;
-//! - the `carpN`'s `if_ioctl` policy ([`clone_ioctl`]).
+//! # What this module owns
 //!
-//! - binding to a parent ([`attach`], from `carp_attach_p` for an address added to a
-//!   `carpN` with a vhid, or from the `carpN`'s SIOCSIFADDR for an IPv4 address added
-//!   without one): the parent is the interface that already has an address in the new
-//!   address's subnet (`carp_proto::parent::find_parent` over every address of the VNET;
-//!   none → `EADDRNOTAVAIL`), which must be Ethernet-like and multicast-capable; the
-//!   `carpN`'s vhid is created on the parent's container with the `carpN`'s configuration
-//!   (advskew 0 when the address is the parent's own, as in 9.x) unless that parent
-//!   already has the vhid (another `carpN`'s or a modern one: `EEXIST`), and the address
-//!   is bound to it exactly like a modern CARP address (`config::attach_to`), so the
-//!   protocol, the hooks (`hooks::with_ifa` finds the parent's container through
-//!   `ifa_carp`), routes, gratuitous ARP on MASTER and devd events are the modern ones.
-//!   The first address marks the `carpN` IFF_UP. Later addresses must fall in the same
-//!   parent.
-//! - unbinding ([`detach`]; the last address gone destroys the vhid on the parent, the
-//!   `carpN` keeps its configuration), a departing parent ([`parent_gone`]), a destroyed
-//!   `carpN` (its addresses unbound, its vhid removed from the parent);
-//! - the mixing rule for the modern side ([`check_modern`]: SET or attach of a vhid a
-//!   `carpN` uses on that parent → `EEXIST`);
-//! - SET/SIOCSVH on a bound `carpN` also reconfigure the vhid on the parent; a new vhid
-//!   number ([`renumber`], as 9.x allowed) moves the `carpN` to a fresh vhid on the same
-//!   parent (`EEXIST` if taken there) and binds its addresses again; GET/SIOCGVH report
-//!   the live state;
-//! - a `carpN` unbound because its parent departed binds again by itself when an IPv4
-//!   address appears on another interface of its VNET and a parent is found for its
-//!   addresses ([`rebind_unbound`], from `ifaddr_event_ext`);
-//! - `ifconfig carpN down` / `up` on a bound `carpN` run `Vhid::handle_admin` (hand-off
-//!   advertisement, INIT; election again).
+//! - [`CLONES`]: every `carpN` of every VNET with its configuration (vhid, advbase,
+//!   advskew, key, and what a netlink SET also carries) and its binding (the parent and
+//!   the vhid it runs there), under the configuration lock. Filled by netlink SET /
+//!   SIOCSVH naming a `carpN` ([`nl_set`], [`ioctl_set`], with carp-proto's
+//!   `config::legacy` rules), read back by GET / SIOCGVH ([`nl_get`], [`ioctl_get`]):
+//!   `ifconfig carp0 vhid 1 advskew 100 pass x` stores it, `ifconfig carp0` shows it.
+//!   Setting a vhid gives the `carpN` its link-level address 00:00:5e:00:01:<vhid>.
+//! - The `carpN`'s `if_ioctl` policy ([`clone_ioctl`]); the interface itself (type,
+//!   flags, output, the cloner) is `carp_kpi::clone`'s.
 //!
-//! - the `carpN`'s link state follows its vhid's state (`if_link_state_change`: MASTER
-//!   up, BACKUP down, INIT and unbound unknown; devd IFNET LINK_UP/LINK_DOWN), besides
-//!   the modern `system=CARP` events (whose subsystem names the parent: `vhid@parent`).
+//! # Binding a `carpN` to a parent
 //!
-//! - ARP for `carpN` addresses ([`arp_input`], from an input hook on the parent's
-//!   "ethernet" pfil head, `kpi::clone::PerVnet`): a request for a `carpN` address is
-//!   answered with the virtual MAC by the MASTER only, the answering vhid chosen by
-//!   carp-proto's `arpbalance::decide` (`net.inet.carp.arpbalance`); the request itself
-//!   continues into the stack.
+//! An address added to a `carpN` (with a vhid through `carp_attach_p`, or IPv4 without one
+//! through its SIOCSIFADDR) binds it ([`attach`]): the parent is the interface that
+//! already has an address in the new address's subnet (`carp_proto::parent::find_parent`
+//! over the VNET's addresses; none: `EADDRNOTAVAIL`), Ethernet-like and multicast-capable.
+//! The `carpN`'s vhid is created on the parent's container with the `carpN`'s
+//! configuration (advskew 0 when the address is the parent's own, as in 9.x) unless the
+//! parent already has that vhid (another `carpN`'s or a modern one: `EEXIST`), and the
+//! address is bound to it exactly as a modern CARP address is (`config::attach_to`). So
+//! the protocol, the data-plane hooks (which find the parent's container through
+//! `ifa_carp`), routes, gratuitous ARP and devd events are the modern model's. The first
+//! address marks the `carpN` IFF_UP; later ones must fall in the same parent.
 //!
-//! - IPv6 neighbour discovery for `carpN` addresses: the parent's `carp_iamatch6`
-//!   (carp_glue.c) also returns a MASTER `carpN` address whose `ifa_carp` is the parent's
-//!   container, and `carp_macmatch6` finds it in the parent's table, so NS received on the
-//!   parent are answered with the virtual MAC by the MASTER only.
+//! Unbinding ([`detach`]): the last address gone removes the vhid from the parent; the
+//! `carpN` keeps its configuration. A departing parent ([`parent_gone`]) or a destroyed
+//! `carpN` unbinds too. A `carpN` left unbound by its parent's departure binds again by
+//! itself when an IPv4 address appears on another interface of its VNET and a parent is
+//! found ([`rebind_unbound`]). SET/SIOCSVH on a bound `carpN` reconfigure the vhid on the
+//! parent; a new vhid number ([`renumber`], as 9.x allowed) moves the `carpN` to a fresh
+//! vhid on the same parent (`EEXIST` if taken) and binds its addresses again.
+//! `ifconfig carpN down`/`up` hand the vhid over (`Vhid::handle_admin`).
 //!
-//! IPv6 addresses on a `carpN`: with `vhid N` they bind through `carp_attach_p`; without,
-//! after the kernel added them, from `ifaddr_event_ext` ([`clone_addr6_added`]; 15 sends
-//! SIOCSIFADDR only for an interface's first IPv6 address and does not undo a binding
-//! made there on every failure path, so SIOCSIFADDR only refuses an IPv6 address while
-//! the `carpN` has no vhid).
+//! Mixing with the modern model ([`check_modern`]): a modern SET or attach of a vhid a
+//! `carpN` uses on that parent is `EEXIST`.
 //!
-//! VNETs: the cloner and the ARP hook exist in every VNET (`kpi::clone::PerVnet`), so
+//! # What a `carpN` shows
+//!
+//! - Its link state follows its vhid (MASTER up, BACKUP down, INIT and unbound unknown;
+//!   devd IFNET LINK_UP/LINK_DOWN), set by `cif`'s drain loop under the container lock,
+//!   besides the modern `system=CARP` events (whose subsystem names the parent).
+//! - ARP for its addresses ([`arp_input`], from the ARP hook on the parent's "ethernet"
+//!   pfil head): answered with the virtual MAC by the MASTER only, the answering vhid
+//!   chosen by carp-proto's `arpbalance::decide` (`net.inet.carp.arpbalance`); the
+//!   request continues into the stack unless the address is also a plain address of the
+//!   parent (the stack would answer with the parent's MAC).
+//! - IPv6 neighbour discovery for its addresses: the parent's `carp_iamatch6` also
+//!   returns a MASTER `carpN` address whose `ifa_carp` is the parent's container, and
+//!   `carp_macmatch6` finds it in the parent's table: NS on the parent are answered with
+//!   the virtual MAC by the MASTER only.
+//! - IPv6 addresses: with `vhid N` they bind through `carp_attach_p`; without, from the
+//!   address event after the kernel added them ([`clone_addr6_added`]): FreeBSD 15 sends
+//!   SIOCSIFADDR only for an interface's first IPv6 address and does not undo a binding
+//!   made there on every failure path, so SIOCSIFADDR only refuses an IPv6 address while
+//!   the `carpN` has no vhid.
+//!
+//! # VNETs
+//!
+//! The cloner and the ARP hook exist in every VNET (`carp_kpi::clone::PerVnet`), so
 //! `carpN` can be created inside vnet jails; a `carpN` binds to a parent of its own VNET
 //! (parent discovery lists the current VNET's addresses); one moved to another VNET is
 //! unbound on departure ([`clone_departing`]) and binds again there.
 //!
-//! Locking: [`CLONES`] is only touched under the configuration lock (`carp_sx`), like
-//! `module::GLOBAL`; the order is the crate's (`carp_sx` → network epoch → `carp_if`).
-//! The cloner's callbacks run in sleepable context without it. `clone_ioctl` takes it
+//! # Locking
+//!
+//! [`CLONES`] is only touched under the configuration lock (`carp_sx`), like
+//! `state::GLOBAL`; the order is the crate's (`carp_sx` → network epoch → `carp_if`).
+//! The cloner's callbacks run in sleepable context without it. [`clone_ioctl`] takes it
 //! for SIOCSIFFLAGS and SIOCSIFADDR (sleepable ioctl paths, where the kernel may hold
 //! in_control_sx, as for `carp_attach_p`), never for SIOCADDMULTI/SIOCDELMULTI. Nothing
 //! here calls into a `carpN`'s `if_ioctl` while holding `carp_sx` (IFF_UP is set with

@@ -75,6 +75,13 @@ VNET_DEFINE_STATIC(pfil_hook_t, carp_arp_hook) = NULL;
 /* How many VNETs hold a cloner or a hook of this module (see carp_shim_pervnet_deregister). */
 static volatile u_int carp_pervnet_count;
 
+struct ifnethead *
+carp_shim_vnet_ifnet(void)
+{
+
+	return (&V_ifnet);
+}
+
 /* Whether one of ifp's IPv4 addresses has a prefix covering a (network epoch). */
 static int
 carp_clone_covers4(struct ifnet *ifp, struct in_addr a)
@@ -311,51 +318,6 @@ carp_shim_clone_up(struct ifnet *ifp)
 	if_setflagbits(ifp, IFF_UP, 0);
 }
 
-static void
-carp_clone_sa_copy(const struct sockaddr *sa, uint8_t *out, int af)
-{
-	struct in6_addr a6;
-
-	memset(out, 0, 16);
-	if (sa == NULL)
-		return;
-	if (af == AF_INET && sa->sa_len >= sizeof(struct sockaddr_in))
-		memcpy(out, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	else if (af == AF_INET6 && sa->sa_len >= sizeof(struct sockaddr_in6)) {
-		a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
-		in6_clearscope(&a6);
-		memcpy(out, &a6, 16);
-	}
-}
-
-int
-carp_shim_addr_list(int af, struct carp_shim_addr *out, int max)
-{
-	struct epoch_tracker et;
-	struct ifnet *ifp;
-	struct ifaddr *ifa;
-	int n;
-
-	n = 0;
-	NET_EPOCH_ENTER(et);
-	CK_STAILQ_FOREACH(ifp, &V_ifnet, if_link) {
-		CK_STAILQ_FOREACH(ifa, &ifp->if_addrhead, ifa_link) {
-			if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != af)
-				continue;
-			if (out != NULL && n < max) {
-				out[n].index = ifp->if_index;
-				out[n].flags = (uint32_t)ifp->if_flags;
-				out[n].is_clone = carp_shim_is_clone(ifp);
-				carp_clone_sa_copy(ifa->ifa_addr, out[n].addr, af);
-				carp_clone_sa_copy(ifa->ifa_netmask, out[n].mask, af);
-			}
-			n++;
-		}
-	}
-	NET_EPOCH_EXIT(et);
-	return (n);
-}
-
 /*
  * ARP for carpN addresses (reference D.6.3): FreeBSD 15's in_arpinput only answers for
  * addresses of the receiving interface, and a carpN's addresses live on the carpN. An
@@ -414,124 +376,6 @@ carp_arp_pfil(struct mbuf **mp, struct ifnet *ifp, int flags __unused,
 		return (PFIL_DROPPED);
 	}
 	return (PFIL_PASS);
-}
-
-int
-carp_shim_if_ipaddrs(struct ifnet *ifp, struct ifaddr **out, int max)
-{
-	struct epoch_tracker et;
-	struct ifaddr *ifa;
-	int n;
-
-	n = 0;
-	NET_EPOCH_ENTER(et);
-	CK_STAILQ_FOREACH(ifa, &ifp->if_addrhead, ifa_link) {
-		if (ifa->ifa_addr == NULL || (ifa->ifa_addr->sa_family != AF_INET &&
-		    ifa->ifa_addr->sa_family != AF_INET6))
-			continue;
-		if (out == NULL) {
-			n++;
-			continue;
-		}
-		if (n >= max)
-			break;
-		/* An address being deleted may have dropped its last reference already. */
-		if (!ifa_try_ref(ifa))
-			continue;
-		out[n++] = ifa;
-	}
-	NET_EPOCH_EXIT(et);
-	return (n);
-}
-
-int
-carp_shim_if_linked(struct ifnet *ifp)
-{
-	struct epoch_tracker et;
-	struct ifnet *it;
-	int found;
-
-	found = 0;
-	if ((ifp->if_flags & IFF_DYING) != 0)
-		return (0);
-	CURVNET_SET(ifp->if_vnet);
-	NET_EPOCH_ENTER(et);
-	CK_STAILQ_FOREACH(it, &V_ifnet, if_link) {
-		if (it == ifp) {
-			found = 1;
-			break;
-		}
-	}
-	NET_EPOCH_EXIT(et);
-	CURVNET_RESTORE();
-	return (found);
-}
-
-int
-carp_shim_if_has_other_like(struct ifnet *ifp, struct ifaddr *ifa)
-{
-	struct epoch_tracker et;
-	struct ifaddr *it;
-	const struct sockaddr *a, *b;
-	int found;
-
-	a = ifa->ifa_addr;
-	if (a == NULL || (a->sa_family != AF_INET && a->sa_family != AF_INET6))
-		return (0);
-	found = 0;
-	NET_EPOCH_ENTER(et);
-	CK_STAILQ_FOREACH(it, &ifp->if_addrhead, ifa_link) {
-		b = it->ifa_addr;
-		if (it == ifa || b == NULL || b->sa_family != a->sa_family)
-			continue;
-		if (a->sa_family == AF_INET ?
-		    ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		    ((const struct sockaddr_in *)b)->sin_addr.s_addr :
-		    IN6_ARE_ADDR_EQUAL(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		    &((const struct sockaddr_in6 *)b)->sin6_addr)) {
-			found = 1;
-			break;
-		}
-	}
-	NET_EPOCH_EXIT(et);
-	return (found);
-}
-
-int
-carp_shim_if_has_ifa(struct ifnet *ifp, struct ifaddr *ifa)
-{
-	struct epoch_tracker et;
-	struct ifaddr *it;
-	int found;
-
-	found = 0;
-	NET_EPOCH_ENTER(et);
-	CK_STAILQ_FOREACH(it, &ifp->if_addrhead, ifa_link) {
-		if (it == ifa) {
-			found = 1;
-			break;
-		}
-	}
-	NET_EPOCH_EXIT(et);
-	return (found);
-}
-
-int
-carp_shim_if_has_plain_in4(struct ifnet *ifp, const uint8_t *addr)
-{
-	struct ifaddr *ifa;
-	struct in_addr a;
-
-	NET_EPOCH_ASSERT();
-	memcpy(&a, addr, sizeof(a));
-	CK_STAILQ_FOREACH(ifa, &ifp->if_addrhead, ifa_link) {
-		if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != AF_INET ||
-		    ifa->ifa_carp != NULL)
-			continue;
-		if (((struct sockaddr_in *)ifa->ifa_addr)->sin_addr.s_addr == a.s_addr)
-			return (1);
-	}
-	return (0);
 }
 
 /* Adds and links this VNET's ARP hook (curvnet set by the caller). */

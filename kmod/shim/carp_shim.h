@@ -45,6 +45,7 @@ struct sx;
 struct callout;
 struct epoch_tracker;
 struct ucred;
+struct ifnethead;
 
 /* Malloc type of every allocation carp.ko makes (vmstat -m: "carp"). */
 MALLOC_DECLARE(M_CARP);
@@ -211,26 +212,8 @@ int	carp_shim_is_clone(struct ifnet *ifp);
 int	carp_shim_clone_set_lladdr(struct ifnet *ifp, const uint8_t *mac);
 /* Marks a carpN IFF_UP (its first address bound it to a parent). */
 void	carp_shim_clone_up(struct ifnet *ifp);
-/*
- * Every AF_INET or AF_INET6 address of the current VNET (parent discovery by subnet):
- * fills at most max entries of out (out may be NULL) and returns how many there are.
- * IPv6 addresses and masks with their embedded scope cleared.
- */
-struct carp_shim_addr {
-	uint32_t	index;		/* if_index */
-	uint32_t	flags;		/* if_flags */
-	int		is_clone;	/* the interface is one of our carpN */
-	uint8_t		addr[16];	/* 4 bytes used for AF_INET */
-	uint8_t		mask[16];	/* ifa_netmask, same layout */
-};
-int	carp_shim_addr_list(int af, struct carp_shim_addr *out, int max);
-/* ARP for carpN addresses: input hook on each VNET's "ethernet" pfil head (above). */
-/*
- * The AF_INET and AF_INET6 addresses of ifp: fills at most max entries of out (out may be
- * NULL), each with a reference taken (ifa_ref) for the caller to release, and returns
- * how many there are.
- */
-int	carp_shim_if_ipaddrs(struct ifnet *ifp, struct ifaddr **out, int max);
+/* &V_ifnet: the current VNET's interface list (a CK_STAILQ, walked in the network epoch). */
+struct ifnethead *carp_shim_vnet_ifnet(void);
 /* Unload: runs the deferred address work left, waits for its task, frees the spares. */
 void	carp_shim_deferred_drain(void);
 /*
@@ -239,14 +222,6 @@ void	carp_shim_deferred_drain(void);
  */
 void	carp_shim_defer_reserve(void);
 void	carp_shim_defer_release(void);
-/* Nonzero iff ifp is still on its VNET's interface list (V_ifnet of ifp->if_vnet). */
-int	carp_shim_if_linked(struct ifnet *ifp);
-/* Nonzero iff another address than ifa on ifp has ifa's family and address. */
-int	carp_shim_if_has_other_like(struct ifnet *ifp, struct ifaddr *ifa);
-/* Nonzero iff ifa is still on ifp's address list. */
-int	carp_shim_if_has_ifa(struct ifnet *ifp, struct ifaddr *ifa);
-/* Nonzero iff ifp has the IPv4 address addr (4 bytes) without ifa_carp (network epoch). */
-int	carp_shim_if_has_plain_in4(struct ifnet *ifp, const uint8_t *addr);
 /* Ethernet header + ARP packet handed to Rust; reply room (a minimum-size frame). */
 #define	CARP_ARP_FRAME_LEN	42
 #define	CARP_ARP_REPLY_LEN	60
@@ -354,6 +329,12 @@ carp_rs_inflight_enter_t	carp_rs_inflight_enter;
 carp_rs_inflight_exit_t	carp_rs_inflight_exit;
 carp_rs_accepting_t	carp_rs_accepting;
 carp_rs_clone_ioctl_t	carp_rs_clone_ioctl;
+/*
+ * A Rust function (kmod/kpi/src/walk.rs) keeping the carp_shim_ name of its C caller
+ * (carp_glue.c): nonzero iff ifa is still on ifp's address list.
+ */
+typedef int carp_shim_if_has_ifa_t(struct ifnet *ifp, struct ifaddr *ifa);
+carp_shim_if_has_ifa_t	carp_shim_if_has_ifa;
 carp_rs_load_t		carp_rs_load;
 carp_rs_unload_t	carp_rs_unload;
 carp_rs_allow_changed_t	carp_rs_allow_changed;

@@ -16,8 +16,9 @@ use carp_proto::{Errno, Family, LinkState};
 use sys_bindings as sys;
 
 
-use crate::ifnet::{IfaRef, Ifaddr, Ifnet};
-use crate::net::errno as errno_of;
+use crate::ifnet::Ifnet;
+use crate::net::{errno as errno_of, in_net_epoch};
+use crate::walk;
 
 /// The cloner "carp" and the ARP pfil hook, in every VNET present and future (a VNET
 /// constructor/destructor pair registered with the kernel). Dropping it runs the
@@ -59,63 +60,6 @@ pub struct ArpAnswer {
 }
 
 impl Ifnet<'_> {
-    /// This interface's IPv4 and IPv6 addresses, each a counted reference. Sleepable
-    /// context (it allocates with M_NOWAIT; `ENOMEM` if that fails).
-    pub fn ip_addrs(&self) -> Result<Vec<IfaRef>, Errno> {
-        // SAFETY: live interface; a NULL output only counts.
-        let count = unsafe { sys::carp_shim_if_ipaddrs(self.raw(), core::ptr::null_mut(), 0) };
-        // Room for a few addresses added meanwhile; more are ignored.
-        let room = usize::try_from(count).unwrap_or(0).saturating_add(4);
-        let mut raw: Vec<*mut sys::ifaddr> = Vec::new();
-        raw.try_reserve_exact(room).map_err(|_| Errno::ENOMEM)?;
-        let mut out: Vec<IfaRef> = Vec::new();
-        out.try_reserve_exact(room).map_err(|_| Errno::ENOMEM)?;
-        raw.resize(room, core::ptr::null_mut());
-        let max = c_int::try_from(raw.len()).unwrap_or(0);
-        // SAFETY: `raw` holds `max` writable entries; each filled one carries a reference
-        // taken for us.
-        let n = unsafe { sys::carp_shim_if_ipaddrs(self.raw(), raw.as_mut_ptr(), max) };
-        let filled = usize::try_from(n).unwrap_or(0).min(raw.len());
-        for p in raw.iter().take(filled) {
-            // SAFETY: the shim took one reference on each of the first `filled` entries;
-            // it is owned from here on (released when the IfaRef drops).
-            if let Some(r) = unsafe { IfaRef::from_counted(*p) } {
-                // Cannot fail: `out` has room for every entry (reserved above).
-                let _ = crate::vec::push(&mut out, r);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Whether this interface is still on its VNET's interface list (not departed).
-    pub fn is_linked(&self) -> bool {
-        // SAFETY: live interface (the caller holds a reference); the shim compares
-        // pointers inside the epoch.
-        unsafe { sys::carp_shim_if_linked(self.raw()) != 0 }
-    }
-
-    /// Whether another address than `ifa` on this interface has the same family and
-    /// address (`ifa` itself may already be unlinked).
-    pub fn has_other_ifa_like(&self, ifa: &Ifaddr<'_>) -> bool {
-        // SAFETY: live interface and address (counted references held by the caller); the
-        // shim compares addresses inside the epoch.
-        unsafe { sys::carp_shim_if_has_other_like(self.raw(), ifa.raw()) != 0 }
-    }
-
-    /// Whether `ifa` is still on this interface's address list.
-    pub fn has_ifa(&self, ifa: &Ifaddr<'_>) -> bool {
-        // SAFETY: live interface; the shim only compares pointers inside the epoch.
-        unsafe { sys::carp_shim_if_has_ifa(self.raw(), ifa.raw()) != 0 }
-    }
-
-    /// Whether `addr` is one of this interface's own IPv4 addresses that CARP does not
-    /// run (`ifa_carp` unset). Network epoch.
-    pub fn has_plain_in4(&self, addr: Ipv4Addr) -> bool {
-        let o = addr.octets();
-        // SAFETY: live interface inside the network epoch (the caller's); 4 readable bytes.
-        unsafe { sys::carp_shim_if_has_plain_in4(self.raw(), o.as_ptr()) != 0 }
-    }
-
     /// Destroys this `carpN` the way `ifconfig carpN destroy` does (`if_clone_destroy` by
     /// name, in the interface's VNET): `ENXIO` if it is not (or no longer, or not yet) on
     /// its cloner's list. Sleepable, without the configuration lock (the destroy callback
@@ -185,6 +129,13 @@ impl Ifnet<'_> {
     }
 }
 
+fn af_of(family: Family) -> u8 {
+    match family {
+        Family::Inet => walk::AF_INET,
+        Family::Inet6 => walk::AF_INET6,
+    }
+}
+
 fn ip_of(family: Family, b: &[u8; 16]) -> IpAddr {
     match family {
         Family::Inet => IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3])),
@@ -193,39 +144,37 @@ fn ip_of(family: Family, b: &[u8; 16]) -> IpAddr {
 }
 
 /// Every address of `family` in the current VNET, as parent-discovery candidates named by
-/// interface index. A snapshot: interfaces may change right after.
+/// interface index (IPv6 addresses and masks with their embedded scope cleared). A
+/// snapshot: interfaces may change right after.
 pub fn addresses(family: Family) -> Result<Vec<Candidate<u32>>, Errno> {
-    let af = match family {
-        Family::Inet => 2,
-        Family::Inet6 => 28,
-    };
-    // SAFETY: a NULL output only counts.
-    let count = unsafe { sys::carp_shim_addr_list(af, core::ptr::null_mut(), 0) };
+    let af = af_of(family);
+    let count = in_net_epoch(|e| {
+        walk::vnet_ifnets(e).fold(0usize, |n, ifp| {
+            n.saturating_add(ifp.addrs(e).filter(|a| walk::family(walk::sa_of(a)) == af).count())
+        })
+    });
     // Room for a few addresses added meanwhile; more are ignored (the next try sees them).
-    let room = usize::try_from(count).unwrap_or(0).saturating_add(8);
-    let mut raw: Vec<sys::carp_shim_addr> = Vec::new();
-    raw.try_reserve_exact(room).map_err(|_| Errno::ENOMEM)?;
-    while raw.len() < room && raw.len() < raw.capacity() {
-        raw.push(sys::carp_shim_addr { index: 0, flags: 0, is_clone: 0, addr: [0; 16], mask: [0; 16] });
-    }
-    let max = c_int::try_from(raw.len()).unwrap_or(0);
-    // SAFETY: `raw` holds `max` writable entries.
-    let n = unsafe { sys::carp_shim_addr_list(af, raw.as_mut_ptr(), max) };
-    let filled = usize::try_from(n).unwrap_or(0).min(raw.len());
+    let room = count.saturating_add(8);
     let mut out = Vec::new();
-    out.try_reserve_exact(filled).map_err(|_| Errno::ENOMEM)?;
-    for r in raw.iter().take(filled) {
-        let c = Candidate {
-            iface: r.index,
-            addr: ip_of(family, &r.addr),
-            mask: ip_of(family, &r.mask),
-            if_flags: r.flags,
-            on_carp: r.is_clone != 0,
-        };
-        if crate::vec::push(&mut out, c).is_err() {
-            return Err(Errno::ENOMEM);
+    out.try_reserve_exact(room).map_err(|_| Errno::ENOMEM)?;
+    in_net_epoch(|e| {
+        for ifp in walk::vnet_ifnets(e) {
+            for ifa in ifp.addrs(e).filter(|a| walk::family(walk::sa_of(a)) == af) {
+                if out.len() >= room {
+                    return;
+                }
+                let c = Candidate {
+                    iface: ifp.index(),
+                    addr: ip_of(family, &walk::sa_bytes(walk::sa_of(&ifa), af)),
+                    mask: ip_of(family, &walk::sa_bytes(walk::mask_of(&ifa), af)),
+                    if_flags: ifp.flags(),
+                    on_carp: ifp.is_carp_clone(),
+                };
+                // Cannot fail: `out` has room for `room` entries (reserved above).
+                let _ = crate::vec::push(&mut out, c);
+            }
         }
-    }
+    });
     Ok(out)
 }
 

@@ -11,8 +11,9 @@
 //!   `C`; each definition is checked at compile time against the typedef bindgen generated
 //!   from carp_shim.h, so C and Rust cannot disagree on a signature.
 //!
-//! The three entry points that need no logic (`carp_rs_inflight_enter/exit`,
-//! `carp_rs_accepting`) are defined here directly.
+//! The entry points that need no logic (`carp_rs_inflight_enter/exit`,
+//! `carp_rs_accepting`, and `carp_shim_if_has_ifa` for the shim's address removal) are
+//! defined here directly.
 
 use core::ffi::{c_char, c_int, c_ulong, c_void, CStr};
 use core::net::Ipv6Addr;
@@ -551,6 +552,21 @@ pub extern "C" fn carp_rs_accepting() -> c_int {
     c_int::from(net::accepting_new_config())
 }
 const _: sys::carp_rs_accepting_t = Some(carp_rs_accepting);
+
+/// For the shim's address removal: whether `ifa` is still on `ifp`'s address list.
+///
+/// # Safety
+///
+/// Both null or live (referenced by the caller) for the call.
+#[no_mangle]
+pub unsafe extern "C" fn carp_shim_if_has_ifa(ifp: *mut sys::ifnet, ifa: *mut sys::ifaddr) -> c_int {
+    // SAFETY: caller's contract.
+    match unsafe { (Ifnet::from_raw(ifp), Ifaddr::from_raw(ifa)) } {
+        (Some(ifp), Some(ifa)) => c_int::from(ifp.has_ifa(&ifa)),
+        _ => 0,
+    }
+}
+const _: sys::carp_shim_if_has_ifa_t = Some(carp_shim_if_has_ifa);
 
 /// Defines the `#[no_mangle]` entry points of carp_shim.h for the logic type `$c`
 /// (implementing [`Carp`]). Used once, by the staticlib that ties the crates together.

@@ -36,6 +36,7 @@
 //! - [`ifnet`]: interfaces, addresses, the CARP fields, promiscuous mode, multicast,
 //!   routes, announcements, advertisement output;
 //! - [`clone`]: the `carpN` cloner and what the classic model needs of interfaces;
+//!   `walk`: walks of the interface and address lists (CK lists, in the epoch);
 //! - [`req`]: received mbufs, ioctl requests, netlink requests;
 //! - `panic`: the panic handler, which makes any surviving panic path visible at link time.
 #![no_std]
@@ -64,3 +65,4 @@ pub mod req;
 pub mod sync;
 pub mod vec;
 pub mod vnet;
+mod walk;

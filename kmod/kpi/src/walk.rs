@@ -121,6 +121,20 @@ pub(crate) fn sa_bytes(sa: *const sys::sockaddr, af: u8) -> [u8; 16] {
     }
 }
 
+/// Whether one of `ifp`'s IPv4 addresses has a prefix covering `dst` (`s_addr`, network
+/// order): the parent's own resolution of a next hop (in_lltable_rtcheck) needs one.
+pub(crate) fn covers4(ifp: &Ifnet<'_>, e: &Epoch, dst: u32) -> bool {
+    ifp.addrs(e).any(|ifa| {
+        let (sa, mask) = (sa_of(&ifa), mask_of(&ifa));
+        if family(sa) != AF_INET || mask.is_null() {
+            return false;
+        }
+        // SAFETY: an AF_INET address and its netmask (a sockaddr_in's storage), non-null.
+        let (a, m) = unsafe { (s_addr(sa), s_addr(mask)) };
+        (a ^ dst) & m == 0
+    })
+}
+
 impl Ifnet<'_> {
     /// This interface's IPv4 and IPv6 addresses, each a counted reference. Sleepable
     /// context (it allocates with M_NOWAIT; `ENOMEM` if that fails).

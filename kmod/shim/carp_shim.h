@@ -45,6 +45,10 @@ struct sx;
 struct callout;
 struct epoch_tracker;
 struct ucred;
+struct ifnethead;
+struct if_clone;
+struct pfil_head;
+struct pfil_hook;
 
 /* Malloc type of every allocation carp.ko makes (vmstat -m: "carp"). */
 MALLOC_DECLARE(M_CARP);
@@ -193,44 +197,20 @@ int	carp_shim_nl_end_dump(struct nl_pstate *npt, int error, struct nlmsghdr *hdr
  * Deregister: runs the destructor in every VNET, destroying every carpN
  * (carp_rs_clone_destroy for each) and unlinking every ARP hook; sleepable, without the
  * configuration lock (the destroy callbacks take it).
+ * The cloner's and the carpN's callbacks and the ARP hook are Rust (kmod/kpi/src/clone.rs,
+ * arp.rs; defined by export_carp! with the kernel's prototypes, never called from C).
  */
 int	carp_shim_pervnet_register(void);
 void	carp_shim_pervnet_deregister(void);
+/* &V_ifnet: the current VNET's interface list (a CK_STAILQ, walked in the network epoch). */
+struct ifnethead *carp_shim_vnet_ifnet(void);
 /*
- * Destroys a carpN as SIOCIFDESTROY does (if_clone_destroy by name, in the interface's
- * VNET). The caller holds a reference on ifp; sleepable, without the configuration lock.
+ * The cloner of ifp's home VNET (VNET_VNET), NULL if it has none; the caller holds
+ * ifnet_detach_sxlock and a reference on ifp, which is not IFF_DYING.
  */
-int	carp_shim_clone_destroy(struct ifnet *ifp);
-/* Publishes the parent a bound carpN forwards its output to (NULL: unbound, drop). */
-void	carp_shim_clone_set_parent(struct ifnet *ifp, struct ifnet *parent);
+struct if_clone *carp_shim_home_cloner(struct ifnet *ifp);
 /* Tags m so that carp_output gives it the vhid's virtual MAC as source (0 on no memory). */
 int	carp_shim_tag_vmac(struct mbuf *m, int vhid);
-/* Nonzero iff ifp is one of this module's carpN (identified by its if_ioctl). */
-int	carp_shim_is_clone(struct ifnet *ifp);
-/* Writes the carpN's 6-byte link-level address (EINVAL if it has no such address). */
-int	carp_shim_clone_set_lladdr(struct ifnet *ifp, const uint8_t *mac);
-/* Marks a carpN IFF_UP (its first address bound it to a parent). */
-void	carp_shim_clone_up(struct ifnet *ifp);
-/*
- * Every AF_INET or AF_INET6 address of the current VNET (parent discovery by subnet):
- * fills at most max entries of out (out may be NULL) and returns how many there are.
- * IPv6 addresses and masks with their embedded scope cleared.
- */
-struct carp_shim_addr {
-	uint32_t	index;		/* if_index */
-	uint32_t	flags;		/* if_flags */
-	int		is_clone;	/* the interface is one of our carpN */
-	uint8_t		addr[16];	/* 4 bytes used for AF_INET */
-	uint8_t		mask[16];	/* ifa_netmask, same layout */
-};
-int	carp_shim_addr_list(int af, struct carp_shim_addr *out, int max);
-/* ARP for carpN addresses: input hook on each VNET's "ethernet" pfil head (above). */
-/*
- * The AF_INET and AF_INET6 addresses of ifp: fills at most max entries of out (out may be
- * NULL), each with a reference taken (ifa_ref) for the caller to release, and returns
- * how many there are.
- */
-int	carp_shim_if_ipaddrs(struct ifnet *ifp, struct ifaddr **out, int max);
 /* Unload: runs the deferred address work left, waits for its task, frees the spares. */
 void	carp_shim_deferred_drain(void);
 /*
@@ -239,24 +219,6 @@ void	carp_shim_deferred_drain(void);
  */
 void	carp_shim_defer_reserve(void);
 void	carp_shim_defer_release(void);
-/* Nonzero iff ifp is still on its VNET's interface list (V_ifnet of ifp->if_vnet). */
-int	carp_shim_if_linked(struct ifnet *ifp);
-/* Nonzero iff another address than ifa on ifp has ifa's family and address. */
-int	carp_shim_if_has_other_like(struct ifnet *ifp, struct ifaddr *ifa);
-/* Nonzero iff ifa is still on ifp's address list. */
-int	carp_shim_if_has_ifa(struct ifnet *ifp, struct ifaddr *ifa);
-/* Nonzero iff ifp has the IPv4 address addr (4 bytes) without ifa_carp (network epoch). */
-int	carp_shim_if_has_plain_in4(struct ifnet *ifp, const uint8_t *addr);
-/* Ethernet header + ARP packet handed to Rust; reply room (a minimum-size frame). */
-#define	CARP_ARP_FRAME_LEN	42
-#define	CARP_ARP_REPLY_LEN	60
-
-/* What carp_clone_ioctl forwards to carp_rs_clone_ioctl (the SIOC* value, classified). */
-#define	CARP_CLONE_IOC_OTHER	0
-#define	CARP_CLONE_IOC_SETFLAGS	1	/* SIOCSIFFLAGS (if_flags already updated) */
-#define	CARP_CLONE_IOC_SETADDR	2	/* SIOCSIFADDR, data = the struct ifaddr being added */
-#define	CARP_CLONE_IOC_MULTI	3	/* SIOCADDMULTI / SIOCDELMULTI */
-#define	CARP_CLONE_IOC_SETMTU	4	/* SIOCSIFMTU, data = struct ifreq */
 
 /* devctl_notify("CARP", subsystem, type, NULL). */
 void	carp_shim_devctl(const char *subsystem, const char *type);
@@ -321,39 +283,38 @@ typedef void carp_rs_callout_t(void *arg);
 typedef int carp_rs_nl_get_t(struct nlmsghdr *hdr, struct nl_pstate *npt);
 typedef int carp_rs_nl_set_t(struct nlmsghdr *hdr, struct nl_pstate *npt);
 
-/* Issue 5: a carpN was created (0) or must not be (errno: the shim undoes it). */
-typedef int carp_rs_clone_create_t(struct ifnet *ifp);
-/* Issue 5: a carpN is being destroyed (its ifnet is still attached). */
-typedef void carp_rs_clone_destroy_t(struct ifnet *ifp);
 /*
- * Module C code that runs outside a Rust hook (the cloner callbacks) brackets itself with
- * these, so unload waits for it; carp_rs_accepting() is 0 once unload has begun.
+ * Module C code that runs outside a Rust hook brackets itself with these, so unload waits
+ * for it.
  */
 typedef void carp_rs_inflight_enter_t(void);
 typedef void carp_rs_inflight_exit_t(void);
-typedef int carp_rs_accepting_t(void);
-/* Issue 5: the carpN's if_ioctl; kind is a CARP_CLONE_IOC_* value. */
-typedef int carp_rs_clone_ioctl_t(struct ifnet *ifp, int kind, void *data);
-
 /*
- * Issue 5: an Ethernet frame starting with an ARP header arrived on ifp (a parent with a
- * CARP container; network epoch, curvnet set): frame holds CARP_ARP_FRAME_LEN bytes.
- * Returns the length of the Ethernet frame written to reply (CARP_ARP_REPLY_LEN bytes of
- * room) to send on ifp, or 0 to stay silent.
+ * Issue 5, the carpN cloner and the ARP hook (kmod/kpi/src/clone.rs, arp.rs), called by
+ * the VNET constructor (curvnet set, sleepable):
+ * the cloner "carp" attached in the current VNET, NULL if that failed (another cloner of
+ * that name exists);
  */
-/* Output through a bound carpN (network epoch): the MASTER vhid to tag with, or 0. */
-typedef int carp_rs_clone_output_vhid_t(struct ifnet *carp, struct ifnet *parent);
-typedef int carp_rs_arp_input_t(struct ifnet *ifp, const uint8_t *frame, uint8_t *reply,
-	    int *consume);
+typedef struct if_clone *carp_rs_cloner_attach_t(void);
+/*
+ * the ARP hook added and linked on head (this VNET's "ethernet" pfil head, NULL if it has
+ * none: ENXIO); 0 and the hook in *hookp, or an errno and nothing left behind.
+ */
+typedef int carp_rs_arp_hook_add_t(struct pfil_head *head, struct pfil_hook **hookp);
+/*
+ * Rust functions (kmod/kpi/src/clone.rs, walk.rs) keeping the carp_shim_ names of their C
+ * callers (carp_glue.c): nonzero iff ifp is one of this module's carpN (its if_ioctl is
+ * the carpN ioctl); nonzero iff ifa is still on ifp's address list.
+ */
+typedef int carp_shim_is_clone_t(struct ifnet *ifp);
+typedef int carp_shim_if_has_ifa_t(struct ifnet *ifp, struct ifaddr *ifa);
 
-carp_rs_arp_input_t	carp_rs_arp_input;
-carp_rs_clone_output_vhid_t	carp_rs_clone_output_vhid;
-carp_rs_clone_create_t	carp_rs_clone_create;
-carp_rs_clone_destroy_t	carp_rs_clone_destroy;
 carp_rs_inflight_enter_t	carp_rs_inflight_enter;
 carp_rs_inflight_exit_t	carp_rs_inflight_exit;
-carp_rs_accepting_t	carp_rs_accepting;
-carp_rs_clone_ioctl_t	carp_rs_clone_ioctl;
+carp_rs_cloner_attach_t	carp_rs_cloner_attach;
+carp_rs_arp_hook_add_t	carp_rs_arp_hook_add;
+carp_shim_is_clone_t	carp_shim_is_clone;
+carp_shim_if_has_ifa_t	carp_shim_if_has_ifa;
 carp_rs_load_t		carp_rs_load;
 carp_rs_unload_t	carp_rs_unload;
 carp_rs_allow_changed_t	carp_rs_allow_changed;

@@ -43,7 +43,7 @@ MUTANTS = [
     ("carp_rs_iamatch", "ARP for a CARP address is never answered"),
     ("carp_rs_iamatch6", "neighbour solicitations for a CARP address are answered by every host"),
     ("carp_hook_macmatch6", "neighbour advertisements name the parent's MAC"),
-    ("carp_rs_arp_input", "ARP for carpN addresses is never answered"),
+    ("carp_rs_arp_pfil", "ARP for carpN addresses is never answered"),
     ("carp_rs_ifup", "routes the kernel adds when an interface comes up stay on a BACKUP"),
     ("carp_rs_ifdetach", "a departing interface keeps its CARP container"),
     ("carp_rs_forus", "frames to the virtual MAC are not accepted"),

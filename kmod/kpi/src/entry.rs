@@ -11,8 +11,15 @@
 //!   `C`; each definition is checked at compile time against the typedef bindgen generated
 //!   from carp_shim.h, so C and Rust cannot disagree on a signature.
 //!
-//! The three entry points that need no logic (`carp_rs_inflight_enter/exit`,
-//! `carp_rs_accepting`) are defined here directly.
+//! The entry points that need no logic (`carp_rs_inflight_enter/exit`, the cloner and ARP
+//! hook registration `carp_rs_cloner_attach` / `carp_rs_arp_hook_add`, and
+//! `carp_shim_is_clone` / `carp_shim_if_has_ifa` for the shim's event handlers and address
+//! removal) are defined here directly.
+//!
+//! The kernel calls some of the adapters' `extern "C"` instances through pointers this
+//! crate hands it (the `carpN` cloner's and interfaces' callbacks, the ARP pfil hook):
+//! export_carp! defines those with the kernel's own prototypes, checked against the
+//! kernel's typedefs (`ifc_create_f`, `if_output_fn_t`, `pfil_mbuf_chk_t`...).
 
 use core::ffi::{c_char, c_int, c_ulong, c_void, CStr};
 use core::net::Ipv6Addr;
@@ -20,7 +27,8 @@ use core::net::Ipv6Addr;
 use carp_proto::Errno;
 use sys_bindings as sys;
 
-use crate::clone::{ioctl_kind, ArpAnswer, CloneIoctl};
+use crate::arp::{self, ArpAnswer};
+use crate::clone::{self, ioctl_kind, CloneIoctl};
 use crate::container::{self, Contained};
 use crate::errno;
 use crate::ifnet::{Ifaddr, Ifnet};
@@ -100,10 +108,7 @@ pub trait Carp: 'static {
     fn clone_ioctl(ifp: Ifnet<'_>, kind: CloneIoctl, ifa: Option<Ifaddr<'_>>) -> Result<(), Errno>;
 }
 
-/// Bytes of an ARP frame the ARP hook reads (Ethernet header and ARP for IPv4).
-pub const ARP_FRAME_LEN: usize = sys::CARP_ARP_FRAME_LEN as usize;
-/// Room for the reply frame (padded to the Ethernet minimum).
-pub const ARP_REPLY_LEN: usize = sys::CARP_ARP_REPLY_LEN as usize;
+pub use crate::arp::{ARP_FRAME_LEN, ARP_REPLY_LEN};
 
 /// What configuration hooks answer once unload has begun: what the stack answers when
 /// carp is not loaded.
@@ -438,73 +443,73 @@ pub unsafe fn deferred<C: Carp>(ifp: *mut sys::ifnet, ifa: *mut sys::ifaddr, kin
     }
 }
 
-/// A packet leaving through a bound `carpN`: the vhid to tag it with, or 0.
+/// The `carpN`'s `if_output` ([`clone::output`]): the logic names the vhid whose virtual
+/// MAC the packet leaves with.
 ///
 /// # Safety
 ///
-/// Both null or live for the call (the output path runs inside the network epoch, in
-/// which both interfaces stay allocated).
-pub unsafe fn clone_output_vhid<C: Carp>(carp: *mut sys::ifnet, parent: *mut sys::ifnet) -> c_int {
+/// The kernel's `if_output` arguments for a `carpN` (see [`clone::output`]).
+pub unsafe fn clone_output<C: Carp>(
+    ifp: *mut sys::ifnet,
+    m: *mut sys::mbuf,
+    dst: *const sys::sockaddr,
+    _ro: *mut sys::route,
+) -> c_int {
+    // Inside the network epoch (entered by clone::output), no unload count: unload waits
+    // for the epoch after the carpN are gone.
     // SAFETY: caller's contract.
-    let (Some(carp), Some(parent)) = (unsafe { Ifnet::from_raw(carp) }, unsafe { Ifnet::from_raw(parent) }) else {
-        return 0;
-    };
-    c_int::from(C::clone_output_vhid(carp, parent))
+    unsafe { clone::output(ifp, m, dst, C::clone_output_vhid) }
 }
 
-/// An ARP frame on a parent with a container: the length of the reply written to
-/// `reply` (0 for none); `*consume` set to 1 when the stack must not see the request.
+/// The ARP pfil hook ([`arp::pfil`]): the logic answers ARP for `carpN` addresses.
 ///
 /// # Safety
 ///
-/// `ifp` as for [`linkstate`]; `frame` null or [`ARP_FRAME_LEN`] readable bytes; `reply`
-/// null or [`ARP_REPLY_LEN`] writable bytes; `consume` null or a writable int.
-pub unsafe fn arp_input<C: Carp>(ifp: *mut sys::ifnet, frame: *const u8, reply: *mut u8, consume: *mut c_int) -> c_int {
-    if frame.is_null() || reply.is_null() || consume.is_null() {
-        return 0;
-    }
+/// The kernel's pfil arguments (see [`arp::pfil`]).
+pub unsafe fn arp_pfil<C: Carp>(
+    mp: *mut *mut sys::mbuf,
+    ifp: *mut sys::ifnet,
+    _flags: c_int,
+    _ruleset: *mut c_void,
+    _inp: *mut sys::inpcb,
+) -> sys::pfil_return_t {
+    // Run by ether_demux inside the network epoch (network epoch, curvnet set), which
+    // unload waits for after unlinking the hook: no unload count.
     // SAFETY: caller's contract.
-    let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return 0 };
-    // SAFETY: caller's contract (ARP_FRAME_LEN readable bytes).
-    let f = unsafe { frame.cast::<[u8; ARP_FRAME_LEN]>().read_unaligned() };
-    let mut out = [0u8; ARP_REPLY_LEN];
-    let a = C::arp_input(ifp, &f, &mut out);
-    // SAFETY: caller's contract (checked non-null above).
-    unsafe { consume.write(c_int::from(a.consume)) };
-    let n = a.reply_len;
-    if n == 0 || n > out.len() {
-        return 0;
-    }
-    // SAFETY: caller's contract (ARP_REPLY_LEN writable bytes; `out` has that length).
-    unsafe { reply.cast::<[u8; ARP_REPLY_LEN]>().write_unaligned(out) };
-    c_int::try_from(n).unwrap_or(0)
+    unsafe { arp::pfil(mp, ifp, C::arp_input) }
 }
 
-/// The cloner created `ifp`.
+/// The cloner's `create_f` ([`clone::create`]).
 ///
 /// # Safety
 ///
-/// `ifp` null or the interface the create callback just attached (alive until the
-/// destroy callback).
-pub unsafe fn clone_create<C: Carp>(ifp: *mut sys::ifnet) -> c_int {
-    // Refused once unload has begun (the cloner is going away).
+/// The kernel's `ifc_create_f` arguments.
+pub unsafe fn clone_create<C: Carp>(
+    _ifc: *mut sys::if_clone,
+    _name: *mut c_char,
+    _maxlen: usize,
+    ifd: *mut sys::ifc_data,
+    ifpp: *mut *mut sys::ifnet,
+) -> c_int {
+    // Counted for unload from the first to the last statement run in module text, and
+    // refused once unload has begun (the cloner is going away); asked again once the
+    // interface exists, before the logic records it.
     let Some(_in) = InFlight::enter_config() else { return Errno::EBUSY.as_i32() };
+    let created = |ifp: Ifnet<'_>| if net::accepting_new_config() { C::clone_created(ifp) } else { Err(Errno::EBUSY) };
     // SAFETY: caller's contract.
-    let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return einval() };
-    errno::to_c(C::clone_created(ifp))
+    unsafe { clone::create(ifd, ifpp, created) }
 }
 
-/// The cloner is destroying `ifp`.
+/// The cloner's `destroy_f` ([`clone::destroy`]).
 ///
 /// # Safety
 ///
-/// As for [`linkstate`].
-pub unsafe fn clone_destroy<C: Carp>(ifp: *mut sys::ifnet) {
+/// The kernel's `ifc_destroy_f` arguments.
+pub unsafe fn clone_destroy<C: Carp>(_ifc: *mut sys::if_clone, ifp: *mut sys::ifnet, _flags: u32) -> c_int {
+    // Counted for unload from the first to the last statement run in module text.
     let _in = InFlight::enter();
     // SAFETY: caller's contract.
-    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
-        C::clone_destroyed(ifp);
-    }
+    unsafe { clone::destroy(ifp, C::clone_destroyed) }
 }
 
 /// A `carpN`'s `if_ioctl`. `data` is read only for SIOCSIFADDR (the ifaddr being added).
@@ -514,13 +519,13 @@ pub unsafe fn clone_destroy<C: Carp>(ifp: *mut sys::ifnet) {
 /// `ifp` as for [`linkstate`]; for SIOCSIFADDR, `data` is the struct ifaddr being added
 /// (linked on this interface, referenced by the caller), as in_aifaddr_ioctl/in6_ifinit
 /// pass it.
-pub unsafe fn clone_ioctl<C: Carp>(ifp: *mut sys::ifnet, kind: c_int, data: *mut c_void) -> c_int {
+pub unsafe fn clone_ioctl<C: Carp>(ifp: *mut sys::ifnet, cmd: c_ulong, data: sys::caddr_t) -> c_int {
     // Like the other configuration hooks, refused once unload has begun (binding an
     // address may create a container).
     let Some(_in) = InFlight::enter_config() else { return Errno::EBUSY.as_i32() };
     // SAFETY: caller's contract.
     let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return einval() };
-    let kind = ioctl_kind(kind);
+    let kind = ioctl_kind(cmd);
     let ifa = if kind == CloneIoctl::SetAddr {
         // SAFETY: caller's contract.
         unsafe { Ifaddr::from_raw(data.cast()) }
@@ -530,8 +535,8 @@ pub unsafe fn clone_ioctl<C: Carp>(ifp: *mut sys::ifnet, kind: c_int, data: *mut
     errno::to_c(C::clone_ioctl(ifp, kind, ifa))
 }
 
-/// C code of the module outside a Rust hook (cloner callbacks): counted as inside a hook
-/// until [`carp_rs_inflight_exit`], so unload waits for it.
+/// C code of the module outside a Rust hook: counted as inside a hook until
+/// [`carp_rs_inflight_exit`], so unload waits for it.
 #[no_mangle]
 pub extern "C" fn carp_rs_inflight_enter() {
     core::mem::forget(InFlight::enter());
@@ -545,12 +550,56 @@ pub extern "C" fn carp_rs_inflight_exit() {
 }
 const _: sys::carp_rs_inflight_exit_t = Some(carp_rs_inflight_exit);
 
-/// 1 until unload begins.
+/// The VNET constructor attaches the cloner "carp" ([`clone::attach_cloner`]).
 #[no_mangle]
-pub extern "C" fn carp_rs_accepting() -> c_int {
-    c_int::from(net::accepting_new_config())
+pub extern "C" fn carp_rs_cloner_attach() -> *mut sys::if_clone {
+    clone::attach_cloner()
 }
-const _: sys::carp_rs_accepting_t = Some(carp_rs_accepting);
+const _: sys::carp_rs_cloner_attach_t = Some(carp_rs_cloner_attach);
+
+/// The VNET constructor adds the ARP hook ([`arp::hook_add`]) on `head`, storing it in
+/// `*hookp`.
+///
+/// # Safety
+///
+/// `head` null or the current VNET's "ethernet" pfil head; `hookp` null or writable.
+#[no_mangle]
+pub unsafe extern "C" fn carp_rs_arp_hook_add(head: *mut sys::pfil_head, hookp: *mut *mut sys::pfil_hook) -> c_int {
+    if hookp.is_null() {
+        return einval();
+    }
+    match arp::hook_add(head) {
+        Ok(hook) => {
+            // SAFETY: caller's contract (checked non-null).
+            unsafe { hookp.write(hook) };
+            0
+        }
+        Err(e) => e,
+    }
+}
+const _: sys::carp_rs_arp_hook_add_t = Some(carp_rs_arp_hook_add);
+
+/// For the shim's event handlers: whether `ifp` (null or live) is one of our `carpN`.
+#[no_mangle]
+pub extern "C" fn carp_shim_is_clone(ifp: *mut sys::ifnet) -> c_int {
+    c_int::from(clone::is_clone(ifp))
+}
+const _: sys::carp_shim_is_clone_t = Some(carp_shim_is_clone);
+
+/// For the shim's address removal: whether `ifa` is still on `ifp`'s address list.
+///
+/// # Safety
+///
+/// Both null or live (referenced by the caller) for the call.
+#[no_mangle]
+pub unsafe extern "C" fn carp_shim_if_has_ifa(ifp: *mut sys::ifnet, ifa: *mut sys::ifaddr) -> c_int {
+    // SAFETY: caller's contract.
+    match unsafe { (Ifnet::from_raw(ifp), Ifaddr::from_raw(ifa)) } {
+        (Some(ifp), Some(ifa)) => c_int::from(ifp.has_ifa(&ifa)),
+        _ => 0,
+    }
+}
+const _: sys::carp_shim_if_has_ifa_t = Some(carp_shim_if_has_ifa);
 
 /// Defines the `#[no_mangle]` entry points of carp_shim.h for the logic type `$c`
 /// (implementing [`Carp`]). Used once, by the staticlib that ties the crates together.
@@ -587,11 +636,14 @@ macro_rules! export_carp {
             carp_rs_ifaddr_added / carp_rs_ifaddr_added_t(ifp: *mut $crate::sys::ifnet) -> () = ifaddr_added;
             carp_rs_ifrename / carp_rs_ifrename_t(ifp: *mut $crate::sys::ifnet) -> () = ifrename;
             carp_rs_deferred / carp_rs_deferred_t(ifp: *mut $crate::sys::ifnet, ifa: *mut $crate::sys::ifaddr, kind: ::core::ffi::c_int) -> () = deferred;
-            carp_rs_clone_output_vhid / carp_rs_clone_output_vhid_t(carp: *mut $crate::sys::ifnet, parent: *mut $crate::sys::ifnet) -> ::core::ffi::c_int = clone_output_vhid;
-            carp_rs_arp_input / carp_rs_arp_input_t(ifp: *mut $crate::sys::ifnet, frame: *const u8, reply: *mut u8, consume: *mut ::core::ffi::c_int) -> ::core::ffi::c_int = arp_input;
-            carp_rs_clone_create / carp_rs_clone_create_t(ifp: *mut $crate::sys::ifnet) -> ::core::ffi::c_int = clone_create;
-            carp_rs_clone_destroy / carp_rs_clone_destroy_t(ifp: *mut $crate::sys::ifnet) -> () = clone_destroy;
-            carp_rs_clone_ioctl / carp_rs_clone_ioctl_t(ifp: *mut $crate::sys::ifnet, kind: ::core::ffi::c_int, data: *mut ::core::ffi::c_void) -> ::core::ffi::c_int = clone_ioctl;
+            // The carpN cloner and interfaces, and the ARP pfil hook (kpi::clone,
+            // kpi::arp): called by the kernel through the pointers kpi hands it, checked
+            // against the kernel's typedefs.
+            carp_rs_clone_create / ifc_create_f(ifc: *mut $crate::sys::if_clone, name: *mut ::core::ffi::c_char, maxlen: usize, ifd: *mut $crate::sys::ifc_data, ifpp: *mut *mut $crate::sys::ifnet) -> ::core::ffi::c_int = clone_create;
+            carp_rs_clone_destroy / ifc_destroy_f(ifc: *mut $crate::sys::if_clone, ifp: *mut $crate::sys::ifnet, flags: u32) -> ::core::ffi::c_int = clone_destroy;
+            carp_rs_clone_output / if_output_fn_t(ifp: $crate::sys::if_t, m: *mut $crate::sys::mbuf, dst: *const $crate::sys::sockaddr, ro: *mut $crate::sys::route) -> ::core::ffi::c_int = clone_output;
+            carp_rs_clone_ioctl / if_ioctl_fn_t(ifp: $crate::sys::if_t, cmd: $crate::sys::u_long, data: $crate::sys::caddr_t) -> ::core::ffi::c_int = clone_ioctl;
+            carp_rs_arp_pfil / pfil_mbuf_chk_t(mp: *mut *mut $crate::sys::mbuf, ifp: *mut $crate::sys::ifnet, flags: ::core::ffi::c_int, ruleset: *mut ::core::ffi::c_void, inp: *mut $crate::sys::inpcb) -> $crate::sys::pfil_return_t = arp_pfil;
         );
     };
     (@safe $c:ty; $($name:ident / $tn:ident($($a:ident: $t:ty),*) -> $r:ty = $f:ident;)*) => {

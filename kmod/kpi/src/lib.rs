@@ -35,7 +35,10 @@
 //!   registrations (hooks, protocol 112, netlink family), counting threads inside hooks;
 //! - [`ifnet`]: interfaces, addresses, the CARP fields, promiscuous mode, multicast,
 //!   routes, announcements, advertisement output;
-//! - [`clone`]: the `carpN` cloner and what the classic model needs of interfaces;
+//! - [`clone`]: the `carpN` cloner, its interfaces' callbacks, and what the classic model
+//!   needs of interfaces; [`arp`]: the ARP pfil hook answering for `carpN` addresses;
+//!   `walk`: walks of the interface and address lists (CK lists, in the epoch);
+//!   `pkt`: raw mbuf fields for those callbacks;
 //! - [`req`]: received mbufs, ioctl requests, netlink requests;
 //! - `panic`: the panic handler, which makes any surviving panic path visible at link time.
 #![no_std]
@@ -50,6 +53,7 @@ extern crate alloc;
 #[doc(hidden)]
 pub use sys_bindings as sys;
 
+pub mod arp;
 mod callout;
 pub mod clone;
 pub mod container;
@@ -60,7 +64,9 @@ pub mod log;
 pub mod malloc;
 pub mod net;
 mod panic;
+mod pkt;
 pub mod req;
 pub mod sync;
 pub mod vec;
 pub mod vnet;
+mod walk;

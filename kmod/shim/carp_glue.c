@@ -63,360 +63,30 @@
 
 #include "carp_shim.h"
 
-/*
- * What PACKET_TAG_CARP carries in this module: the vhid, whether carp_output rewrites the
- * Ethernet source (only for vhids whose advertisements go to the multicast group, as
- * FreeBSD's carp_output checks), then the virtual MAC.
- */
-struct carp_shim_tag {
-	int	vhid;
-	int	rewrite;
-	uint8_t	mac[ETHER_ADDR_LEN];
-};
-
-/* Work deferred from contexts that may not sleep (see carp_shim_defer). */
-#define	CARP_DEFER_DETACH	1	/* carp_detach_p(ifa, false) */
-#define	CARP_DEFER_DETACH_KEEP	2	/* carp_detach_p(ifa, true) */
-#define	CARP_DEFER_ADDR6_ADD	3	/* IPv6 address added to a carpN */
-#define	CARP_DEFER_ADDR6_DEL	4	/* IPv6 address removed from a carpN */
-static int	carp_shim_defer(struct ifaddr *ifa, int kind);
-
-/* Virtual MACs 00:00:5e:00:01:<vhid>, stable storage for carp_iamatch's *enaddr. */
-static uint8_t carp_vmacs[256][ETHER_ADDR_LEN];
-
-/* ---- The hooks, with netinet/ip_carp.h's exact prototypes ---- */
-
-static int
-carp_hook_ioctl(struct ifreq *ifr, u_long cmd, struct thread *td)
-{
-
-	return (carp_rs_ioctl(ifr, cmd, td));
-}
-
-static int
-carp_hook_attach(struct ifaddr *ifa, int vhid)
-{
-
-	return (carp_rs_attach(ifa, vhid));
-}
-
-static void
-carp_hook_detach(struct ifaddr *ifa, bool keep_cif)
-{
-
-	/*
-	 * The detach takes the configuration sx lock and waits for the network epoch. An
-	 * address can expire from a context that may not sleep (nd6_timer, a callout, maybe
-	 * in the epoch): there the detach is deferred to a task, holding references on the
-	 * address and its interface (the container keeps its own reference meanwhile).
-	 */
-	carp_rs_inflight_enter();	/* unload waits for this, queueing included */
-	if (!THREAD_CAN_SLEEP() || in_epoch(net_epoch_preempt)) {
-		/*
-		 * The pool holds a spare entry per bound address (carp_shim_defer_reserve);
-		 * failing here needs an address this module never bound, or every spare
-		 * out with queued detaches and no memory at all.
-		 */
-		if (carp_shim_defer(ifa, keep_cif ? CARP_DEFER_DETACH_KEEP :
-		    CARP_DEFER_DETACH) != 0)
-			log(LOG_WARNING, "carp: cannot defer the detach of an address; "
-			    "it stays bound until its interface leaves CARP\n");
-		carp_rs_inflight_exit();
-		return;
-	}
-	carp_rs_detach(ifa, keep_cif);
-	carp_rs_inflight_exit();
-}
-
-static void
-carp_hook_linkstate(struct ifnet *ifp)
-{
-
-	carp_rs_linkstate(ifp);
-}
-
-static void
-carp_hook_demote_adj(int adj, char *reason)
-{
-
-	carp_rs_demote_adj(adj, reason);
-}
-
-static int
-carp_hook_master(struct ifaddr *ifa)
-{
-
-	return (carp_rs_master(ifa));
-}
-
-static int
-carp_hook_forus(struct ifnet *ifp, u_char *dhost)
-{
-
-	return (carp_rs_forus(ifp, dhost));
-}
-
-/*
- * ether_output: a tagged advertisement or NA leaves with the virtual MAC as Ethernet
- * source. Pure mechanics on the frame; the tag was put there by this module.
- */
-static int
-carp_hook_output(struct ifnet *ifp, struct mbuf *m, const struct sockaddr *sa)
-{
-	struct m_tag *mtag;
-	struct carp_shim_tag *t;
-	struct ether_header *eh;
-
-	switch (sa->sa_family) {
-	case AF_INET:
-	case AF_INET6:
-		break;
-	default:
-		return (0);
-	}
-	mtag = m_tag_find(m, PACKET_TAG_CARP, NULL);
-	if (mtag == NULL)
-		return (0);
-	t = (struct carp_shim_tag *)(mtag + 1);
-	if (!t->rewrite)
-		return (0);
-	switch (ifp->if_type) {
-	case IFT_ETHER:
-	case IFT_BRIDGE:
-	case IFT_L2VLAN:
-		if (m->m_len < (int)sizeof(*eh))
-			return (EINVAL);
-		eh = mtod(m, struct ether_header *);
-		memcpy(eh->ether_shost, t->mac, ETHER_ADDR_LEN);
-		return (0);
-	default:
-		printf("%s: carp is not supported for the %d interface type\n",
-		    if_name(ifp), ifp->if_type);
-		return (EOPNOTSUPP);
-	}
-}
-
-static int
-carp_hook_get_vhid(struct ifaddr *ifa)
-{
-
-	return (carp_rs_get_vhid(ifa));
-}
-
-static int
-carp_hook_iamatch(struct ifaddr *ifa, uint8_t **enaddr)
-{
-	int vhid;
-
-	vhid = carp_rs_iamatch(ifa);
-	if (vhid <= 0 || vhid > 255)
-		return (0);
-	*enaddr = carp_vmacs[vhid];
-	return (1);
-}
-
-static struct ifaddr *
-carp_hook_iamatch6(struct ifnet *ifp, struct in6_addr *taddr)
-{
-	struct in6_addr clean;
-	struct in6_ifaddr *ia;
-	int r;
-
-	clean = *taddr;
-	in6_clearscope(&clean);
-	r = carp_rs_iamatch6(ifp, clean.s6_addr);
-	if (r < 0)
-		return (NULL);	/* a CARP address we do not own: stay silent */
-	ia = in6ifa_ifpwithaddr(ifp, taddr);	/* referenced, as the caller expects */
-	/*
-	 * Issue 5: a MASTER address of a legacy carpN lives on the carpN, not on this
-	 * parent; it is ours to answer iff its ifa_carp is this parent's container.
-	 */
-	if (ia == NULL && r > 0) {
-		ia = in6ifa_ifwithaddr(taddr, 0, true);
-		if (ia != NULL &&
-		    (void *)ia->ia_ifa.ifa_carp != (void *)ifp->if_carp) {
-			ifa_free(&ia->ia_ifa);
-			ia = NULL;
-		}
-	}
-	return (ia != NULL ? &ia->ia_ifa : NULL);
-}
-
-static char *
-carp_hook_macmatch6(struct ifnet *ifp, struct mbuf *m, const struct in6_addr *taddr)
-{
-	struct in6_addr clean;
-	struct m_tag *mtag;
-	struct carp_shim_tag *t;
-	int vhid, rewrite;
-
-	clean = *taddr;
-	in6_clearscope(&clean);
-	vhid = carp_rs_macmatch6(ifp, clean.s6_addr);
-	rewrite = (vhid & 0x100) == 0;
-	vhid &= 0xff;
-	if (vhid == 0)
-		return (NULL);
-	mtag = m_tag_get(PACKET_TAG_CARP, sizeof(*t), M_NOWAIT);
-	if (mtag == NULL) {
-		/*
-		 * No memory for the tag: the option still names the virtual MAC (stock's
-		 * "better a bit than nothing"); only the Ethernet source stays the parent's.
-		 */
-		return ((char *)carp_vmacs[vhid]);
-	}
-	t = (struct carp_shim_tag *)(mtag + 1);
-	t->vhid = vhid;
-	t->rewrite = rewrite;
-	memcpy(t->mac, carp_vmacs[vhid], ETHER_ADDR_LEN);
-	m_tag_prepend(m, mtag);
-	return ((char *)t->mac);
-}
-
+/* Whether the current thread may sleep (a detach takes the sx lock and waits for the epoch). */
 int
-carp_shim_tag_vmac(struct mbuf *m, int vhid)
-{
-	struct m_tag *mtag;
-	struct carp_shim_tag *t;
-
-	if (vhid <= 0 || vhid > 255)
-		return (0);
-	mtag = m_tag_get(PACKET_TAG_CARP, sizeof(*t), M_NOWAIT);
-	if (mtag == NULL)
-		return (0);
-	t = (struct carp_shim_tag *)(mtag + 1);
-	t->vhid = vhid;
-	t->rewrite = 1;
-	memcpy(t->mac, carp_vmacs[vhid], ETHER_ADDR_LEN);
-	m_tag_prepend(m, mtag);
-	return (1);
-}
-
-void
-carp_shim_hooks_publish(void)
-{
-	int i;
-
-	for (i = 0; i < 256; i++) {
-		carp_vmacs[i][0] = 0x00;
-		carp_vmacs[i][1] = 0x00;
-		carp_vmacs[i][2] = 0x5e;
-		carp_vmacs[i][3] = 0x00;
-		carp_vmacs[i][4] = 0x01;
-		carp_vmacs[i][5] = (uint8_t)i;
-	}
-	carp_get_vhid_p = carp_hook_get_vhid;
-	carp_forus_p = carp_hook_forus;
-	carp_output_p = carp_hook_output;
-	carp_linkstate_p = carp_hook_linkstate;
-	carp_ioctl_p = carp_hook_ioctl;
-	carp_attach_p = carp_hook_attach;
-	carp_detach_p = carp_hook_detach;
-	carp_demote_adj_p = carp_hook_demote_adj;
-	carp_master_p = carp_hook_master;
-	carp_iamatch6_p = carp_hook_iamatch6;
-	carp_macmatch6_p = carp_hook_macmatch6;
-	carp_iamatch_p = carp_hook_iamatch;
-}
-
-void
-carp_shim_hooks_clear(void)
+carp_shim_can_sleep(void)
 {
 
-	carp_get_vhid_p = NULL;
-	carp_forus_p = NULL;
-	carp_output_p = NULL;
-	carp_linkstate_p = NULL;
-	carp_ioctl_p = NULL;
-	carp_attach_p = NULL;
-	carp_detach_p = NULL;
-	carp_demote_adj_p = NULL;
-	carp_master_p = NULL;
-	carp_iamatch6_p = NULL;
-	carp_macmatch6_p = NULL;
-	carp_iamatch_p = NULL;
-}
-
-/* ---- Protocol 112 ---- */
-
-static int
-carp_shim_input4(struct mbuf **mp, int *offp, int proto __unused)
-{
-
-	carp_rs_input(*mp, AF_INET, *offp);
-	*mp = NULL;
-	return (IPPROTO_DONE);
-}
-
-static int
-carp_shim_input6(struct mbuf **mp, int *offp, int proto __unused)
-{
-
-	/* *offp: where the CARP/VRRP header starts, past any extension headers. */
-	carp_rs_input(*mp, AF_INET6, *offp);
-	*mp = NULL;
-	return (IPPROTO_DONE);
-}
-
-int
-carp_shim_proto_register(void)
-{
-
-	return (ipproto_register(IPPROTO_CARP, carp_shim_input4, NULL));
-}
-
-void
-carp_shim_proto_unregister(void)
-{
-
-	(void)ipproto_unregister(IPPROTO_CARP);
-}
-
-int
-carp_shim_proto6_register(void)
-{
-
-	return (ip6proto_register(IPPROTO_CARP, carp_shim_input6, NULL));
-}
-
-void
-carp_shim_proto6_unregister(void)
-{
-
-	(void)ip6proto_unregister(IPPROTO_CARP);
+	return (THREAD_CAN_SLEEP() && !in_epoch(net_epoch_preempt));
 }
 
 /* ---- Generic netlink family "carp" ---- */
 
 static uint16_t carp_family_id;
 
-static int
-carp_shim_nl_get_cb(struct nlmsghdr *hdr, struct nl_pstate *npt)
-{
-
-	return (carp_rs_nl_get(hdr, npt));
-}
-
-static int
-carp_shim_nl_set_cb(struct nlmsghdr *hdr, struct nl_pstate *npt)
-{
-
-	return (carp_rs_nl_set(hdr, npt));
-}
-
 static const struct genl_cmd carp_cmds[] = {
 	{
 		.cmd_num = CARP_NL_CMD_GET,
 		.cmd_name = "SIOCGVH",
-		.cmd_cb = carp_shim_nl_get_cb,
+		.cmd_cb = carp_rs_nl_get,
 		.cmd_flags = GENL_CMD_CAP_DO | GENL_CMD_CAP_DUMP |
 		    GENL_CMD_CAP_HASPOL,
 	},
 	{
 		.cmd_num = CARP_NL_CMD_SET,
 		.cmd_name = "SIOCSVH",
-		.cmd_cb = carp_shim_nl_set_cb,
+		.cmd_cb = carp_rs_nl_set,
 		.cmd_flags = GENL_CMD_CAP_DO | GENL_CMD_CAP_HASPOL,
 		.cmd_priv = PRIV_NETINET_CARP,
 	},
@@ -493,107 +163,27 @@ carp_shim_nl_end_dump(struct nl_pstate *npt, int error, struct nlmsghdr *hdr)
 	return (nlmsg_end_dump(npt->nw, error, hdr) ? 0 : ENOMEM);
 }
 
-/* ---- Interface departure ---- */
+/* ---- Event handlers (their bodies are Rust's carp_rs_ifnet_* / carp_rs_ifaddr_event) ---- */
 
-static eventhandler_tag carp_ifdetach_tag;
-
-static void
-carp_shim_ifdetach(void *arg __unused, struct ifnet *ifp)
-{
-
-	/*
-	 * if_rename() sends a departure event (and an arrival) with IFF_RENAMING
-	 * set: the interface stays, so does its CARP configuration.
-	 */
-	if ((if_getflags(ifp) & IFF_RENAMING) != 0)
-		return;
-	/* A parent with vhids, or one of our carpN (moved to another VNET, or destroyed). */
-	if (atomic_load_ptr(&ifp->if_carp) != NULL || carp_shim_is_clone(ifp))
-		carp_rs_ifdetach(ifp);
-}
-
-static eventhandler_tag carp_ifarrival_tag;
-
-/* The arrival half of if_rename(): the new name is in place, IFF_RENAMING still set. */
-static void
-carp_shim_ifarrival(void *arg __unused, struct ifnet *ifp)
-{
-
-	if ((if_getflags(ifp) & IFF_RENAMING) != 0 &&
-	    atomic_load_ptr(&ifp->if_carp) != NULL)
-		carp_rs_ifrename(ifp);
-}
-
-static eventhandler_tag carp_ifaddr_tag;
-
-/*
- * Address events (sleepable; the caller holds a reference on ifa):
- *  - an IPv4 address added to another interface (in_aifaddr, end, in_control_sx held):
- *    a parent coming back with its subnet lets unbound carpN bind again;
- *  - an IPv6 address added to or removed from a carpN (after in6_update_ifa /
- *    in6_purgeaddr): added without a vhid, it binds here (IPv6 gives a cloned interface
- *    no other reliable call); removed while still bound, it is unbound.
- */
-static void
-carp_shim_ifaddr(void *arg __unused, struct ifnet *ifp, struct ifaddr *ifa, int event)
-{
-	int af;
-
-	if (ifa == NULL || ifa->ifa_addr == NULL)
-		return;
-	af = ifa->ifa_addr->sa_family;
-	if (carp_shim_is_clone(ifp)) {
-		/*
-		 * Always through the task: the ADD event fires inside in6_update_ifa, before
-		 * it may still fail and unlink the address (without a DEL event) and before
-		 * a carp_attach_p or carp_detach_p of the same request; the task sees the
-		 * outcome. It also fires from nd6 timers, which may not sleep.
-		 */
-		if (af == AF_INET6 && (event == IFADDR_EVENT_ADD || event == IFADDR_EVENT_DEL))
-			(void)carp_shim_defer(ifa, event == IFADDR_EVENT_ADD ?
-			    CARP_DEFER_ADDR6_ADD : CARP_DEFER_ADDR6_DEL);
-		return;
-	}
-	/* in_aifaddr's end, in_control_sx held: sleepable, but be sure. */
-	if (event == IFADDR_EVENT_ADD && af == AF_INET && THREAD_CAN_SLEEP() &&
-	    !in_epoch(net_epoch_preempt))
-		carp_rs_ifaddr_added(ifp);
-}
-
-static eventhandler_tag carp_ifevent_tag;
-void	carp_shim_ifdetach_deregister(void);
-
-/*
- * ifnet_event IFNET_EVENT_UP (if_up, sleepable): the kernel's in_ifnet_event, registered
- * before us, has just given every IPv4 address without IFA_ROUTE its prefix and loopback
- * routes, CARP addresses of vhids that are not MASTER included.
- */
-static void
-carp_shim_ifevent(void *arg __unused, struct ifnet *ifp, int event)
-{
-
-	if (event != IFNET_EVENT_UP)
-		return;
-	if (atomic_load_ptr(&ifp->if_carp) != NULL || carp_shim_is_clone(ifp))
-		carp_rs_ifup(ifp);
-}
+static eventhandler_tag carp_ifdetach_tag, carp_ifarrival_tag, carp_ifaddr_tag,
+    carp_ifevent_tag;
 
 int
 carp_shim_ifdetach_register(void)
 {
 
 	carp_ifdetach_tag = EVENTHANDLER_REGISTER(ifnet_departure_event,
-	    carp_shim_ifdetach, NULL, EVENTHANDLER_PRI_ANY);
+	    carp_rs_ifnet_departure, NULL, EVENTHANDLER_PRI_ANY);
 	if (carp_ifdetach_tag == NULL)
 		return (ENOMEM);
 	carp_ifarrival_tag = EVENTHANDLER_REGISTER(ifnet_arrival_event,
-	    carp_shim_ifarrival, NULL, EVENTHANDLER_PRI_ANY);
+	    carp_rs_ifnet_arrival, NULL, EVENTHANDLER_PRI_ANY);
 	if (carp_ifarrival_tag == NULL) {
 		EVENTHANDLER_DEREGISTER(ifnet_departure_event, carp_ifdetach_tag);
 		carp_ifdetach_tag = NULL;
 		return (ENOMEM);
 	}
-	carp_ifaddr_tag = EVENTHANDLER_REGISTER(ifaddr_event_ext, carp_shim_ifaddr,
+	carp_ifaddr_tag = EVENTHANDLER_REGISTER(ifaddr_event_ext, carp_rs_ifaddr_event,
 	    NULL, EVENTHANDLER_PRI_ANY);
 	if (carp_ifaddr_tag == NULL) {
 		EVENTHANDLER_DEREGISTER(ifnet_arrival_event, carp_ifarrival_tag);
@@ -602,7 +192,7 @@ carp_shim_ifdetach_register(void)
 		carp_ifdetach_tag = NULL;
 		return (ENOMEM);
 	}
-	carp_ifevent_tag = EVENTHANDLER_REGISTER(ifnet_event, carp_shim_ifevent,
+	carp_ifevent_tag = EVENTHANDLER_REGISTER(ifnet_event, carp_rs_ifnet_event,
 	    NULL, EVENTHANDLER_PRI_ANY);
 	if (carp_ifevent_tag == NULL) {
 		carp_shim_ifdetach_deregister();
@@ -631,20 +221,6 @@ carp_shim_ifdetach_deregister(void)
 }
 
 /* ---- Epoch, VNET, time ---- */
-
-void
-carp_shim_net_epoch_wait(void)
-{
-
-	NET_EPOCH_WAIT();
-}
-
-void
-carp_shim_pause(void)
-{
-
-	pause("carpunl", MAX(1, hz / 1000));
-}
 
 void
 carp_shim_net_epoch_enter(struct epoch_tracker *et)
@@ -736,216 +312,6 @@ carp_shim_sx_xunlock(void)
 {
 
 	sx_xunlock(&carp_sx);
-}
-
-/* ---- The send-all task ---- */
-
-static void
-carp_shim_sendall_fn(void *arg __unused, int pending __unused)
-{
-
-	carp_rs_sendall();
-}
-
-static struct task carp_sendall_task =
-    TASK_INITIALIZER(0, carp_shim_sendall_fn, NULL);
-
-void
-carp_shim_sendall_enqueue(void)
-{
-
-	taskqueue_enqueue(taskqueue_thread, &carp_sendall_task);
-}
-
-void
-carp_shim_sendall_drain(void)
-{
-
-	taskqueue_drain(taskqueue_thread, &carp_sendall_task);
-}
-
-/* ---- Deferred address work ---- */
-
-struct carp_deferred {
-	STAILQ_ENTRY(carp_deferred) link;
-	struct ifaddr	*ifa;	/* referenced */
-	struct ifnet	*ifp;	/* ifa's interface, referenced */
-	int		kind;	/* CARP_DEFER_* */
-};
-
-static STAILQ_HEAD(, carp_deferred) carp_deferred_q =
-    STAILQ_HEAD_INITIALIZER(carp_deferred_q);
-/*
- * One spare entry per bound address (carp_shim_defer_reserve when it binds, in sleepable
- * context; carp_shim_defer_release when its binding goes), so that deferring a detach
- * never needs memory where none may be waited for.
- */
-static STAILQ_HEAD(, carp_deferred) carp_deferred_spare =
-    STAILQ_HEAD_INITIALIZER(carp_deferred_spare);
-static u_int carp_spare_count;		/* entries on carp_deferred_spare */
-static u_int carp_spare_needed;		/* bound addresses */
-
-/* The spare pool's two operations, carp_deferred_mtx held. */
-static struct carp_deferred *
-carp_spare_pop_locked(void)
-{
-	struct carp_deferred *d;
-
-	mtx_assert(&carp_deferred_mtx, MA_OWNED);
-	d = STAILQ_FIRST(&carp_deferred_spare);
-	if (d != NULL) {
-		STAILQ_REMOVE_HEAD(&carp_deferred_spare, link);
-		carp_spare_count--;
-	}
-	return (d);
-}
-
-static void
-carp_spare_push_locked(struct carp_deferred *d)
-{
-
-	mtx_assert(&carp_deferred_mtx, MA_OWNED);
-	STAILQ_INSERT_TAIL(&carp_deferred_spare, d, link);
-	carp_spare_count++;
-}
-static struct mtx carp_deferred_mtx;
-MTX_SYSINIT(carp_deferred, &carp_deferred_mtx, "carp deferred", MTX_DEF);
-
-static void
-carp_shim_deferred_fn(void *arg __unused, int pending __unused)
-{
-	struct carp_deferred *d;
-	struct ifaddr *ifa;
-	struct ifnet *ifp;
-	int kind;
-
-	for (;;) {
-		mtx_lock(&carp_deferred_mtx);
-		d = STAILQ_FIRST(&carp_deferred_q);
-		if (d != NULL)
-			STAILQ_REMOVE_HEAD(&carp_deferred_q, link);
-		mtx_unlock(&carp_deferred_mtx);
-		if (d == NULL)
-			break;
-		ifa = d->ifa;
-		ifp = d->ifp;
-		kind = d->kind;
-		if (kind == CARP_DEFER_DETACH || kind == CARP_DEFER_DETACH_KEEP) {
-			/* A spare: back to the pool before the detach releases one. */
-			memset(d, 0, sizeof(*d));
-			mtx_lock(&carp_deferred_mtx);
-			carp_spare_push_locked(d);
-			mtx_unlock(&carp_deferred_mtx);
-		} else
-			free(d, M_CARP);
-		/*
-		 * A dying interface (IFF_DYING, set when if_detach unlinks it, before its
-		 * departure event) may belong to a VNET freed since; its container or carpN
-		 * was released when it departed: nothing to do.
-		 */
-		if ((ifp->if_flags & IFF_DYING) == 0) {
-			CURVNET_SET(ifp->if_vnet);
-			carp_rs_deferred(ifp, ifa, kind);
-			CURVNET_RESTORE();
-		}
-		ifa_free(ifa);
-		if_rele(ifp);
-	}
-}
-
-static struct task carp_deferred_task =
-    TASK_INITIALIZER(0, carp_shim_deferred_fn, NULL);
-
-/*
- * Queues work on ifa for the task (taskqueue_thread: sleepable, no locks). Returns 0
- * when queued, ENOMEM when not (the caller then decides).
- */
-static int
-carp_shim_defer(struct ifaddr *ifa, int kind)
-{
-	struct carp_deferred *d;
-
-	if (ifa->ifa_ifp == NULL)
-		return (EINVAL);
-	d = NULL;
-	if (kind == CARP_DEFER_DETACH || kind == CARP_DEFER_DETACH_KEEP) {
-		mtx_lock(&carp_deferred_mtx);
-		d = carp_spare_pop_locked();
-		mtx_unlock(&carp_deferred_mtx);
-	}
-	if (d == NULL)
-		d = malloc(sizeof(*d), M_CARP, M_NOWAIT | M_ZERO);
-	if (d == NULL)
-		return (ENOMEM);
-	ifa_ref(ifa);
-	if_ref(ifa->ifa_ifp);
-	d->ifa = ifa;
-	d->ifp = ifa->ifa_ifp;
-	d->kind = kind;
-	mtx_lock(&carp_deferred_mtx);
-	STAILQ_INSERT_TAIL(&carp_deferred_q, d, link);
-	mtx_unlock(&carp_deferred_mtx);
-	taskqueue_enqueue(taskqueue_thread, &carp_deferred_task);
-	return (0);
-}
-
-/*
- * The pool holds at least one entry per bound address (needed); entries out of it are
- * queued detaches, which come back before their detach releases the binding. Release
- * frees an entry only while the pool holds more than needed, so a binding removed while
- * its detach is queued does not take another address's spare.
- */
-void
-carp_shim_defer_reserve(void)
-{
-	struct carp_deferred *d;
-
-	mtx_lock(&carp_deferred_mtx);
-	carp_spare_needed++;
-	while (carp_spare_count < carp_spare_needed) {
-		mtx_unlock(&carp_deferred_mtx);
-		d = malloc(sizeof(*d), M_CARP, M_WAITOK | M_ZERO);
-		mtx_lock(&carp_deferred_mtx);
-		carp_spare_push_locked(d);
-	}
-	mtx_unlock(&carp_deferred_mtx);
-}
-
-void
-carp_shim_defer_release(void)
-{
-	struct carp_deferred *d;
-
-	d = NULL;
-	mtx_lock(&carp_deferred_mtx);
-	if (carp_spare_needed > 0)
-		carp_spare_needed--;
-	if (carp_spare_count > carp_spare_needed)
-		d = carp_spare_pop_locked();
-	mtx_unlock(&carp_deferred_mtx);
-	free(d, M_CARP);
-}
-
-/*
- * Unload, once nothing can queue any more: runs what is left, waits for the task, and
- * frees the spares.
- */
-void
-carp_shim_deferred_drain(void)
-{
-	struct carp_deferred *d;
-
-	taskqueue_drain(taskqueue_thread, &carp_deferred_task);
-	carp_shim_deferred_fn(NULL, 0);
-	for (;;) {
-		mtx_lock(&carp_deferred_mtx);
-		d = carp_spare_pop_locked();
-		mtx_unlock(&carp_deferred_mtx);
-		if (d == NULL)
-			break;
-		free(d, M_CARP);
-	}
-	carp_spare_needed = 0;
 }
 
 /* ---- Callouts ---- */
@@ -1364,8 +730,6 @@ carp_shim_send(struct ifnet *ifp, int af, const uint8_t *pkt, int len,
     int tag_vhid, void *mcast_state)
 {
 	struct mbuf *m;
-	struct m_tag *mtag;
-	struct carp_shim_tag *t;
 	struct ip6_hdr *ip6;
 	struct in6_addr src6, dst6;
 	int multicast;
@@ -1378,17 +742,9 @@ carp_shim_send(struct ifnet *ifp, int af, const uint8_t *pkt, int len,
 	memcpy(mtod(m, void *), pkt, len);
 	m->m_len = m->m_pkthdr.len = len;
 	m->m_pkthdr.rcvif = NULL;
-	if (tag_vhid > 0 && tag_vhid <= 255) {
-		mtag = m_tag_get(PACKET_TAG_CARP, sizeof(*t), M_NOWAIT);
-		if (mtag == NULL) {
-			m_freem(m);
-			return (-1);
-		}
-		t = (struct carp_shim_tag *)(mtag + 1);
-		t->vhid = tag_vhid;
-		t->rewrite = 1;
-		memcpy(t->mac, carp_vmacs[tag_vhid], ETHER_ADDR_LEN);
-		m_tag_prepend(m, mtag);
+	if (tag_vhid > 0 && tag_vhid <= 255 && !carp_shim_tag_vmac(m, tag_vhid)) {
+		m_freem(m);
+		return (-1);
 	}
 	switch (af) {
 	case AF_INET:

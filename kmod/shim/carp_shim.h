@@ -15,9 +15,11 @@
  *                  checks its definition against the bindgen-generated typedef at compile
  *                  time, so the two halves cannot disagree on a signature.
  *
- * The twelve CARP hooks of the kernel (netinet/ip_carp.h) are defined in carp_glue.c with
- * the exact prototypes of the hook pointers, so the compiler checks them against the
- * kernel's header; each forwards to a carp_rs_* function.
+ * The twelve CARP hooks of the kernel (netinet/ip_carp.h), protocol 112 input, the event
+ * handlers, the task functions and the callout function are carp_rs_* functions with the
+ * kernel's exact prototypes: the kernel calls Rust directly. Rust publishes the hook
+ * pointers itself (bindgen emits them), so its assignment checks the Rust definition, the
+ * typedef here and the kernel's pointer type against each other.
  *
  * Errors are FreeBSD errno values (0 = success), as everywhere in the kernel.
  *
@@ -37,6 +39,7 @@ struct ifreq;
 struct thread;
 struct mbuf;
 struct in6_addr;
+struct sockaddr;
 struct nlmsghdr;
 struct nl_pstate;
 struct vnet;
@@ -74,22 +77,12 @@ void	*carp_shim_vnet_demotion(void);
 void	carp_shim_stat_inc(int idx);
 
 /* Registration, paired (each returns 0 or an errno; the undo never fails). */
-void	carp_shim_hooks_publish(void);
-void	carp_shim_hooks_clear(void);
-int	carp_shim_proto_register(void);		/* ipproto_register(112) */
-void	carp_shim_proto_unregister(void);
-int	carp_shim_proto6_register(void);	/* ip6proto_register(112) */
-void	carp_shim_proto6_unregister(void);
 int	carp_shim_netlink_register(void);	/* genl family "carp" + GET/SET */
 void	carp_shim_netlink_unregister(void);
 int	carp_shim_ifdetach_register(void);	/* departure/arrival/ifaddr/ifnet_event handlers */
 void	carp_shim_ifdetach_deregister(void);
-void	carp_shim_net_epoch_wait(void);
-/* pause(9) for about a millisecond (unload waits for threads still inside a hook). */
-void	carp_shim_pause(void);
-/* The send-all task (taskqueue_thread): runs carp_rs_sendall(). */
-void	carp_shim_sendall_enqueue(void);
-void	carp_shim_sendall_drain(void);
+/* Nonzero iff the current thread may sleep: THREAD_CAN_SLEEP() and outside the network epoch. */
+int	carp_shim_can_sleep(void);
 
 /* Locks: mtx(9) and sx(9) (macros in the kernel). */
 void	carp_shim_mtx_init(struct mtx *m, const char *name);
@@ -279,45 +272,51 @@ typedef int carp_rs_dscp_check_t(int newval);
 typedef int carp_rs_demotion_get_t(void);
 typedef int carp_rs_suppress_preempt_t(void);
 
-/* The hooks (see netinet/ip_carp.h); the shim adapts the types. */
+/*
+ * The twelve CARP hooks, with the exact prototypes of netinet/ip_carp.h's hook pointers:
+ * Rust assigns them to carp_ioctl_p ... carp_macmatch6_p at load (kmod/kpi/src/hooks.rs)
+ * and clears the pointers at unload; the kernel calls them directly.
+ */
 typedef int carp_rs_ioctl_t(struct ifreq *ifr, u_long cmd, struct thread *td);
 typedef int carp_rs_attach_t(struct ifaddr *ifa, int vhid);
+/* Deferred to the deferred-address task when called where it may not sleep. */
 typedef void carp_rs_detach_t(struct ifaddr *ifa, bool keep_cif);
 typedef void carp_rs_linkstate_t(struct ifnet *ifp);
-typedef void carp_rs_demote_adj_t(int adj, const char *reason);
+/* Also net.inet.carp.demotion's write handler (carp_shim.c). */
+typedef void carp_rs_demote_adj_t(int adj, char *reason);
 typedef int carp_rs_master_t(struct ifaddr *ifa);
-typedef int carp_rs_forus_t(struct ifnet *ifp, const uint8_t *dhost);
+typedef int carp_rs_forus_t(struct ifnet *ifp, u_char *dhost);
+/* ether_output: the Ethernet source of a PACKET_TAG_CARP-tagged frame (no logic). */
+typedef int carp_rs_output_t(struct ifnet *ifp, struct mbuf *m, const struct sockaddr *sa);
 typedef int carp_rs_get_vhid_t(struct ifaddr *ifa);
-/* vhid whose virtual MAC answers ARP for ifa (MASTER), 0 otherwise. */
-typedef int carp_rs_iamatch_t(struct ifaddr *ifa);
-/* 0: not a CARP address; -1: CARP address, not MASTER; >0: vhid, MASTER. */
-typedef int carp_rs_iamatch6_t(struct ifnet *ifp, const uint8_t *addr6);
+typedef int carp_rs_iamatch_t(struct ifaddr *ifa, uint8_t **enaddr);
+typedef struct ifaddr *carp_rs_iamatch6_t(struct ifnet *ifp, struct in6_addr *taddr);
+typedef char *carp_rs_macmatch6_t(struct ifnet *ifp, struct mbuf *m,
+	    const struct in6_addr *taddr);
+/* Protocol 112 input (ipproto_input_t / ip6proto_input_t), registered by Rust. */
+typedef int carp_rs_input4_t(struct mbuf **mp, int *offp, int proto);
+typedef int carp_rs_input6_t(struct mbuf **mp, int *offp, int proto);
 /*
- * vhid of a CARP address (any state), 0 if not CARP. The shim also accepts | 0x100,
- * "keep the interface's Ethernet source"; the Rust side never sets it, since FreeBSD 15
- * always sends a CARP address's NA from the virtual MAC.
+ * Event handlers (registered by carp_shim_ifdetach_register, kmod/shim/carp_glue.c), with
+ * the prototypes of net/if_var.h's handler types: ifnet_departure_event, ifnet_arrival_event,
+ * ifaddr_event_ext, ifnet_event.
  */
-typedef int carp_rs_macmatch6_t(struct ifnet *ifp, const uint8_t *addr6);
-/* Protocol 112 input (m starts at the IP header); consumes m. */
-typedef void carp_rs_input_t(struct mbuf *m, int af, int off);
-/* An interface with a CARP container is going away (destroyed or moved to a VNET). */
-typedef void carp_rs_ifdetach_t(struct ifnet *ifp);
-typedef void carp_rs_ifup_t(struct ifnet *ifp);
-/* An interface with a CARP container was renamed (arrival event, IFF_RENAMING set). */
-typedef void carp_rs_ifrename_t(struct ifnet *ifp);
-/* An IPv4 address was added to ifp, not a carpN (ifaddr_event_ext, IFADDR_EVENT_ADD). */
-typedef void carp_rs_ifaddr_added_t(struct ifnet *ifp);
+typedef void carp_rs_ifnet_departure_t(void *arg, struct ifnet *ifp);
+typedef void carp_rs_ifnet_arrival_t(void *arg, struct ifnet *ifp);
+typedef void carp_rs_ifaddr_event_t(void *arg, struct ifnet *ifp, struct ifaddr *ifa,
+	    int event);
+typedef void carp_rs_ifnet_event_t(void *arg, struct ifnet *ifp, int event);
 /*
- * Deferred address work (taskqueue_thread, curvnet = ifp's VNET, references held on ifp
- * and ifa): kind 1 carp_detach(ifa, false), 2 carp_detach(ifa, true), 3 an IPv6 address
- * was added to the carpN ifp, 4 one was removed from it.
+ * Task functions (task_fn_t) of the two static tasks Rust enqueues on taskqueue_thread:
+ * the send-all task (every MASTER vhid advertises now: demotion changed) and the
+ * deferred address work (detaches from contexts that may not sleep, IPv6 addresses
+ * added to or removed from a carpN).
  */
-typedef void carp_rs_deferred_t(struct ifnet *ifp, struct ifaddr *ifa, int kind);
-/* The send-all task: every MASTER vhid advertises now (demotion changed). */
-typedef void carp_rs_sendall_t(void);
-/* Callout of a parent container. */
+typedef void carp_rs_sendall_t(void *context, int pending);
+typedef void carp_rs_deferred_t(void *context, int pending);
+/* Callout of a parent container (callout_func_t). */
 typedef void carp_rs_callout_t(void *arg);
-/* Generic netlink commands. */
+/* Generic netlink commands (genl_cmd_cb_t, the carp_cmds table of carp_glue.c). */
 typedef int carp_rs_nl_get_t(struct nlmsghdr *hdr, struct nl_pstate *npt);
 typedef int carp_rs_nl_set_t(struct nlmsghdr *hdr, struct nl_pstate *npt);
 
@@ -367,18 +366,20 @@ carp_rs_linkstate_t	carp_rs_linkstate;
 carp_rs_demote_adj_t	carp_rs_demote_adj;
 carp_rs_master_t	carp_rs_master;
 carp_rs_forus_t		carp_rs_forus;
+carp_rs_output_t	carp_rs_output;
 carp_rs_get_vhid_t	carp_rs_get_vhid;
 carp_rs_iamatch_t	carp_rs_iamatch;
 carp_rs_iamatch6_t	carp_rs_iamatch6;
 carp_rs_macmatch6_t	carp_rs_macmatch6;
-carp_rs_input_t		carp_rs_input;
-carp_rs_callout_t	carp_rs_callout;
+carp_rs_input4_t	carp_rs_input4;
+carp_rs_input6_t	carp_rs_input6;
+carp_rs_ifnet_departure_t carp_rs_ifnet_departure;
+carp_rs_ifnet_arrival_t	carp_rs_ifnet_arrival;
+carp_rs_ifaddr_event_t	carp_rs_ifaddr_event;
+carp_rs_ifnet_event_t	carp_rs_ifnet_event;
 carp_rs_sendall_t	carp_rs_sendall;
-carp_rs_ifdetach_t	carp_rs_ifdetach;
-carp_rs_ifup_t		carp_rs_ifup;
-carp_rs_ifrename_t	carp_rs_ifrename;
-carp_rs_ifaddr_added_t	carp_rs_ifaddr_added;
 carp_rs_deferred_t	carp_rs_deferred;
+carp_rs_callout_t	carp_rs_callout;
 carp_rs_nl_get_t	carp_rs_nl_get;
 carp_rs_nl_set_t	carp_rs_nl_set;
 

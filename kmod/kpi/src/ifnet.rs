@@ -15,8 +15,8 @@ use sys_bindings as sys;
 
 use crate::net::{errno, Epoch, Vnet};
 
-const AF_INET: i32 = 2;
-const AF_INET6: i32 = 28;
+pub(crate) const AF_INET: i32 = 2;
+pub(crate) const AF_INET6: i32 = 28;
 
 fn af_of(f: Family) -> i32 {
     match f {
@@ -158,6 +158,26 @@ impl<'a> Ifnet<'a> {
         let a = addr.octets();
         // SAFETY: live interface; 16 readable bytes.
         unsafe { sys::carp_shim_na(self.raw(), a.as_ptr()) };
+    }
+
+    /// Whether `if_carp` is set (a parent with a container).
+    pub(crate) fn has_container(&self) -> bool {
+        // SAFETY: live interface; if_carp is read as the kernel writes it (atomically).
+        !unsafe { load_ptr(core::ptr::addr_of_mut!((*self.raw()).if_carp)) }.is_null()
+    }
+
+    /// Whether `ifa`'s `ifa_carp` is this interface's `if_carp` (the address is bound to
+    /// the container hanging off this parent).
+    ///
+    /// # Safety
+    ///
+    /// `ifa` points to a live ifaddr.
+    pub(crate) unsafe fn same_container(&self, ifa: *mut sys::ifaddr) -> bool {
+        // SAFETY: live interface and address; both fields are read atomically.
+        unsafe {
+            let c = load_ptr(core::ptr::addr_of_mut!((*ifa).ifa_carp)).cast::<c_void>();
+            c == load_ptr(core::ptr::addr_of_mut!((*self.raw()).if_carp)).cast::<c_void>()
+        }
     }
 
     /// Same interface object.
@@ -319,6 +339,12 @@ impl<'a> Ifaddr<'a> {
         // SAFETY: live ifaddr; its ifa_addr is null or a socket address of sa_len bytes
         // that lives as long as the ifaddr.
         unsafe { sockaddr_ip((*self.raw()).ifa_addr) }
+    }
+
+    /// The address family of `ifa_addr`, `None` without one.
+    pub(crate) fn family(&self) -> Option<i32> {
+        // SAFETY: live ifaddr; ifa_addr is null or its socket address.
+        unsafe { (*self.raw()).ifa_addr.as_ref() }.map(|sa| i32::from(sa.sa_family))
     }
 
     /// Whether `ifa_carp` is set (the address is bound to a vhid of this module).

@@ -35,6 +35,10 @@
 //!   registrations (hooks, protocol 112, netlink family), counting threads inside hooks;
 //! - [`ifnet`]: interfaces, addresses, the CARP fields, promiscuous mode, multicast,
 //!   routes, announcements, advertisement output;
+//! - `hooks`: the twelve CARP hook pointers (published and cleared), the virtual MACs,
+//!   the `PACKET_TAG_CARP` tag and `carp_output`'s Ethernet source rewrite;
+//! - `task`: the send-all and deferred-address tasks on taskqueue_thread, and the queue of
+//!   deferred address work with its pool of spare entries;
 //! - [`clone`]: the `carpN` cloner and what the classic model needs of interfaces;
 //! - [`req`]: received mbufs, ioctl requests, netlink requests;
 //! - `panic`: the panic handler, which makes any surviving panic path visible at link time.
@@ -55,6 +59,7 @@ pub mod clone;
 pub mod container;
 pub mod entry;
 pub mod errno;
+mod hooks;
 pub mod ifnet;
 pub mod log;
 pub mod malloc;
@@ -62,5 +67,6 @@ pub mod net;
 mod panic;
 pub mod req;
 pub mod sync;
+mod task;
 pub mod vec;
 pub mod vnet;

@@ -92,90 +92,15 @@ void	carp_shim_mtx_unlock(struct mtx *m);
 void	carp_shim_sx_xlock(void);		/* the global configuration lock */
 void	carp_shim_sx_xunlock(void);
 
-/* callout(9), MPSAFE, no associated lock. */
-void	carp_shim_callout_init(struct callout *c);
-/* Arm `c` to call carp_rs_callout(arg) at absolute uptime `us` (microseconds). */
-void	carp_shim_callout_at(struct callout *c, uint64_t us, void *arg);
-void	carp_shim_callout_stop(struct callout *c);
-void	carp_shim_callout_drain(struct callout *c);
-/* Uptime in microseconds (sbinuptime(9)). */
-uint64_t carp_shim_uptime_us(void);
-
-/* Network epoch and VNET context. */
-void	carp_shim_net_epoch_enter(struct epoch_tracker *et);
-void	carp_shim_net_epoch_exit(struct epoch_tracker *et);
-/* CURVNET_SET: returns the previous curvnet, to give back to carp_shim_curvnet_restore. */
+/* curthread (a macro): CURVNET_SET returns the previous curvnet, for _restore. */
 struct vnet *carp_shim_curvnet_set(struct vnet *v);
 void	carp_shim_curvnet_restore(struct vnet *saved);
 struct vnet *carp_shim_curvnet(void);
-
-/* ifnet / ifaddr fields. */
-void	*carp_shim_if_carp(struct ifnet *ifp);
-void	carp_shim_if_set_carp(struct ifnet *ifp, void *cif);
-void	*carp_shim_ifa_carp(struct ifaddr *ifa);
-void	carp_shim_ifa_set_carp(struct ifaddr *ifa, void *v);
-struct ifnet *carp_shim_ifa_ifp(struct ifaddr *ifa);
-/* AF_INET: 4 bytes; AF_INET6: 16 bytes (scope cleared) into out; returns the family. */
-int	carp_shim_ifa_addr(struct ifaddr *ifa, uint8_t *out);
-void	carp_shim_ifa_ref(struct ifaddr *ifa);
-void	carp_shim_ifa_free(struct ifaddr *ifa);
-/* The parent's first AF_INET/AF_INET6 address preferred as ip_carp.c does; 0 if none. */
-int	carp_shim_if_source(struct ifnet *ifp, int af, uint8_t *out);
-
-/* Parent state: promiscuous mode and multicast membership (224.0.0.18 / ff02::12). */
-int	carp_shim_promisc(struct ifnet *ifp, int on);
-int	carp_shim_mcast4_join(struct ifnet *ifp, void **state);
-void	carp_shim_mcast4_leave(void *state);
-int	carp_shim_mcast6_join(struct ifnet *ifp, void **state);
-void	carp_shim_mcast6_leave(void *state);
-/*
- * Membership of ifp in the solicited-node group of the IPv6 address addr (16 bytes), for
- * a carpN address whose neighbour solicitations arrive on its parent; sleepable.
- */
-int	carp_shim_sn6_join(struct ifnet *ifp, const uint8_t *addr, void **state);
-void	carp_shim_sn6_leave(void *state);
-
-/*
- * Removes ifa from its interface through the kernel's deletion (IPv4 in_control
- * SIOCDIFADDR, IPv6 in6_purgeifaddr), in the interface's VNET; sleepable, not in the
- * epoch, without the configuration lock. 0, EADDRNOTAVAIL if already gone, or an errno.
- */
-int	carp_shim_ifa_remove(struct ifaddr *ifa);
-/* Routes of one CARP address on MASTER (add != 0) or leaving MASTER. */
-void	carp_shim_ifa_routes(struct ifaddr *ifa, int add);
-/* Gratuitous ARP request / unsolicited NA announcing an address at the virtual MAC. */
-void	carp_shim_garp(struct ifnet *ifp, const uint8_t *addr4, const uint8_t *mac);
-void	carp_shim_na(struct ifnet *ifp, const uint8_t *addr6);
-
-/*
- * Advertisement output: builds an mbuf from `len` bytes of IP packet, tags it with
- * PACKET_TAG_CARP (vhid) when tag_vhid != 0, and sends it with ip_output/ip6_output on
- * the parent with its multicast options. Returns the output errno, or -1 when no mbuf or
- * tag could be allocated (nothing was sent).
- */
-int	carp_shim_send(struct ifnet *ifp, int af, const uint8_t *pkt, int len,
-	    int tag_vhid, void *mcast_state);
-uint16_t carp_shim_ip_newid(void);
-
-/* Received packets. */
-int	carp_shim_m_len(struct mbuf *m);
-int	carp_shim_m_copydata(struct mbuf *m, int off, int len, uint8_t *out);
-struct ifnet *carp_shim_m_rcvif(struct mbuf *m);
-void	carp_shim_m_freem(struct mbuf *m);
-
-/* ioctl and netlink plumbing. */
-int	carp_shim_ifr_copyin(struct ifreq *ifr, void *buf, size_t len);
-int	carp_shim_ifr_copyout(struct ifreq *ifr, const void *buf, size_t len);
-const char *carp_shim_ifr_name(struct ifreq *ifr);
-int	carp_shim_priv_check(struct thread *td);
+/* priv_check_cred(td->td_ucred, PRIV_NETINET_CARP). */
 int	carp_shim_priv_check_cred(struct thread *td);
-/* The message's bytes (nlmsg_len of them). */
-const uint8_t *carp_shim_nl_msg(struct nlmsghdr *hdr, size_t *len);
-int	carp_shim_nl_privileged(struct nl_pstate *npt);
-/* Sends one GET reply: the request's header fields, flags | NLM_F_MULTI, then payload. */
-int	carp_shim_nl_reply(struct nl_pstate *npt, struct nlmsghdr *hdr,
-	    const uint8_t *payload, int len);
-int	carp_shim_nl_end_dump(struct nl_pstate *npt, int error, struct nlmsghdr *hdr);
+
+/* V_ip_random_id of the current VNET (net.inet.ip.random_id, for ip_fillid). */
+int	carp_shim_ip_random_id(void);
 
 /*
  * ---- Issue 5 (legacy carpN), kmod/shim/carp_clone.c: the interface cloner "carp" ----
@@ -250,10 +175,6 @@ int	carp_shim_if_has_plain_in4(struct ifnet *ifp, const uint8_t *addr);
 #define	CARP_CLONE_IOC_SETADDR	2	/* SIOCSIFADDR, data = the struct ifaddr being added */
 #define	CARP_CLONE_IOC_MULTI	3	/* SIOCADDMULTI / SIOCDELMULTI */
 #define	CARP_CLONE_IOC_SETMTU	4	/* SIOCSIFMTU, data = struct ifreq */
-
-/* devctl_notify("CARP", subsystem, type, NULL). */
-void	carp_shim_devctl(const char *subsystem, const char *type);
-uint32_t carp_shim_arc4random(void);
 
 /* ---- 2. Rust entry points called from the shim (kmod/kpi/src/entry.rs) ---- */
 

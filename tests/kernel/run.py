@@ -48,9 +48,9 @@ MUTANTS = [
     ("carp_rs_ifnet_departure", "a departing interface keeps its CARP container"),
     ("carp_rs_forus", "frames to the virtual MAC are not accepted"),
     ("carp_rs_demote_adj", "demotion adjustments are ignored"),
-    ("carp_shim_send", "advertisements are never sent"),
-    ("carp_shim_garp", "no gratuitous ARP on becoming MASTER"),
-    ("carp_shim_devctl", "no devd events"),
+    ("carp_kpi_send", "advertisements are never sent"),
+    ("carp_kpi_garp", "no gratuitous ARP on becoming MASTER"),
+    ("carp_kpi_devctl", "no devd events"),
     ("carp_rs_clone_create", "ifconfig carpN create does nothing"),
     ("carp_rs_unload", "MOD_UNLOAD tears nothing down"),
 ]

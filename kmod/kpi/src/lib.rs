@@ -35,6 +35,7 @@
 //!   registrations (hooks, protocol 112, netlink family), counting threads inside hooks;
 //! - [`ifnet`]: interfaces, addresses, the CARP fields, promiscuous mode, multicast,
 //!   routes, announcements, advertisement output;
+//! - `mcast`: the multicast memberships and options of a parent (ip_carp.c's setup);
 //! - `hooks`: the twelve CARP hook pointers (published and cleared), the virtual MACs,
 //!   the `PACKET_TAG_CARP` tag and `carp_output`'s Ethernet source rewrite;
 //! - `task`: the send-all and deferred-address tasks on taskqueue_thread, and the queue of
@@ -63,6 +64,7 @@ mod hooks;
 pub mod ifnet;
 pub mod log;
 pub mod malloc;
+mod mcast;
 pub mod net;
 mod panic;
 pub mod req;

@@ -1,7 +1,7 @@
 //! Execution context: the network epoch, the current VNET, time, randomness, devctl(4),
 //! the per-VNET sysctl values and statistics, and protocol/netlink registration (RAII).
 
-use core::ffi::CStr;
+use core::ffi::{c_char, CStr};
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
@@ -19,12 +19,13 @@ pub struct Epoch {
 pub fn in_net_epoch<R>(f: impl FnOnce(&Epoch) -> R) -> R {
     // SAFETY: all-zero is a valid tracker before epoch_enter_preempt.
     let mut et: sys::epoch_tracker = unsafe { core::mem::zeroed() };
-    // SAFETY: `et` lives on this frame, unmoved, until the matching exit below.
-    unsafe { sys::carp_shim_net_epoch_enter(&mut et) };
+    // SAFETY: NET_EPOCH_ENTER (epoch_enter_preempt(net_epoch_preempt, &et), a macro over
+    // _epoch_enter_preempt); `et` lives on this frame, unmoved, until the matching exit.
+    unsafe { sys::_epoch_enter_preempt(sys::net_epoch_preempt, &mut et) };
     let token = Epoch { _not_send: PhantomData };
     let r = f(&token);
     // SAFETY: exits the section entered above with the same tracker, on the same thread.
-    unsafe { sys::carp_shim_net_epoch_exit(&mut et) };
+    unsafe { sys::_epoch_exit_preempt(sys::net_epoch_preempt, &mut et) };
     r
 }
 
@@ -135,23 +136,41 @@ pub fn with_vnet<R>(v: Vnet, f: impl FnOnce() -> R) -> R {
     r
 }
 
-/// Current uptime.
+/// Current uptime: sbttous(sbinuptime()) (both inline in sys/time.h, over binuptime).
 pub fn now() -> Instant {
-    // SAFETY: reads the uptime clock; no precondition.
-    Instant::from_micros(unsafe { sys::carp_shim_uptime_us() })
+    let mut bt = sys::bintime::default();
+    // SAFETY: fills the caller's struct with the uptime clock; no precondition.
+    unsafe { sys::binuptime(&mut bt) };
+    // bttosbt: seconds in the high 32 bits, the top 32 bits of the fraction below.
+    let sbt = (bt.sec << 32).wrapping_add((bt.frac >> 32) as i64);
+    Instant::from_micros(crate::callout::sbt_to_us(sbt))
 }
 
 /// arc4random(9), 64 bits.
 pub fn random_u64() -> u64 {
     // SAFETY: arc4random has no precondition.
-    let (a, b) = unsafe { (sys::carp_shim_arc4random(), sys::carp_shim_arc4random()) };
+    let (a, b) = unsafe { (sys::arc4random(), sys::arc4random()) };
     (u64::from(a) << 32) | u64::from(b)
 }
 
 /// devctl_notify("CARP", subsystem, type, NULL).
 pub fn devctl_carp(subsystem: &CStr, kind: &CStr) {
-    // SAFETY: two valid NUL-terminated strings that devctl copies before returning.
-    unsafe { sys::carp_shim_devctl(subsystem.as_ptr(), kind.as_ptr()) };
+    // SAFETY: two valid NUL-terminated strings.
+    unsafe { carp_kpi_devctl(subsystem.as_ptr(), kind.as_ptr()) };
+}
+
+/// Every devd event of the module goes through here: a function of its own (not inlined)
+/// so that the kernel harness's mutation check can disable it by name.
+///
+/// # Safety
+///
+/// Both arguments are valid NUL-terminated strings.
+#[no_mangle]
+#[inline(never)]
+unsafe extern "C" fn carp_kpi_devctl(subsystem: *const c_char, kind: *const c_char) {
+    // SAFETY: three valid NUL-terminated strings (caller's contract) that devctl copies
+    // before returning.
+    unsafe { sys::devctl_notify(c"CARP".as_ptr(), subsystem, kind, core::ptr::null()) };
 }
 
 /// The current VNET's `net.inet.carp` values (curvnet must be set: hooks, sysctl
@@ -310,10 +329,15 @@ pub fn sendall_drain() {
     crate::task::SENDALL.drain();
 }
 
-/// A fresh IPv4 identification (ip_fillid: honours net.inet.ip.random_id).
+/// A fresh IPv4 identification for an advertisement (ip_fillid: honours
+/// net.inet.ip.random_id). Adverts carry DF: with net.inet.ip.rfc6864 (the default)
+/// ip_fillid then gives id 0, as stock carp's adverts have.
 pub fn ip_newid() -> u16 {
-    // SAFETY: no precondition; curvnet is set by every caller (hooks, callouts, tasks).
-    unsafe { sys::carp_shim_ip_newid() }
+    let mut ip = sys::ip { ip_off: (sys::IP_DF as u16).to_be(), ..Default::default() };
+    // SAFETY: curvnet is set by every caller (hooks, callouts, tasks), which the shim's
+    // V_ip_random_id read needs; ip_fillid only writes the header on this frame.
+    unsafe { sys::ip_fillid(&mut ip, sys::carp_shim_ip_random_id() != 0) };
+    u16::from_be(ip.ip_id)
 }
 
 /// Adds a batch of counts to the current VNET's per-CPU `net.inet.carp.stats`.

@@ -6,14 +6,17 @@
  *
  *  1. carp_shim_*  C helpers, implemented in the kmod/shim C files, called from Rust. They exist
  *                  only for kernel interfaces Rust cannot reach through bindgen: macros
- *                  (VNET(), SYSCTL_*, MALLOC_DEFINE, DECLARE_MODULE, mtx_lock, NET_EPOCH_*,
- *                  CURVNET_SET...), static inline functions (m_gethdr, m_tag_get...) and
- *                  fields of structures whose layout may drift (ifnet, ifaddr, mbuf).
- *                  Keep each one tiny and free of policy.
- *  2. carp_rs_*    implemented in Rust (defined by carp_kpi::export_carp!, kmod/kpi/src/entry.rs), called from
- *                  the shim. Each is declared through a function typedef; the Rust side
- *                  checks its definition against the bindgen-generated typedef at compile
- *                  time, so the two halves cannot disagree on a signature.
+ *                  (VNET(), SYSCTL_*, MALLOC_DEFINE, DECLARE_MODULE, EVENTHANDLER_*,
+ *                  mtx_lock, curthread...) and structure initializers (the genl command
+ *                  table). Exported kernel functions (callouts, taskqueues, epoch, mbufs,
+ *                  m_tags, multicast, routes, ip_output...) and structure fields (ifnet,
+ *                  ifaddr, mbuf, ifreq, netlink) are used from Rust directly (bindgen, with
+ *                  layout checks). Keep each helper tiny and free of policy.
+ *  2. carp_rs_*    implemented in Rust (defined by carp_kpi::export_carp!, kmod/kpi/src/entry.rs,
+ *                  or directly in kmod/kpi), called from the shim or by the kernel. Each is
+ *                  declared through a function typedef; the Rust side checks its definition
+ *                  against the bindgen-generated typedef at compile time, so the two halves
+ *                  cannot disagree on a signature.
  *
  * The twelve CARP hooks of the kernel (netinet/ip_carp.h), protocol 112 input, the event
  * handlers, the task functions and the callout function are carp_rs_* functions with the
@@ -176,7 +179,7 @@ int	carp_shim_if_has_plain_in4(struct ifnet *ifp, const uint8_t *addr);
 #define	CARP_CLONE_IOC_MULTI	3	/* SIOCADDMULTI / SIOCDELMULTI */
 #define	CARP_CLONE_IOC_SETMTU	4	/* SIOCSIFMTU, data = struct ifreq */
 
-/* ---- 2. Rust entry points called from the shim (kmod/kpi/src/entry.rs) ---- */
+/* ---- 2. Rust entry points called from the shim or the kernel (kmod/kpi/src/entry.rs) ---- */
 
 /* MOD_LOAD. Nonzero refuses the load; everything set up so far must be undone. */
 typedef int carp_rs_load_t(void);

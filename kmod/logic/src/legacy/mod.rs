@@ -53,9 +53,9 @@
 //!   continues into the stack.
 //!
 //! - IPv6 neighbour discovery for `carpN` addresses: the parent's `carp_iamatch6`
-//!   (carp_glue.c) also returns a MASTER `carpN` address whose `ifa_carp` is the parent's
-//!   container, and `carp_macmatch6` finds it in the parent's table, so NS received on the
-//!   parent are answered with the virtual MAC by the MASTER only.
+//!   (`carp_kpi::entry::iamatch6`) also returns a MASTER `carpN` address whose `ifa_carp`
+//!   is the parent's container, and `carp_macmatch6` finds it in the parent's table, so NS
+//!   received on the parent are answered with the virtual MAC by the MASTER only.
 //!
 //! IPv6 addresses on a `carpN`: with `vhid N` they bind through `carp_attach_p`; without,
 //! after the kernel added them, from `ifaddr_event_ext` ([`clone_addr6_added`]; 15 sends

@@ -6,18 +6,23 @@
  *
  *  1. carp_shim_*  C helpers, implemented in the kmod/shim C files, called from Rust. They exist
  *                  only for kernel interfaces Rust cannot reach through bindgen: macros
- *                  (VNET(), SYSCTL_*, MALLOC_DEFINE, DECLARE_MODULE, mtx_lock, NET_EPOCH_*,
- *                  CURVNET_SET...), static inline functions (m_gethdr, m_tag_get...) and
- *                  fields of structures whose layout may drift (ifnet, ifaddr, mbuf).
- *                  Keep each one tiny and free of policy.
- *  2. carp_rs_*    implemented in Rust (defined by carp_kpi::export_carp!, kmod/kpi/src/entry.rs), called from
- *                  the shim. Each is declared through a function typedef; the Rust side
- *                  checks its definition against the bindgen-generated typedef at compile
- *                  time, so the two halves cannot disagree on a signature.
+ *                  (VNET(), SYSCTL_*, MALLOC_DEFINE, DECLARE_MODULE, EVENTHANDLER_*,
+ *                  mtx_lock, curthread...) and structure initializers (the genl command
+ *                  table). Exported kernel functions (callouts, taskqueues, epoch, mbufs,
+ *                  m_tags, multicast, routes, ip_output...) and structure fields (ifnet,
+ *                  ifaddr, mbuf, ifreq, netlink) are used from Rust directly (bindgen, with
+ *                  layout checks). Keep each helper tiny and free of policy.
+ *  2. carp_rs_*    implemented in Rust (defined by carp_kpi::export_carp!, kmod/kpi/src/entry.rs,
+ *                  or directly in kmod/kpi), called from the shim or by the kernel. Each is
+ *                  declared through a function typedef; the Rust side checks its definition
+ *                  against the bindgen-generated typedef at compile time, so the two halves
+ *                  cannot disagree on a signature.
  *
- * The twelve CARP hooks of the kernel (netinet/ip_carp.h) are defined in carp_glue.c with
- * the exact prototypes of the hook pointers, so the compiler checks them against the
- * kernel's header; each forwards to a carp_rs_* function.
+ * The twelve CARP hooks of the kernel (netinet/ip_carp.h), protocol 112 input, the event
+ * handlers, the task functions and the callout function are carp_rs_* functions with the
+ * kernel's exact prototypes: the kernel calls Rust directly. Rust publishes the hook
+ * pointers itself (bindgen emits them), so its assignment checks the Rust definition, the
+ * typedef here and the kernel's pointer type against each other.
  *
  * Errors are FreeBSD errno values (0 = success), as everywhere in the kernel.
  *
@@ -37,6 +42,7 @@ struct ifreq;
 struct thread;
 struct mbuf;
 struct in6_addr;
+struct sockaddr;
 struct nlmsghdr;
 struct nl_pstate;
 struct vnet;
@@ -78,22 +84,12 @@ void	*carp_shim_vnet_demotion(void);
 void	carp_shim_stat_inc(int idx);
 
 /* Registration, paired (each returns 0 or an errno; the undo never fails). */
-void	carp_shim_hooks_publish(void);
-void	carp_shim_hooks_clear(void);
-int	carp_shim_proto_register(void);		/* ipproto_register(112) */
-void	carp_shim_proto_unregister(void);
-int	carp_shim_proto6_register(void);	/* ip6proto_register(112) */
-void	carp_shim_proto6_unregister(void);
 int	carp_shim_netlink_register(void);	/* genl family "carp" + GET/SET */
 void	carp_shim_netlink_unregister(void);
 int	carp_shim_ifdetach_register(void);	/* departure/arrival/ifaddr/ifnet_event handlers */
 void	carp_shim_ifdetach_deregister(void);
-void	carp_shim_net_epoch_wait(void);
-/* pause(9) for about a millisecond (unload waits for threads still inside a hook). */
-void	carp_shim_pause(void);
-/* The send-all task (taskqueue_thread): runs carp_rs_sendall(). */
-void	carp_shim_sendall_enqueue(void);
-void	carp_shim_sendall_drain(void);
+/* Nonzero iff the current thread may sleep: THREAD_CAN_SLEEP() and outside the network epoch. */
+int	carp_shim_can_sleep(void);
 
 /* Locks: mtx(9) and sx(9) (macros in the kernel). */
 void	carp_shim_mtx_init(struct mtx *m, const char *name);
@@ -103,90 +99,15 @@ void	carp_shim_mtx_unlock(struct mtx *m);
 void	carp_shim_sx_xlock(void);		/* the global configuration lock */
 void	carp_shim_sx_xunlock(void);
 
-/* callout(9), MPSAFE, no associated lock. */
-void	carp_shim_callout_init(struct callout *c);
-/* Arm `c` to call carp_rs_callout(arg) at absolute uptime `us` (microseconds). */
-void	carp_shim_callout_at(struct callout *c, uint64_t us, void *arg);
-void	carp_shim_callout_stop(struct callout *c);
-void	carp_shim_callout_drain(struct callout *c);
-/* Uptime in microseconds (sbinuptime(9)). */
-uint64_t carp_shim_uptime_us(void);
-
-/* Network epoch and VNET context. */
-void	carp_shim_net_epoch_enter(struct epoch_tracker *et);
-void	carp_shim_net_epoch_exit(struct epoch_tracker *et);
-/* CURVNET_SET: returns the previous curvnet, to give back to carp_shim_curvnet_restore. */
+/* curthread (a macro): CURVNET_SET returns the previous curvnet, for _restore. */
 struct vnet *carp_shim_curvnet_set(struct vnet *v);
 void	carp_shim_curvnet_restore(struct vnet *saved);
 struct vnet *carp_shim_curvnet(void);
-
-/* ifnet / ifaddr fields. */
-void	*carp_shim_if_carp(struct ifnet *ifp);
-void	carp_shim_if_set_carp(struct ifnet *ifp, void *cif);
-void	*carp_shim_ifa_carp(struct ifaddr *ifa);
-void	carp_shim_ifa_set_carp(struct ifaddr *ifa, void *v);
-struct ifnet *carp_shim_ifa_ifp(struct ifaddr *ifa);
-/* AF_INET: 4 bytes; AF_INET6: 16 bytes (scope cleared) into out; returns the family. */
-int	carp_shim_ifa_addr(struct ifaddr *ifa, uint8_t *out);
-void	carp_shim_ifa_ref(struct ifaddr *ifa);
-void	carp_shim_ifa_free(struct ifaddr *ifa);
-/* The parent's first AF_INET/AF_INET6 address preferred as ip_carp.c does; 0 if none. */
-int	carp_shim_if_source(struct ifnet *ifp, int af, uint8_t *out);
-
-/* Parent state: promiscuous mode and multicast membership (224.0.0.18 / ff02::12). */
-int	carp_shim_promisc(struct ifnet *ifp, int on);
-int	carp_shim_mcast4_join(struct ifnet *ifp, void **state);
-void	carp_shim_mcast4_leave(void *state);
-int	carp_shim_mcast6_join(struct ifnet *ifp, void **state);
-void	carp_shim_mcast6_leave(void *state);
-/*
- * Membership of ifp in the solicited-node group of the IPv6 address addr (16 bytes), for
- * a carpN address whose neighbour solicitations arrive on its parent; sleepable.
- */
-int	carp_shim_sn6_join(struct ifnet *ifp, const uint8_t *addr, void **state);
-void	carp_shim_sn6_leave(void *state);
-
-/*
- * Removes ifa from its interface through the kernel's deletion (IPv4 in_control
- * SIOCDIFADDR, IPv6 in6_purgeifaddr), in the interface's VNET; sleepable, not in the
- * epoch, without the configuration lock. 0, EADDRNOTAVAIL if already gone, or an errno.
- */
-int	carp_shim_ifa_remove(struct ifaddr *ifa);
-/* Routes of one CARP address on MASTER (add != 0) or leaving MASTER. */
-void	carp_shim_ifa_routes(struct ifaddr *ifa, int add);
-/* Gratuitous ARP request / unsolicited NA announcing an address at the virtual MAC. */
-void	carp_shim_garp(struct ifnet *ifp, const uint8_t *addr4, const uint8_t *mac);
-void	carp_shim_na(struct ifnet *ifp, const uint8_t *addr6);
-
-/*
- * Advertisement output: builds an mbuf from `len` bytes of IP packet, tags it with
- * PACKET_TAG_CARP (vhid) when tag_vhid != 0, and sends it with ip_output/ip6_output on
- * the parent with its multicast options. Returns the output errno, or -1 when no mbuf or
- * tag could be allocated (nothing was sent).
- */
-int	carp_shim_send(struct ifnet *ifp, int af, const uint8_t *pkt, int len,
-	    int tag_vhid, void *mcast_state);
-uint16_t carp_shim_ip_newid(void);
-
-/* Received packets. */
-int	carp_shim_m_len(struct mbuf *m);
-int	carp_shim_m_copydata(struct mbuf *m, int off, int len, uint8_t *out);
-struct ifnet *carp_shim_m_rcvif(struct mbuf *m);
-void	carp_shim_m_freem(struct mbuf *m);
-
-/* ioctl and netlink plumbing. */
-int	carp_shim_ifr_copyin(struct ifreq *ifr, void *buf, size_t len);
-int	carp_shim_ifr_copyout(struct ifreq *ifr, const void *buf, size_t len);
-const char *carp_shim_ifr_name(struct ifreq *ifr);
-int	carp_shim_priv_check(struct thread *td);
+/* priv_check_cred(td->td_ucred, PRIV_NETINET_CARP). */
 int	carp_shim_priv_check_cred(struct thread *td);
-/* The message's bytes (nlmsg_len of them). */
-const uint8_t *carp_shim_nl_msg(struct nlmsghdr *hdr, size_t *len);
-int	carp_shim_nl_privileged(struct nl_pstate *npt);
-/* Sends one GET reply: the request's header fields, flags | NLM_F_MULTI, then payload. */
-int	carp_shim_nl_reply(struct nl_pstate *npt, struct nlmsghdr *hdr,
-	    const uint8_t *payload, int len);
-int	carp_shim_nl_end_dump(struct nl_pstate *npt, int error, struct nlmsghdr *hdr);
+
+/* V_ip_random_id of the current VNET (net.inet.ip.random_id, for ip_fillid). */
+int	carp_shim_ip_random_id(void);
 
 /*
  * ---- Issue 5 (legacy carpN), kmod/shim/carp_clone.c: the interface cloner "carp" ----
@@ -209,22 +130,8 @@ struct ifnethead *carp_shim_vnet_ifnet(void);
  * ifnet_detach_sxlock and a reference on ifp, which is not IFF_DYING.
  */
 struct if_clone *carp_shim_home_cloner(struct ifnet *ifp);
-/* Tags m so that carp_output gives it the vhid's virtual MAC as source (0 on no memory). */
-int	carp_shim_tag_vmac(struct mbuf *m, int vhid);
-/* Unload: runs the deferred address work left, waits for its task, frees the spares. */
-void	carp_shim_deferred_drain(void);
-/*
- * One spare deferral entry per bound address: reserve when an address binds (sleeps for
- * memory; never fails), release when its binding goes.
- */
-void	carp_shim_defer_reserve(void);
-void	carp_shim_defer_release(void);
 
-/* devctl_notify("CARP", subsystem, type, NULL). */
-void	carp_shim_devctl(const char *subsystem, const char *type);
-uint32_t carp_shim_arc4random(void);
-
-/* ---- 2. Rust entry points called from the shim (kmod/kpi/src/entry.rs) ---- */
+/* ---- 2. Rust entry points called from the shim or the kernel (kmod/kpi/src/entry.rs) ---- */
 
 /* MOD_LOAD. Nonzero refuses the load; everything set up so far must be undone. */
 typedef int carp_rs_load_t(void);
@@ -241,45 +148,51 @@ typedef int carp_rs_dscp_check_t(int newval);
 typedef int carp_rs_demotion_get_t(void);
 typedef int carp_rs_suppress_preempt_t(void);
 
-/* The hooks (see netinet/ip_carp.h); the shim adapts the types. */
+/*
+ * The twelve CARP hooks, with the exact prototypes of netinet/ip_carp.h's hook pointers:
+ * Rust assigns them to carp_ioctl_p ... carp_macmatch6_p at load (kmod/kpi/src/hooks.rs)
+ * and clears the pointers at unload; the kernel calls them directly.
+ */
 typedef int carp_rs_ioctl_t(struct ifreq *ifr, u_long cmd, struct thread *td);
 typedef int carp_rs_attach_t(struct ifaddr *ifa, int vhid);
+/* Deferred to the deferred-address task when called where it may not sleep. */
 typedef void carp_rs_detach_t(struct ifaddr *ifa, bool keep_cif);
 typedef void carp_rs_linkstate_t(struct ifnet *ifp);
-typedef void carp_rs_demote_adj_t(int adj, const char *reason);
+/* Also net.inet.carp.demotion's write handler (carp_shim.c). */
+typedef void carp_rs_demote_adj_t(int adj, char *reason);
 typedef int carp_rs_master_t(struct ifaddr *ifa);
-typedef int carp_rs_forus_t(struct ifnet *ifp, const uint8_t *dhost);
+typedef int carp_rs_forus_t(struct ifnet *ifp, u_char *dhost);
+/* ether_output: the Ethernet source of a PACKET_TAG_CARP-tagged frame (no logic). */
+typedef int carp_rs_output_t(struct ifnet *ifp, struct mbuf *m, const struct sockaddr *sa);
 typedef int carp_rs_get_vhid_t(struct ifaddr *ifa);
-/* vhid whose virtual MAC answers ARP for ifa (MASTER), 0 otherwise. */
-typedef int carp_rs_iamatch_t(struct ifaddr *ifa);
-/* 0: not a CARP address; -1: CARP address, not MASTER; >0: vhid, MASTER. */
-typedef int carp_rs_iamatch6_t(struct ifnet *ifp, const uint8_t *addr6);
+typedef int carp_rs_iamatch_t(struct ifaddr *ifa, uint8_t **enaddr);
+typedef struct ifaddr *carp_rs_iamatch6_t(struct ifnet *ifp, struct in6_addr *taddr);
+typedef char *carp_rs_macmatch6_t(struct ifnet *ifp, struct mbuf *m,
+	    const struct in6_addr *taddr);
+/* Protocol 112 input (ipproto_input_t / ip6proto_input_t), registered by Rust. */
+typedef int carp_rs_input4_t(struct mbuf **mp, int *offp, int proto);
+typedef int carp_rs_input6_t(struct mbuf **mp, int *offp, int proto);
 /*
- * vhid of a CARP address (any state), 0 if not CARP. The shim also accepts | 0x100,
- * "keep the interface's Ethernet source"; the Rust side never sets it, since FreeBSD 15
- * always sends a CARP address's NA from the virtual MAC.
+ * Event handlers (registered by carp_shim_ifdetach_register, kmod/shim/carp_glue.c), with
+ * the prototypes of net/if_var.h's handler types: ifnet_departure_event, ifnet_arrival_event,
+ * ifaddr_event_ext, ifnet_event.
  */
-typedef int carp_rs_macmatch6_t(struct ifnet *ifp, const uint8_t *addr6);
-/* Protocol 112 input (m starts at the IP header); consumes m. */
-typedef void carp_rs_input_t(struct mbuf *m, int af, int off);
-/* An interface with a CARP container is going away (destroyed or moved to a VNET). */
-typedef void carp_rs_ifdetach_t(struct ifnet *ifp);
-typedef void carp_rs_ifup_t(struct ifnet *ifp);
-/* An interface with a CARP container was renamed (arrival event, IFF_RENAMING set). */
-typedef void carp_rs_ifrename_t(struct ifnet *ifp);
-/* An IPv4 address was added to ifp, not a carpN (ifaddr_event_ext, IFADDR_EVENT_ADD). */
-typedef void carp_rs_ifaddr_added_t(struct ifnet *ifp);
+typedef void carp_rs_ifnet_departure_t(void *arg, struct ifnet *ifp);
+typedef void carp_rs_ifnet_arrival_t(void *arg, struct ifnet *ifp);
+typedef void carp_rs_ifaddr_event_t(void *arg, struct ifnet *ifp, struct ifaddr *ifa,
+	    int event);
+typedef void carp_rs_ifnet_event_t(void *arg, struct ifnet *ifp, int event);
 /*
- * Deferred address work (taskqueue_thread, curvnet = ifp's VNET, references held on ifp
- * and ifa): kind 1 carp_detach(ifa, false), 2 carp_detach(ifa, true), 3 an IPv6 address
- * was added to the carpN ifp, 4 one was removed from it.
+ * Task functions (task_fn_t) of the two static tasks Rust enqueues on taskqueue_thread:
+ * the send-all task (every MASTER vhid advertises now: demotion changed) and the
+ * deferred address work (detaches from contexts that may not sleep, IPv6 addresses
+ * added to or removed from a carpN).
  */
-typedef void carp_rs_deferred_t(struct ifnet *ifp, struct ifaddr *ifa, int kind);
-/* The send-all task: every MASTER vhid advertises now (demotion changed). */
-typedef void carp_rs_sendall_t(void);
-/* Callout of a parent container. */
+typedef void carp_rs_sendall_t(void *context, int pending);
+typedef void carp_rs_deferred_t(void *context, int pending);
+/* Callout of a parent container (callout_func_t). */
 typedef void carp_rs_callout_t(void *arg);
-/* Generic netlink commands. */
+/* Generic netlink commands (genl_cmd_cb_t, the carp_cmds table of carp_glue.c). */
 typedef int carp_rs_nl_get_t(struct nlmsghdr *hdr, struct nl_pstate *npt);
 typedef int carp_rs_nl_set_t(struct nlmsghdr *hdr, struct nl_pstate *npt);
 
@@ -301,20 +214,11 @@ typedef struct if_clone *carp_rs_cloner_attach_t(void);
  * none: ENXIO); 0 and the hook in *hookp, or an errno and nothing left behind.
  */
 typedef int carp_rs_arp_hook_add_t(struct pfil_head *head, struct pfil_hook **hookp);
-/*
- * Rust functions (kmod/kpi/src/clone.rs, walk.rs) keeping the carp_shim_ names of their C
- * callers (carp_glue.c): nonzero iff ifp is one of this module's carpN (its if_ioctl is
- * the carpN ioctl); nonzero iff ifa is still on ifp's address list.
- */
-typedef int carp_shim_is_clone_t(struct ifnet *ifp);
-typedef int carp_shim_if_has_ifa_t(struct ifnet *ifp, struct ifaddr *ifa);
 
 carp_rs_inflight_enter_t	carp_rs_inflight_enter;
 carp_rs_inflight_exit_t	carp_rs_inflight_exit;
 carp_rs_cloner_attach_t	carp_rs_cloner_attach;
 carp_rs_arp_hook_add_t	carp_rs_arp_hook_add;
-carp_shim_is_clone_t	carp_shim_is_clone;
-carp_shim_if_has_ifa_t	carp_shim_if_has_ifa;
 carp_rs_load_t		carp_rs_load;
 carp_rs_unload_t	carp_rs_unload;
 carp_rs_allow_changed_t	carp_rs_allow_changed;
@@ -328,18 +232,20 @@ carp_rs_linkstate_t	carp_rs_linkstate;
 carp_rs_demote_adj_t	carp_rs_demote_adj;
 carp_rs_master_t	carp_rs_master;
 carp_rs_forus_t		carp_rs_forus;
+carp_rs_output_t	carp_rs_output;
 carp_rs_get_vhid_t	carp_rs_get_vhid;
 carp_rs_iamatch_t	carp_rs_iamatch;
 carp_rs_iamatch6_t	carp_rs_iamatch6;
 carp_rs_macmatch6_t	carp_rs_macmatch6;
-carp_rs_input_t		carp_rs_input;
-carp_rs_callout_t	carp_rs_callout;
+carp_rs_input4_t	carp_rs_input4;
+carp_rs_input6_t	carp_rs_input6;
+carp_rs_ifnet_departure_t carp_rs_ifnet_departure;
+carp_rs_ifnet_arrival_t	carp_rs_ifnet_arrival;
+carp_rs_ifaddr_event_t	carp_rs_ifaddr_event;
+carp_rs_ifnet_event_t	carp_rs_ifnet_event;
 carp_rs_sendall_t	carp_rs_sendall;
-carp_rs_ifdetach_t	carp_rs_ifdetach;
-carp_rs_ifup_t		carp_rs_ifup;
-carp_rs_ifrename_t	carp_rs_ifrename;
-carp_rs_ifaddr_added_t	carp_rs_ifaddr_added;
 carp_rs_deferred_t	carp_rs_deferred;
+carp_rs_callout_t	carp_rs_callout;
 carp_rs_nl_get_t	carp_rs_nl_get;
 carp_rs_nl_set_t	carp_rs_nl_set;
 

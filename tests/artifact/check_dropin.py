@@ -22,8 +22,9 @@ undefined symbols (what it uses from the kernel):
 
 That each of these is *declared* by the FreeBSD headers is check_ko.py's job; this script
 checks they are all *present*. It also checks that the module exports nothing and that the
-C shim defines the hook functions with the kernel's prototypes (the compiler checked the
-assignments to the hook pointers; here we check the assignments exist in the source).
+Rust KPI layer assigns every hook pointer to a carp_rs_* function and clears it
+(kmod/kpi/src/hooks.rs; the compiler checked the types of the assignments against the
+kernel's pointers, here we check the assignments exist in the source).
 
 Standard library only; reads the ELF symbol table with check_ko's reader.
 """
@@ -73,14 +74,17 @@ def check(ko, quiet=False):
     problems = [f"missing undefined symbol {n}" for n in REQUIRED if n not in undef]
     if exported:
         problems.append(f"exported symbols: {exported[:10]}")
-    shim = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "kmod", "shim",
-                        "carp_glue.c")
-    src = open(shim, encoding="utf-8").read()
+    # The hook pointers are assigned in Rust (kmod/kpi/src/hooks.rs), each to the carp_rs_*
+    # function carp_shim.h declares with the pointer's prototype (the compiler checks the
+    # types of the assignment); clearing stores None (NULL).
+    hooks = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "kmod", "kpi",
+                         "src", "hooks.rs")
+    src = open(hooks, encoding="utf-8").read()
     for h in HOOKS:
-        if not re.search(rf"\b{h}\s*=\s*carp_hook_\w+\s*;", src):
-            problems.append(f"carp_glue.c: no assignment of {h} to a carp_hook_* function")
-        if not re.search(rf"\b{h}\s*=\s*NULL\s*;", src):
-            problems.append(f"carp_glue.c: {h} is never cleared")
+        if not re.search(rf"\bsys::{h}\s*=\s*Some\(sys::carp_rs_\w+\)\s*;", src):
+            problems.append(f"hooks.rs: no assignment of {h} to a carp_rs_* function")
+        if not re.search(rf"\bsys::{h}\s*=\s*None\s*;", src):
+            problems.append(f"hooks.rs: {h} is never cleared")
     if not quiet:
         for p in problems:
             print(f"  {p}")

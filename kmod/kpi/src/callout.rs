@@ -36,8 +36,8 @@ impl Callout {
         if self.inited.swap(true, Ordering::AcqRel) {
             return;
         }
-        // SAFETY: first initialisation, at the final address.
-        unsafe { sys::carp_shim_callout_init(self.c.get()) };
+        // SAFETY: first initialisation (callout_init(c, 1): MPSAFE), at the final address.
+        unsafe { sys::callout_init(self.c.get(), 1) };
     }
 
     /// Arm (or re-arm) for the absolute uptime `at`, calling the handler with `arg`.
@@ -48,24 +48,38 @@ impl Callout {
         if !self.inited.load(Ordering::Acquire) {
             return;
         }
-        // SAFETY: initialised; the handler's argument outlives the callout (documented).
-        unsafe { sys::carp_shim_callout_at(self.c.get(), at.as_micros(), arg.cast_mut()) };
+        let sbt = us_to_sbt(at.as_micros() as i64);
+        // SAFETY: initialised; callout_reset_sbt(c, sbt, 0, carp_rs_callout, arg,
+        // C_ABSOLUTE) (a macro over callout_reset_sbt_on, any CPU); the handler's argument
+        // outlives the callout (documented).
+        unsafe {
+            sys::callout_reset_sbt_on(
+                self.c.get(),
+                sbt,
+                0,
+                Some(sys::carp_rs_callout),
+                arg.cast_mut(),
+                -1,
+                sys::C_ABSOLUTE as i32,
+            )
+        };
     }
 
     /// Cancel if pending (does not wait for a running handler).
     pub(crate) fn stop(&self) {
         if self.inited.load(Ordering::Acquire) {
-            // SAFETY: initialised callout.
-            unsafe { sys::carp_shim_callout_stop(self.c.get()) };
+            // SAFETY: initialised callout; callout_stop is _callout_stop_safe(c, 0).
+            unsafe { sys::_callout_stop_safe(self.c.get(), 0) };
         }
     }
 
     /// Cancel and wait until no handler runs (sleeps): sleepable context only.
     pub(crate) fn drain(&self) {
         if self.inited.load(Ordering::Acquire) {
-            // SAFETY: initialised callout; callers are sleepable (configuration path or
-            // unload, documented on the callers).
-            unsafe { sys::carp_shim_callout_drain(self.c.get()) };
+            // SAFETY: initialised callout; callout_drain is _callout_stop_safe(c,
+            // CS_DRAIN); callers are sleepable (configuration path or unload, documented
+            // on the callers).
+            unsafe { sys::_callout_stop_safe(self.c.get(), sys::CS_DRAIN as i32) };
         }
     }
 }
@@ -74,4 +88,24 @@ impl Drop for Callout {
     fn drop(&mut self) {
         self.drain();
     }
+}
+
+/// sbttous (sys/time.h): the microseconds of a sbintime (32.32 fixed-point seconds),
+/// rounded down, computed as the kernel's inline does (scaling by 15625 / 2^26, the
+/// reduced 10^6 / 2^32).
+pub(crate) fn sbt_to_us(sbt: i64) -> u64 {
+    const FACTOR: i64 = 15625;
+    const DIVISOR: i64 = 1 << 26;
+    let us = (sbt / DIVISOR).wrapping_mul(FACTOR).wrapping_add((sbt % DIVISOR).wrapping_mul(FACTOR) / DIVISOR);
+    us as u64
+}
+
+/// ustosbt (sys/time.h): the sbintime of a number of microseconds, rounded up, as the
+/// kernel's inline computes it (scaling by 2^26 / 15625).
+fn us_to_sbt(us: i64) -> i64 {
+    const FACTOR: i64 = 1 << 26;
+    const DIVISOR: i64 = 15625;
+    (us / DIVISOR)
+        .wrapping_mul(FACTOR)
+        .wrapping_add((us % DIVISOR).wrapping_mul(FACTOR).wrapping_add(DIVISOR - 1) / DIVISOR)
 }

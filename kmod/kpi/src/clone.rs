@@ -261,7 +261,7 @@ pub(crate) unsafe fn output(
         if vhid > 0 {
             // Without memory for the tag the packet leaves with the parent's own MAC.
             // SAFETY: the packet handed over to us; vhid in 1..=255.
-            let _ = unsafe { sys::carp_shim_tag_vmac(m, c_int::from(vhid)) };
+            let _ = unsafe { crate::hooks::tag_carpn_output(m, c_int::from(vhid)) };
         }
         // SAFETY: live carpN; a packet-header mbuf (caller's contract); if_output consumes
         // it and is called inside the epoch as the stack calls it.

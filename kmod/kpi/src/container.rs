@@ -23,10 +23,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use alloc::boxed::Box;
 
 use carp_proto::{Errno, Instant};
-use sys_bindings as sys;
 
 use crate::callout::Callout;
-use crate::ifnet::{IfRef, IfaRef, Ifaddr, Ifnet};
+use crate::ifnet::{load_ptr, store_ptr, IfRef, IfaRef, Ifaddr, Ifnet};
 use crate::net::Epoch;
 
 /// What the logic keeps in a container.
@@ -147,7 +146,7 @@ impl<T: Contained> Published<T> {
         c.value.init_in_place();
         // SAFETY: live interface (the container's counted reference); the Box gives the
         // container a stable address until this value is dropped, which clears it first.
-        unsafe { sys::carp_shim_if_set_carp(c.ifp.raw(), c.as_ptr()) };
+        unsafe { store_ptr(core::ptr::addr_of_mut!((*c.ifp.raw()).if_carp), c.as_ptr().cast()) };
         Ok(Published { c })
     }
 
@@ -164,8 +163,8 @@ impl<T: Contained> Published<T> {
 
 impl<T: Contained> Drop for Published<T> {
     fn drop(&mut self) {
-        // SAFETY: clears the pointer `publish` stored.
-        unsafe { sys::carp_shim_if_set_carp(self.c.ifp.raw(), core::ptr::null_mut()) };
+        // SAFETY: clears the pointer `publish` stored (live interface: counted reference).
+        unsafe { store_ptr(core::ptr::addr_of_mut!((*self.c.ifp.raw()).if_carp), core::ptr::null_mut()) };
         // Hooks that read the pointer run inside the network epoch: after this wait none
         // can still use the container.
         crate::net::net_epoch_wait();
@@ -182,8 +181,8 @@ impl<'a> Ifnet<'a> {
     /// caller runs inside the network epoch (the entry adapters wrap the hooks) or holds
     /// the configuration lock.
     pub fn container<T: Contained>(&self) -> Option<&'a Container<T>> {
-        // SAFETY: live interface; reads one pointer field.
-        let p = unsafe { sys::carp_shim_if_carp(self.raw()) };
+        // SAFETY: live interface; reads one pointer field as the kernel writes it.
+        let p = unsafe { load_ptr(core::ptr::addr_of_mut!((*self.raw()).if_carp)) }.cast::<c_void>();
         // SAFETY: if_carp is either null or the address of a container owned by a
         // Published (this crate is the only writer), alive for `'a` as documented above.
         unsafe { Container::from_ptr(p) }
@@ -197,8 +196,8 @@ impl<'a> Ifaddr<'a> {
     /// unpublished, the epoch waited for and the container freed; callers run in the
     /// network epoch or hold the configuration lock.
     pub fn container<T: Contained>(&self) -> Option<&'a Container<T>> {
-        // SAFETY: live ifaddr; reads one pointer field.
-        let p = unsafe { sys::carp_shim_ifa_carp(self.raw()) };
+        // SAFETY: live ifaddr; reads one pointer field as the kernel writes it.
+        let p = unsafe { load_ptr(core::ptr::addr_of_mut!((*self.raw()).ifa_carp)) }.cast::<c_void>();
         // SAFETY: null or the address of a live container (see above; this crate is the
         // only writer of ifa_carp).
         unsafe { Container::from_ptr(p) }
@@ -209,13 +208,13 @@ impl IfaRef {
     /// Sets `ifa_carp` to the container the address is bound to (the kernel only tests it
     /// for NULL).
     pub fn set_carp<T: Contained>(&self, c: &Container<T>) {
-        // SAFETY: live ifaddr (counted reference); writes one pointer field.
-        unsafe { sys::carp_shim_ifa_set_carp(self.get().raw(), c.as_ptr()) };
+        // SAFETY: live ifaddr (counted reference); writes one pointer field atomically.
+        unsafe { store_ptr(core::ptr::addr_of_mut!((*self.get().raw()).ifa_carp), c.as_ptr().cast()) };
     }
 
     /// Clears `ifa_carp`.
     pub fn clear_carp(&self) {
-        // SAFETY: live ifaddr (counted reference); writes one pointer field.
-        unsafe { sys::carp_shim_ifa_set_carp(self.get().raw(), core::ptr::null_mut()) };
+        // SAFETY: live ifaddr (counted reference); writes one pointer field atomically.
+        unsafe { store_ptr(core::ptr::addr_of_mut!((*self.get().raw()).ifa_carp), core::ptr::null_mut()) };
     }
 }

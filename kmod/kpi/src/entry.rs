@@ -11,15 +11,16 @@
 //!   `C`; each definition is checked at compile time against the typedef bindgen generated
 //!   from carp_shim.h, so C and Rust cannot disagree on a signature.
 //!
-//! The entry points that need no logic (`carp_rs_inflight_enter/exit`, the cloner and ARP
-//! hook registration `carp_rs_cloner_attach` / `carp_rs_arp_hook_add`, and
-//! `carp_shim_is_clone` / `carp_shim_if_has_ifa` for the shim's event handlers and address
-//! removal) are defined here directly.
+//! The entry points that need no logic (`carp_rs_inflight_enter/exit`, `carp_rs_output`
+//! in `crate::hooks`, the cloner and ARP hook registration `carp_rs_cloner_attach` /
+//! `carp_rs_arp_hook_add`) are defined directly.
 //!
-//! The kernel calls some of the adapters' `extern "C"` instances through pointers this
-//! crate hands it (the `carpN` cloner's and interfaces' callbacks, the ARP pfil hook):
-//! export_carp! defines those with the kernel's own prototypes, checked against the
-//! kernel's typedefs (`ifc_create_f`, `if_output_fn_t`, `pfil_mbuf_chk_t`...).
+//! Most entry points have the exact prototype of the kernel interface that calls them:
+//! the twelve CARP hooks (published by `crate::hooks`), protocol 112 input, the event
+//! handlers, the task functions, the callout function, the netlink commands, and the
+//! `carpN` cloner's and interfaces' callbacks and the ARP pfil hook, which this crate hands
+//! the kernel as pointers (checked against the kernel's typedefs: `ifc_create_f`,
+//! `if_output_fn_t`, `pfil_mbuf_chk_t`...).
 
 use core::ffi::{c_char, c_int, c_ulong, c_void, CStr};
 use core::net::Ipv6Addr;
@@ -31,9 +32,11 @@ use crate::arp::{self, ArpAnswer};
 use crate::clone::{self, ioctl_kind, CloneIoctl};
 use crate::container::{self, Contained};
 use crate::errno;
+use crate::hooks;
 use crate::ifnet::{Ifaddr, Ifnet};
 use crate::net::{self, in_net_epoch, Epoch, InFlight};
 use crate::req::{Ifreq, Mbuf, NlRequest, Thread};
+use crate::task::{self, Kind};
 
 /// What the kernel asks of carp.ko. Each method runs in the context its documentation
 /// names (the adapters establish it); none may sleep unless it says so.
@@ -57,7 +60,7 @@ pub trait Carp: 'static {
     fn ioctl(ifr: &Ifreq<'_>, cmd: u64, td: Thread<'_>) -> Result<(), Errno>;
     /// carp_attach_p (sleepable).
     fn attach(ifa: Ifaddr<'_>, vhid: i32) -> Result<(), Errno>;
-    /// carp_detach_p, or a detach the shim deferred to its task (sleepable).
+    /// carp_detach_p, or a detach deferred to the deferred-address task (sleepable).
     fn detach(ifa: Ifaddr<'_>, keep_cif: bool);
     /// carp_linkstate_p (network epoch).
     fn linkstate(ifp: Ifnet<'_>, e: &Epoch);
@@ -122,12 +125,21 @@ fn einval() -> c_int {
 
 /// MOD_LOAD.
 pub fn load<C: Carp>() -> c_int {
-    errno::to_c(C::load())
+    task::init();
+    let r = C::load();
+    if r.is_err() {
+        task::fini();
+    }
+    errno::to_c(r)
 }
 
 /// MOD_UNLOAD.
 pub fn unload<C: Carp>() -> c_int {
-    errno::to_c(C::unload())
+    let r = C::unload();
+    if r.is_ok() {
+        task::fini();
+    }
+    errno::to_c(r)
 }
 
 /// `net.inet.carp.allow` written.
@@ -174,13 +186,33 @@ pub unsafe fn attach<C: Carp>(ifa: *mut sys::ifaddr, vhid: c_int) -> c_int {
     errno::to_c(C::attach(ifa, vhid))
 }
 
-/// carp_detach_p.
+/// carp_detach_p. The detach takes the configuration sx lock and waits for the network
+/// epoch: called where the thread may not sleep (an address expiring from nd6_timer or a
+/// callout, maybe inside the epoch), it is deferred to the deferred-address task
+/// ([`crate::task`]).
 ///
 /// # Safety
 ///
 /// As for [`attach`].
 pub unsafe fn detach<C: Carp>(ifa: *mut sys::ifaddr, keep_cif: bool) {
+    // Unload waits for this, queueing included.
     let _in = InFlight::enter();
+    if ifa.is_null() {
+        return;
+    }
+    if !net::may_sleep() {
+        let kind = if keep_cif { Kind::DetachKeep } else { Kind::Detach };
+        // The pool holds a spare entry per bound address: failing here needs an address
+        // this module never bound, or every spare out with queued detaches and no memory
+        // at all.
+        // SAFETY: caller's contract (a live address).
+        if unsafe { task::defer(ifa, kind) }.is_err() {
+            crate::log::warning(
+                c"carp: cannot defer the detach of an address; it stays bound until its interface leaves CARP",
+            );
+        }
+        return;
+    }
     // SAFETY: caller's contract.
     if let Some(ifa) = unsafe { Ifaddr::from_raw(ifa) } {
         C::detach(ifa, keep_cif);
@@ -207,7 +239,7 @@ pub unsafe fn linkstate<C: Carp>(ifp: *mut sys::ifnet) {
 /// # Safety
 ///
 /// `reason` is null or a NUL-terminated string valid for the call.
-pub unsafe fn demote_adj<C: Carp>(adj: c_int, reason: *const c_char) {
+pub unsafe fn demote_adj<C: Carp>(adj: c_int, reason: *mut c_char) {
     let _in = InFlight::enter();
     let text = if reason.is_null() {
         ""
@@ -235,7 +267,7 @@ pub unsafe fn master<C: Carp>(ifa: *mut sys::ifaddr) -> c_int {
 /// # Safety
 ///
 /// `ifp` as for [`linkstate`]; `dhost` null or the frame's 6-byte destination address.
-pub unsafe fn forus<C: Carp>(ifp: *mut sys::ifnet, dhost: *const u8) -> c_int {
+pub unsafe fn forus<C: Carp>(ifp: *mut sys::ifnet, dhost: *mut u8) -> c_int {
     if dhost.is_null() {
         return 0;
     }
@@ -264,55 +296,105 @@ pub unsafe fn get_vhid<C: Carp>(ifa: *mut sys::ifaddr) -> c_int {
     })
 }
 
-/// carp_iamatch_p (the shim turns the vhid into the virtual MAC pointer).
+/// carp_iamatch_p: 1 with `*enaddr` set to the virtual MAC that answers ARP for `ifa`
+/// (its vhid is MASTER), 0 otherwise.
 ///
 /// # Safety
 ///
-/// As for [`attach`].
-pub unsafe fn iamatch<C: Carp>(ifa: *mut sys::ifaddr) -> c_int {
-    in_net_epoch(|_| {
+/// As for [`attach`]; `enaddr` null or writable.
+pub unsafe fn iamatch<C: Carp>(ifa: *mut sys::ifaddr, enaddr: *mut *mut u8) -> c_int {
+    let vhid = in_net_epoch(|_| {
         // SAFETY: caller's contract.
         unsafe { Ifaddr::from_raw(ifa) }.map_or(0, C::iamatch)
-    })
-}
-
-/// # Safety
-///
-/// `p` is null or 16 readable bytes.
-unsafe fn addr6(p: *const u8) -> Option<Ipv6Addr> {
-    if p.is_null() {
-        return None;
+    });
+    match hooks::vmac_ptr(vhid) {
+        Some(mac) if !enaddr.is_null() => {
+            // SAFETY: caller's contract (writable); the MAC is static storage.
+            unsafe { enaddr.write(mac) };
+            1
+        }
+        _ => 0,
     }
-    // SAFETY: caller's contract.
-    Some(Ipv6Addr::from(unsafe { p.cast::<[u8; 16]>().read_unaligned() }))
 }
 
-/// carp_iamatch6_p.
+/// The scope-cleared form of the kernel's IPv6 address `a`.
 ///
 /// # Safety
 ///
-/// `ifp` as for [`linkstate`]; `a` null or 16 readable bytes (a scope-cleared in6_addr).
-pub unsafe fn iamatch6<C: Carp>(ifp: *mut sys::ifnet, a: *const u8) -> c_int {
+/// `a` is null or points to a readable in6_addr.
+unsafe fn addr6(a: *const sys::in6_addr) -> Option<Ipv6Addr> {
     // SAFETY: caller's contract.
-    let Some(a) = (unsafe { addr6(a) }) else { return 0 };
-    in_net_epoch(|_| {
-        // SAFETY: caller's contract.
-        unsafe { Ifnet::from_raw(ifp) }.map_or(0, |i| C::iamatch6(i, a))
-    })
+    let mut clean = unsafe { a.as_ref() }.copied()?;
+    // SAFETY: in6_clearscope only rewrites the copy on this frame.
+    unsafe { sys::in6_clearscope(&mut clean) };
+    // SAFETY: every bit pattern of the 16-byte union is a valid byte array.
+    Some(Ipv6Addr::from(unsafe { clean.__u6_addr.__u6_addr8 }))
 }
 
-/// carp_macmatch6_p.
+/// carp_iamatch6_p (nd6_ns_input): the referenced address that answers a neighbour
+/// solicitation for `taddr` on `ifp`, or NULL.
 ///
 /// # Safety
 ///
-/// As for [`iamatch6`].
-pub unsafe fn macmatch6<C: Carp>(ifp: *mut sys::ifnet, a: *const u8) -> c_int {
+/// `ifp` as for [`linkstate`]; `taddr` null or a readable in6_addr (with its scope).
+pub unsafe fn iamatch6<C: Carp>(ifp: *mut sys::ifnet, taddr: *mut sys::in6_addr) -> *mut sys::ifaddr {
     // SAFETY: caller's contract.
-    let Some(a) = (unsafe { addr6(a) }) else { return 0 };
-    in_net_epoch(|_| {
-        // SAFETY: caller's contract.
-        unsafe { Ifnet::from_raw(ifp) }.map_or(0, |i| C::macmatch6(i, a))
-    })
+    let (Some(a), Some(i)) = (unsafe { addr6(taddr) }, unsafe { Ifnet::from_raw(ifp) }) else {
+        return core::ptr::null_mut();
+    };
+    let r = in_net_epoch(|_| C::iamatch6(i, a));
+    if r < 0 {
+        // A CARP address we do not own: stay silent.
+        return core::ptr::null_mut();
+    }
+    // SAFETY: caller's contract; the result is referenced, as the caller expects.
+    let mut ia = unsafe { sys::in6ifa_ifpwithaddr(ifp, taddr) };
+    if ia.is_null() && r > 0 {
+        // A MASTER address of a `carpN` lives on the `carpN`, not on this parent: it is
+        // ours to answer iff its ifa_carp is this parent's container.
+        // SAFETY: caller's contract; referenced result (or null).
+        ia = unsafe { sys::in6ifa_ifwithaddr(taddr, 0, true) };
+        // SAFETY: a referenced in6_ifaddr (its ifaddr first) and the live parent; the
+        // CARP pointers are read atomically.
+        if !ia.is_null() && !unsafe { i.same_container(core::ptr::addr_of_mut!((*ia).ia_ifa)) } {
+            // SAFETY: releases the reference in6ifa_ifwithaddr took.
+            unsafe { sys::ifa_free(core::ptr::addr_of_mut!((*ia).ia_ifa)) };
+            ia = core::ptr::null_mut();
+        }
+    }
+    if ia.is_null() {
+        core::ptr::null_mut()
+    } else {
+        // SAFETY: a live in6_ifaddr, whose first member is its ifaddr.
+        unsafe { core::ptr::addr_of_mut!((*ia).ia_ifa) }
+    }
+}
+
+/// carp_macmatch6_p (nd6_na_output): the virtual MAC an NA for `taddr` names, or NULL
+/// when it is not a CARP address. The NA is tagged so that carp_output sends it from the
+/// virtual MAC too.
+///
+/// # Safety
+///
+/// `ifp` as for [`linkstate`]; `m` null or the NA being built (a packet-header mbuf);
+/// `taddr` null or a readable in6_addr.
+pub unsafe fn macmatch6<C: Carp>(ifp: *mut sys::ifnet, m: *mut sys::mbuf, taddr: *const sys::in6_addr) -> *mut c_char {
+    // SAFETY: caller's contract.
+    let (Some(a), Some(i)) = (unsafe { addr6(taddr) }, unsafe { Ifnet::from_raw(ifp) }) else {
+        return core::ptr::null_mut();
+    };
+    let r = in_net_epoch(|_| C::macmatch6(i, a));
+    // Bit 0x100: keep the interface's Ethernet source (the logic never sets it).
+    let rewrite = r & 0x100 == 0;
+    let vhid = r & 0xff;
+    if vhid == 0 {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: caller's contract (the NA's mbuf, ours to tag).
+    let tagged = if m.is_null() { None } else { unsafe { hooks::tag_vmac(m, vhid, rewrite) } };
+    // No memory for the tag: the option still names the virtual MAC (stock's "better a
+    // bit than nothing"); only the Ethernet source stays the parent's.
+    tagged.or_else(|| hooks::vmac_ptr(vhid)).map_or(core::ptr::null_mut(), |p| p.cast())
 }
 
 /// Protocol 112 input; consumes `m`.
@@ -320,12 +402,51 @@ pub unsafe fn macmatch6<C: Carp>(ifp: *mut sys::ifnet, a: *const u8) -> c_int {
 /// # Safety
 ///
 /// `m` is null or a packet handed over by ip_input/ip6_input (ours to free).
-pub unsafe fn input<C: Carp>(m: *mut sys::mbuf, af: c_int, off: c_int) {
+unsafe fn input<C: Carp>(m: *mut sys::mbuf, v6: bool, off: c_int) {
     // SAFETY: caller's contract.
     let Some(m) = (unsafe { Mbuf::from_raw(m) }) else { return };
     // IPv4 finds its header length in the packet; IPv6 starts at `off` (`*offp`).
     let off = usize::try_from(off).unwrap_or(0);
-    in_net_epoch(|e| C::input(m, af == 28, off, e));
+    in_net_epoch(|e| C::input(m, v6, off, e));
+}
+
+/// ipproto_input_t / ip6proto_input_t of protocol 112: consumes `*mp` (set to NULL) and
+/// returns IPPROTO_DONE. For IPv6, `*offp` is where the CARP/VRRP header starts, past
+/// any extension headers.
+///
+/// # Safety
+///
+/// The stack's arguments: `mp` points to the packet (ours from now on), `offp` to its
+/// offset.
+unsafe fn input_proto<C: Carp>(mp: *mut *mut sys::mbuf, offp: *mut c_int, v6: bool) -> c_int {
+    if !mp.is_null() && !offp.is_null() {
+        // SAFETY: caller's contract; the packet is handed over and `*mp` cleared.
+        unsafe {
+            let m = mp.replace(core::ptr::null_mut());
+            input::<C>(m, v6, offp.read());
+        }
+    }
+    sys::IPPROTO_DONE as c_int
+}
+
+/// ipproto_input_t of protocol 112.
+///
+/// # Safety
+///
+/// See [`input_proto`].
+pub unsafe fn input4<C: Carp>(mp: *mut *mut sys::mbuf, offp: *mut c_int, _proto: c_int) -> c_int {
+    // SAFETY: caller's contract.
+    unsafe { input_proto::<C>(mp, offp, false) }
+}
+
+/// ip6proto_input_t of protocol 112.
+///
+/// # Safety
+///
+/// See [`input_proto`].
+pub unsafe fn input6<C: Carp>(mp: *mut *mut sys::mbuf, offp: *mut c_int, _proto: c_int) -> c_int {
+    // SAFETY: caller's contract.
+    unsafe { input_proto::<C>(mp, offp, true) }
 }
 
 /// A container's callout.
@@ -339,8 +460,8 @@ pub unsafe fn callout<C: Carp>(arg: *mut c_void) {
     unsafe { container::expire::<C::Container>(arg) };
 }
 
-/// The send-all task.
-pub fn sendall<C: Carp>() {
+/// The send-all task's function.
+pub fn sendall<C: Carp>(_context: *mut c_void, _pending: c_int) {
     let _in = InFlight::enter();
     C::sendall();
 }
@@ -369,77 +490,119 @@ pub unsafe fn nl_set<C: Carp>(hdr: *mut sys::nlmsghdr, npt: *mut sys::nl_pstate)
     errno::to_c(C::nl_set(&r))
 }
 
-/// ifnet_departure_event for an interface with a container.
+/// ifnet_departure_event (sleepable): a parent with vhids, or one of our `carpN` (moved
+/// to another VNET, or destroyed), loses its CARP state.
 ///
 /// # Safety
 ///
-/// As for [`linkstate`].
-pub unsafe fn ifdetach<C: Carp>(ifp: *mut sys::ifnet) {
-    let _in = InFlight::enter();
+/// `ifp` is null or the departing interface, live for the call.
+pub unsafe fn ifnet_departure<C: Carp>(_arg: *mut c_void, ifp: *mut sys::ifnet) {
     // SAFETY: caller's contract.
-    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
+    let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return };
+    // if_rename() sends a departure event (and an arrival) with IFF_RENAMING set: the
+    // interface stays, so does its CARP configuration.
+    if ifp.flags() & sys::IFF_RENAMING != 0 {
+        return;
+    }
+    if ifp.has_container() || ifp.is_carp_clone() {
+        let _in = InFlight::enter();
         C::ifdetach(ifp);
     }
 }
 
-/// ifnet_event IFNET_EVENT_UP for a parent with vhids or one of our `carpN`.
+/// ifnet_arrival_event (sleepable): the arrival half of if_rename() (the new name is in
+/// place, IFF_RENAMING still set) for an interface with a container.
 ///
 /// # Safety
 ///
-/// As for [`linkstate`].
-pub unsafe fn ifup<C: Carp>(ifp: *mut sys::ifnet) {
-    let _in = InFlight::enter();
+/// As for [`ifnet_departure`].
+pub unsafe fn ifnet_arrival<C: Carp>(_arg: *mut c_void, ifp: *mut sys::ifnet) {
     // SAFETY: caller's contract.
-    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
-        C::ifup(ifp);
-    }
-}
-
-/// ifaddr_event_ext, IFADDR_EVENT_ADD of an IPv4 address on an interface that is not a
-/// `carpN`.
-///
-/// # Safety
-///
-/// As for [`linkstate`].
-pub unsafe fn ifaddr_added<C: Carp>(ifp: *mut sys::ifnet) {
-    let Some(_in) = InFlight::enter_config() else { return };
-    // SAFETY: caller's contract.
-    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
-        C::ifaddr_added(ifp);
-    }
-}
-
-/// ifnet_arrival_event of a renamed interface with a container.
-///
-/// # Safety
-///
-/// As for [`linkstate`].
-pub unsafe fn ifrename<C: Carp>(ifp: *mut sys::ifnet) {
-    let _in = InFlight::enter();
-    // SAFETY: caller's contract.
-    if let Some(ifp) = unsafe { Ifnet::from_raw(ifp) } {
+    let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return };
+    if ifp.flags() & sys::IFF_RENAMING != 0 && ifp.has_container() {
+        let _in = InFlight::enter();
         C::ifrename(ifp);
     }
 }
 
-/// Address work the shim deferred to its task (sleepable, curvnet set): a `carp_detach_p`
-/// from a context that may not sleep (kinds 1 and 2: `keep_cif` false/true), or an IPv6
-/// address added to (3) or removed from (4) the `carpN` `ifp`.
+/// ifnet_event: on IFNET_EVENT_UP (if_up, sleepable), the kernel's in_ifnet_event,
+/// registered before us, has just given every IPv4 address without IFA_ROUTE its prefix
+/// and loopback routes, CARP addresses of vhids that are not MASTER included: a parent
+/// with vhids or a `carpN` puts them right.
 ///
 /// # Safety
 ///
-/// `ifp` and `ifa` are null or live, referenced by the shim's task for the call.
-pub unsafe fn deferred<C: Carp>(ifp: *mut sys::ifnet, ifa: *mut sys::ifaddr, kind: c_int) {
-    let _in = InFlight::enter();
+/// As for [`ifnet_departure`].
+pub unsafe fn ifnet_event<C: Carp>(_arg: *mut c_void, ifp: *mut sys::ifnet, event: c_int) {
+    if event != sys::IFNET_EVENT_UP as c_int {
+        return;
+    }
     // SAFETY: caller's contract.
-    let (Some(ifp), Some(ifa)) = (unsafe { Ifnet::from_raw(ifp) }, unsafe { Ifaddr::from_raw(ifa) }) else {
+    let Some(ifp) = (unsafe { Ifnet::from_raw(ifp) }) else { return };
+    if ifp.has_container() || ifp.is_carp_clone() {
+        let _in = InFlight::enter();
+        C::ifup(ifp);
+    }
+}
+
+/// ifaddr_event_ext (sleepable; the caller holds a reference on `ifa`):
+///  - an IPv4 address added to another interface than a `carpN` (in_aifaddr's end,
+///    in_control_sx held): a parent coming back with its subnet lets unbound `carpN`
+///    bind again;
+///  - an IPv6 address added to or removed from a `carpN` (after in6_update_ifa /
+///    in6_purgeaddr): always through the deferred-address task ([`crate::task`]).
+///    Added without a vhid, it binds there (IPv6 gives a cloned interface no other
+///    reliable call); removed while still bound, it is unbound.
+///
+/// # Safety
+///
+/// `ifp` and `ifa` null or live for the call.
+pub unsafe fn ifaddr_event<C: Carp>(_arg: *mut c_void, ifp: *mut sys::ifnet, ifa: *mut sys::ifaddr, event: c_int) {
+    // SAFETY: caller's contract.
+    let (Some(i), Some(a)) = (unsafe { Ifnet::from_raw(ifp) }, unsafe { Ifaddr::from_raw(ifa) }) else {
         return;
     };
-    match kind {
-        1 | 2 => C::detach(ifa, kind == 2),
-        3 if net::accepting_new_config() => C::clone_addr6_added(ifp, ifa),
-        4 => C::clone_addr6_removed(ifa),
-        _ => {}
+    let Some(family) = a.family() else { return };
+    let (add, del) = (event == sys::IFADDR_EVENT_ADD as c_int, event == sys::IFADDR_EVENT_DEL as c_int);
+    if i.is_carp_clone() {
+        if family == crate::ifnet::AF_INET6 && (add || del) {
+            let kind = if add { Kind::Addr6Added } else { Kind::Addr6Removed };
+            // No memory: the address stays as the kernel left it (as before the event).
+            // SAFETY: caller's contract (a live, referenced address).
+            let _ = unsafe { task::defer(ifa, kind) };
+        }
+        return;
+    }
+    // in_aifaddr's end, in_control_sx held: sleepable, but be sure.
+    if add && family == crate::ifnet::AF_INET && net::may_sleep() {
+        let Some(_in) = InFlight::enter_config() else { return };
+        C::ifaddr_added(i);
+    }
+}
+
+/// The deferred-address task's function (taskqueue_thread; also run inline by
+/// [`net::deferred_drain`] at unload): runs the queued work in order, each in its
+/// interface's VNET.
+pub fn deferred<C: Carp>(_context: *mut c_void, _pending: c_int) {
+    while let Some(w) = task::next() {
+        let _in = InFlight::enter();
+        // SAFETY: the work holds references on both until it is dropped.
+        let (Some(ifp), Some(ifa)) = (unsafe { Ifnet::from_raw(w.ifp()) }, unsafe { Ifaddr::from_raw(w.ifa()) }) else {
+            continue;
+        };
+        // A dying interface (IFF_DYING, set when if_detach unlinks it, before its
+        // departure event) may belong to a VNET freed since; its container or `carpN`
+        // was released when it departed: nothing to do.
+        if ifp.flags() & sys::IFF_DYING != 0 {
+            continue;
+        }
+        net::with_vnet(ifp.vnet(), || match w.kind() {
+            Kind::Detach => C::detach(ifa, false),
+            Kind::DetachKeep => C::detach(ifa, true),
+            Kind::Addr6Added if net::accepting_new_config() => C::clone_addr6_added(ifp, ifa),
+            Kind::Addr6Added => {}
+            Kind::Addr6Removed => C::clone_addr6_removed(ifa),
+        });
     }
 }
 
@@ -579,28 +742,6 @@ pub unsafe extern "C" fn carp_rs_arp_hook_add(head: *mut sys::pfil_head, hookp: 
 }
 const _: sys::carp_rs_arp_hook_add_t = Some(carp_rs_arp_hook_add);
 
-/// For the shim's event handlers: whether `ifp` (null or live) is one of our `carpN`.
-#[no_mangle]
-pub extern "C" fn carp_shim_is_clone(ifp: *mut sys::ifnet) -> c_int {
-    c_int::from(clone::is_clone(ifp))
-}
-const _: sys::carp_shim_is_clone_t = Some(carp_shim_is_clone);
-
-/// For the shim's address removal: whether `ifa` is still on `ifp`'s address list.
-///
-/// # Safety
-///
-/// Both null or live (referenced by the caller) for the call.
-#[no_mangle]
-pub unsafe extern "C" fn carp_shim_if_has_ifa(ifp: *mut sys::ifnet, ifa: *mut sys::ifaddr) -> c_int {
-    // SAFETY: caller's contract.
-    match unsafe { (Ifnet::from_raw(ifp), Ifaddr::from_raw(ifa)) } {
-        (Some(ifp), Some(ifa)) => c_int::from(ifp.has_ifa(&ifa)),
-        _ => 0,
-    }
-}
-const _: sys::carp_shim_if_has_ifa_t = Some(carp_shim_if_has_ifa);
-
 /// Defines the `#[no_mangle]` entry points of carp_shim.h for the logic type `$c`
 /// (implementing [`Carp`]). Used once, by the staticlib that ties the crates together.
 #[macro_export]
@@ -613,29 +754,30 @@ macro_rules! export_carp {
             carp_rs_dscp_check / carp_rs_dscp_check_t(v: ::core::ffi::c_int) -> ::core::ffi::c_int = dscp_check;
             carp_rs_demotion_get / carp_rs_demotion_get_t() -> ::core::ffi::c_int = demotion_get;
             carp_rs_suppress_preempt / carp_rs_suppress_preempt_t() -> ::core::ffi::c_int = suppress_preempt;
-            carp_rs_sendall / carp_rs_sendall_t() -> () = sendall;
+            carp_rs_sendall / carp_rs_sendall_t(c: *mut ::core::ffi::c_void, p: ::core::ffi::c_int) -> () = sendall;
+            carp_rs_deferred / carp_rs_deferred_t(c: *mut ::core::ffi::c_void, p: ::core::ffi::c_int) -> () = deferred;
         );
         $crate::export_carp!(@unsafe $c;
             carp_rs_ioctl / carp_rs_ioctl_t(ifr: *mut $crate::sys::ifreq, cmd: ::core::ffi::c_ulong, td: *mut $crate::sys::thread) -> ::core::ffi::c_int = ioctl;
             carp_rs_attach / carp_rs_attach_t(ifa: *mut $crate::sys::ifaddr, vhid: ::core::ffi::c_int) -> ::core::ffi::c_int = attach;
             carp_rs_detach / carp_rs_detach_t(ifa: *mut $crate::sys::ifaddr, keep: bool) -> () = detach;
             carp_rs_linkstate / carp_rs_linkstate_t(ifp: *mut $crate::sys::ifnet) -> () = linkstate;
-            carp_rs_demote_adj / carp_rs_demote_adj_t(adj: ::core::ffi::c_int, reason: *const ::core::ffi::c_char) -> () = demote_adj;
+            carp_rs_demote_adj / carp_rs_demote_adj_t(adj: ::core::ffi::c_int, reason: *mut ::core::ffi::c_char) -> () = demote_adj;
             carp_rs_master / carp_rs_master_t(ifa: *mut $crate::sys::ifaddr) -> ::core::ffi::c_int = master;
-            carp_rs_forus / carp_rs_forus_t(ifp: *mut $crate::sys::ifnet, dhost: *const u8) -> ::core::ffi::c_int = forus;
+            carp_rs_forus / carp_rs_forus_t(ifp: *mut $crate::sys::ifnet, dhost: *mut u8) -> ::core::ffi::c_int = forus;
             carp_rs_get_vhid / carp_rs_get_vhid_t(ifa: *mut $crate::sys::ifaddr) -> ::core::ffi::c_int = get_vhid;
-            carp_rs_iamatch / carp_rs_iamatch_t(ifa: *mut $crate::sys::ifaddr) -> ::core::ffi::c_int = iamatch;
-            carp_rs_iamatch6 / carp_rs_iamatch6_t(ifp: *mut $crate::sys::ifnet, a: *const u8) -> ::core::ffi::c_int = iamatch6;
-            carp_rs_macmatch6 / carp_rs_macmatch6_t(ifp: *mut $crate::sys::ifnet, a: *const u8) -> ::core::ffi::c_int = macmatch6;
-            carp_rs_input / carp_rs_input_t(m: *mut $crate::sys::mbuf, af: ::core::ffi::c_int, off: ::core::ffi::c_int) -> () = input;
+            carp_rs_iamatch / carp_rs_iamatch_t(ifa: *mut $crate::sys::ifaddr, enaddr: *mut *mut u8) -> ::core::ffi::c_int = iamatch;
+            carp_rs_iamatch6 / carp_rs_iamatch6_t(ifp: *mut $crate::sys::ifnet, a: *mut $crate::sys::in6_addr) -> *mut $crate::sys::ifaddr = iamatch6;
+            carp_rs_macmatch6 / carp_rs_macmatch6_t(ifp: *mut $crate::sys::ifnet, m: *mut $crate::sys::mbuf, a: *const $crate::sys::in6_addr) -> *mut ::core::ffi::c_char = macmatch6;
+            carp_rs_input4 / carp_rs_input4_t(mp: *mut *mut $crate::sys::mbuf, offp: *mut ::core::ffi::c_int, proto: ::core::ffi::c_int) -> ::core::ffi::c_int = input4;
+            carp_rs_input6 / carp_rs_input6_t(mp: *mut *mut $crate::sys::mbuf, offp: *mut ::core::ffi::c_int, proto: ::core::ffi::c_int) -> ::core::ffi::c_int = input6;
             carp_rs_callout / carp_rs_callout_t(arg: *mut ::core::ffi::c_void) -> () = callout;
             carp_rs_nl_get / carp_rs_nl_get_t(hdr: *mut $crate::sys::nlmsghdr, npt: *mut $crate::sys::nl_pstate) -> ::core::ffi::c_int = nl_get;
             carp_rs_nl_set / carp_rs_nl_set_t(hdr: *mut $crate::sys::nlmsghdr, npt: *mut $crate::sys::nl_pstate) -> ::core::ffi::c_int = nl_set;
-            carp_rs_ifdetach / carp_rs_ifdetach_t(ifp: *mut $crate::sys::ifnet) -> () = ifdetach;
-            carp_rs_ifup / carp_rs_ifup_t(ifp: *mut $crate::sys::ifnet) -> () = ifup;
-            carp_rs_ifaddr_added / carp_rs_ifaddr_added_t(ifp: *mut $crate::sys::ifnet) -> () = ifaddr_added;
-            carp_rs_ifrename / carp_rs_ifrename_t(ifp: *mut $crate::sys::ifnet) -> () = ifrename;
-            carp_rs_deferred / carp_rs_deferred_t(ifp: *mut $crate::sys::ifnet, ifa: *mut $crate::sys::ifaddr, kind: ::core::ffi::c_int) -> () = deferred;
+            carp_rs_ifnet_departure / carp_rs_ifnet_departure_t(arg: *mut ::core::ffi::c_void, ifp: *mut $crate::sys::ifnet) -> () = ifnet_departure;
+            carp_rs_ifnet_arrival / carp_rs_ifnet_arrival_t(arg: *mut ::core::ffi::c_void, ifp: *mut $crate::sys::ifnet) -> () = ifnet_arrival;
+            carp_rs_ifaddr_event / carp_rs_ifaddr_event_t(arg: *mut ::core::ffi::c_void, ifp: *mut $crate::sys::ifnet, ifa: *mut $crate::sys::ifaddr, event: ::core::ffi::c_int) -> () = ifaddr_event;
+            carp_rs_ifnet_event / carp_rs_ifnet_event_t(arg: *mut ::core::ffi::c_void, ifp: *mut $crate::sys::ifnet, event: ::core::ffi::c_int) -> () = ifnet_event;
             // The carpN cloner and interfaces, and the ARP pfil hook (kpi::clone,
             // kpi::arp): called by the kernel through the pointers kpi hands it, checked
             // against the kernel's typedefs.

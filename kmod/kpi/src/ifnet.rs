@@ -13,10 +13,11 @@ use carp_proto::vhid::IfName;
 use carp_proto::{Errno, Family};
 use sys_bindings as sys;
 
+use crate::mcast;
 use crate::net::{errno, Epoch, Vnet};
 
-const AF_INET: i32 = 2;
-const AF_INET6: i32 = 28;
+pub(crate) const AF_INET: i32 = 2;
+pub(crate) const AF_INET6: i32 = 28;
 
 fn af_of(f: Family) -> i32 {
     match f {
@@ -113,18 +114,48 @@ impl<'a> Ifnet<'a> {
         Vnet::from_raw(unsafe { sys::if_getvnet(self.raw()) })
     }
 
-    /// The parent's preferred source address of `family` for advertisements (ifa_preferred
-    /// order); the unspecified address if it has none. Must not be called with a container
+    /// The parent's preferred source address of `family` for advertisements (ifa_preferred's
+    /// order, as ip_carp.c uses it): the first address of the family without a vhid;
+    /// failing that, the first CARP one whose vhid is MASTER; failing that, the first
+    /// one. The unspecified address if it has none. Must not be called with a container
     /// lock held (it asks carp_master of CARP addresses).
     pub fn source(&self, family: Family) -> IpAddr {
-        let mut buf = [0u8; 16];
-        // SAFETY: live interface; `buf` has room for an IPv6 address; the caller is in the
-        // network epoch (hooks and callouts are wrapped).
-        let af = unsafe { sys::carp_shim_if_source(self.raw(), af_of(family), buf.as_mut_ptr()) };
-        addr_from(af, &buf).unwrap_or(match family {
-            Family::Inet => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            Family::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
-        })
+        let want = af_of(family);
+        let best = crate::net::in_net_epoch(|e| {
+            let mut best: Option<(u8, IpAddr)> = None;
+            for ifa in self.addrs(e) {
+                if ifa.family() != Some(want) {
+                    continue;
+                }
+                let rank = if !ifa.is_carp() {
+                    3
+                } else if {
+                    // SAFETY: the carp_master_p hook of this module on a live address,
+                    // inside the network epoch as the kernel calls it.
+                    unsafe { sys::carp_rs_master(ifa.raw()) != 0 }
+                } {
+                    2
+                } else {
+                    1
+                };
+                if best.is_none_or(|(r, _)| rank > r) {
+                    if let Ok(a) = ifa.addr() {
+                        best = Some((rank, a));
+                    }
+                }
+                if rank == 3 {
+                    break;
+                }
+            }
+            best
+        });
+        best.map_or(
+            match family {
+                Family::Inet => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                Family::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            },
+            |(_, a)| a,
+        )
     }
 
     /// Sends an IP packet built by the core: PACKET_TAG_CARP with `tag_vhid` (virtual MAC
@@ -135,9 +166,7 @@ impl<'a> Ifnet<'a> {
         let mc = mcast.map_or(core::ptr::null_mut(), |m| m.state.as_ptr());
         // SAFETY: live interface; `pkt` is valid for `len` bytes and copied into a new
         // mbuf; `mc` is null or a live multicast state of this interface and family.
-        let r = unsafe {
-            sys::carp_shim_send(self.raw(), af_of(family), pkt.as_ptr(), len, i32::from(tag_vhid.unwrap_or(0)), mc)
-        };
+        let r = unsafe { carp_kpi_send(self.raw(), af_of(family), pkt.as_ptr(), len, i32::from(tag_vhid.unwrap_or(0)), mc) };
         match r {
             0 => Ok(()),
             e if e < 0 => Err(None),
@@ -147,17 +176,50 @@ impl<'a> Ifnet<'a> {
 
     /// Gratuitous ARP request for `addr` at `mac`.
     pub fn garp(&self, addr: Ipv4Addr, mac: &[u8; 6]) {
-        let a = addr.octets();
-        // SAFETY: live interface; 4 and 6 readable bytes.
-        unsafe { sys::carp_shim_garp(self.raw(), a.as_ptr(), mac.as_ptr()) };
+        // SAFETY: live interface; 6 readable bytes.
+        unsafe { carp_kpi_garp(self.raw(), u32::from_ne_bytes(addr.octets()), mac.as_ptr()) };
     }
 
     /// Unsolicited NA (override) for `addr` to ff02::1; the virtual MAC comes from the
     /// macmatch6 hook. Must not be called with a container lock held.
     pub fn unsolicited_na(&self, addr: Ipv6Addr) {
-        let a = addr.octets();
-        // SAFETY: live interface; 16 readable bytes.
-        unsafe { sys::carp_shim_na(self.raw(), a.as_ptr()) };
+        let mut a = in6(addr.octets());
+        // ff02::1 with the interface's zone embedded: nd6_na_output_fib copies a multicast
+        // destination as given, and ip6_output drops a link-local destination whose
+        // embedded zone is not the outgoing interface's ("badscope"). Stock carp_send_na
+        // passes the unscoped in6addr_linklocal_allnodes, so its unsolicited NA never
+        // leaves FreeBSD 15; this one does.
+        // SAFETY: reads the kernel's constant.
+        let mut dst = unsafe { sys::in6addr_linklocal_allnodes };
+        // SAFETY: live interface; both addresses are copies on this frame.
+        unsafe {
+            if sys::in6_setscope(&mut a, self.raw(), core::ptr::null_mut()) != 0
+                || sys::in6_setscope(&mut dst, self.raw(), core::ptr::null_mut()) != 0
+            {
+                return;
+            }
+            sys::nd6_na_output(self.raw(), &dst, &a, sys::ND_NA_FLAG_OVERRIDE as core::ffi::c_ulong, 1, core::ptr::null_mut());
+        }
+    }
+
+    /// Whether `if_carp` is set (a parent with a container).
+    pub(crate) fn has_container(&self) -> bool {
+        // SAFETY: live interface; if_carp is read as the kernel writes it (atomically).
+        !unsafe { load_ptr(core::ptr::addr_of_mut!((*self.raw()).if_carp)) }.is_null()
+    }
+
+    /// Whether `ifa`'s `ifa_carp` is this interface's `if_carp` (the address is bound to
+    /// the container hanging off this parent).
+    ///
+    /// # Safety
+    ///
+    /// `ifa` points to a live ifaddr.
+    pub(crate) unsafe fn same_container(&self, ifa: *mut sys::ifaddr) -> bool {
+        // SAFETY: live interface and address; both fields are read atomically.
+        unsafe {
+            let c = load_ptr(core::ptr::addr_of_mut!((*ifa).ifa_carp)).cast::<c_void>();
+            c == load_ptr(core::ptr::addr_of_mut!((*self.raw()).if_carp)).cast::<c_void>()
+        }
     }
 
     /// Same interface object.
@@ -214,6 +276,17 @@ pub(crate) unsafe fn load_ptr<T>(field: *mut *mut T) -> *mut T {
     unsafe { core::sync::atomic::AtomicPtr::from_ptr(field) }.load(core::sync::atomic::Ordering::Acquire)
 }
 
+/// Stores a pointer field the kernel reads concurrently (`if_carp`, `ifa_carp`) with
+/// Release ordering (what readers loading with [`load_ptr`] pair with).
+///
+/// # Safety
+///
+/// `field` points to an aligned, live pointer field.
+pub(crate) unsafe fn store_ptr<T>(field: *mut *mut T, v: *mut T) {
+    // SAFETY: caller's contract; the kernel reads these fields with atomic loads.
+    unsafe { core::sync::atomic::AtomicPtr::from_ptr(field) }.store(v, core::sync::atomic::Ordering::Release)
+}
+
 /// An interface's addresses in list order (`CK_STAILQ_FOREACH` over `if_addrhead`), each
 /// valid until the end of the network-epoch section the walk was started in (addresses
 /// are freed through the epoch).
@@ -234,15 +307,128 @@ impl<'e> Iterator for Addrs<'e> {
     }
 }
 
-fn addr_from(af: i32, buf: &[u8; 16]) -> Option<IpAddr> {
+fn in6(bytes: [u8; 16]) -> sys::in6_addr {
+    sys::in6_addr { __u6_addr: sys::in6_addr__bindgen_ty_1 { __u6_addr8: bytes } }
+}
+
+/// SIOCDIFADDR: _IOW('i', 25, struct ifreq).
+const SIOCDIFADDR: core::ffi::c_ulong =
+    0x8000_0000 | (((core::mem::size_of::<sys::ifreq>() & 0x1fff) as core::ffi::c_ulong) << 16) | (0x69 << 8) | 25;
+
+/// Advertisement output: builds an mbuf from `len` bytes of IP packet, tags it with
+/// PACKET_TAG_CARP (`tag_vhid`, rewritten source) when `tag_vhid` is a vhid, and sends it
+/// with ip_output / ip6_output on its own (`IP_RAWOUTPUT`: the header is complete), with
+/// the parent's multicast options `mcast` for a multicast destination. Returns the output
+/// errno, or -1 when no mbuf or tag could be allocated (nothing was sent).
+///
+/// Every advertisement leaves through here: a function of its own (not inlined) so that
+/// the kernel harness's mutation check can disable it by name.
+///
+/// # Safety
+///
+/// `ifp` is a live interface; `pkt` has `len` readable bytes; `mcast` is null or the live
+/// multicast options of `ifp` for `af` ([`crate::mcast`]).
+#[no_mangle]
+#[inline(never)]
+unsafe extern "C" fn carp_kpi_send(
+    ifp: *mut sys::ifnet,
+    af: core::ffi::c_int,
+    pkt: *const u8,
+    len: core::ffi::c_int,
+    tag_vhid: core::ffi::c_int,
+    mcast: *mut c_void,
+) -> core::ffi::c_int {
+    if len <= 0 || len > sys::MJUMPAGESIZE as core::ffi::c_int {
+        return -1;
+    }
+    // SAFETY: m_get2 (M_NOWAIT) returns null or a packet-header mbuf with room for `len`
+    // contiguous bytes at m_data, into which the caller's `len` bytes are copied.
+    let m = unsafe { sys::m_get2(len, sys::M_NOWAIT as i32, sys::MT_DATA as i16, sys::M_PKTHDR as i32) };
+    if m.is_null() {
+        return -1;
+    }
+    // SAFETY: see above; the mbuf is ours until handed to the output function.
+    let data = unsafe {
+        let data = (*m).m_data.cast::<u8>();
+        core::ptr::copy_nonoverlapping(pkt, data, len as usize);
+        (*m).m_len = len;
+        let ph = crate::hooks::pkthdr(m);
+        (*ph).len = len;
+        (*ph).__bindgen_anon_1.rcvif = core::ptr::null_mut();
+        data
+    };
+    // SAFETY: our packet-header mbuf.
+    if (1..=255).contains(&tag_vhid) && unsafe { crate::hooks::tag_vmac(m, tag_vhid, true) }.is_none() {
+        // SAFETY: ours, not sent.
+        unsafe { sys::m_freem(m) };
+        return -1;
+    }
+    let mcast_flag = |m: *mut sys::mbuf| {
+        // SAFETY: our mbuf; sets M_MCAST in m_flags.
+        unsafe { (*m).set_m_flags((*m).m_flags() | sys::M_MCAST) };
+    };
     match af {
         AF_INET => {
-            let b: [u8; 4] = buf.get(..4)?.try_into().ok()?;
-            Some(IpAddr::V4(Ipv4Addr::from(b)))
+            // SAFETY: the IPv4 header's destination (offset 16) inside the mbuf's data
+            // area (at least MLEN bytes).
+            let dst = unsafe { data.add(16).cast::<[u8; 4]>().read() };
+            let multicast = dst[0] & 0xf0 == 0xe0; // IN_MULTICAST
+            if multicast {
+                mcast_flag(m);
+            }
+            let imo = if multicast { mcast.cast() } else { core::ptr::null_mut() };
+            // SAFETY: hands the mbuf over to ip_output with the raw header flag.
+            unsafe { sys::ip_output(m, core::ptr::null_mut(), core::ptr::null_mut(), sys::IP_RAWOUTPUT as i32, imo, core::ptr::null_mut()) }
         }
-        AF_INET6 => Some(IpAddr::V6(Ipv6Addr::from(*buf))),
-        _ => None,
+        AF_INET6 => {
+            // SAFETY: the IPv6 header's addresses (offsets 8 and 24) inside the mbuf's
+            // data area.
+            let (src, dst) = unsafe { (data.add(8).cast::<sys::in6_addr>(), data.add(24).cast::<sys::in6_addr>()) };
+            // SAFETY: as above (unaligned copies).
+            let (mut s6, mut d6) = unsafe { (src.read_unaligned(), dst.read_unaligned()) };
+            // SAFETY: every bit pattern of the union is a valid byte array.
+            let multicast = unsafe { d6.__u6_addr.__u6_addr8[0] } == 0xff;
+            if multicast {
+                mcast_flag(m);
+            }
+            // Link-local and multicast scopes are embedded in the kernel's form.
+            // SAFETY: live interface; copies on this frame; on failure the mbuf is ours.
+            unsafe {
+                if sys::in6_setscope(&mut s6, ifp, core::ptr::null_mut()) != 0
+                    || sys::in6_setscope(&mut d6, ifp, core::ptr::null_mut()) != 0
+                {
+                    sys::m_freem(m);
+                    return Errno::EADDRNOTAVAIL.as_i32();
+                }
+                src.write_unaligned(s6);
+                dst.write_unaligned(d6);
+            }
+            let im6o = if multicast { mcast.cast() } else { core::ptr::null_mut() };
+            // SAFETY: hands the mbuf over to ip6_output.
+            unsafe {
+                sys::ip6_output(m, core::ptr::null_mut(), core::ptr::null_mut(), 0, im6o, core::ptr::null_mut(), core::ptr::null_mut())
+            }
+        }
+        _ => {
+            // SAFETY: ours, not sent.
+            unsafe { sys::m_freem(m) };
+            Errno::EAFNOSUPPORT.as_i32()
+        }
     }
+}
+
+/// Gratuitous ARP request announcing `addr` (network byte order) at `mac`
+/// (arp_announce_ifaddr). Every one goes through here: a function of its own (not
+/// inlined) so that the kernel harness's mutation check can disable it by name.
+///
+/// # Safety
+///
+/// `ifp` is a live interface; `mac` has 6 readable bytes.
+#[no_mangle]
+#[inline(never)]
+unsafe extern "C" fn carp_kpi_garp(ifp: *mut sys::ifnet, addr: u32, mac: *const u8) {
+    // SAFETY: caller's contract; the kernel only reads the MAC.
+    unsafe { sys::arp_announce_ifaddr(ifp, sys::in_addr { s_addr: addr }, mac.cast_mut()) };
 }
 
 /// A counted interface reference (if_ref / if_rele).
@@ -310,7 +496,7 @@ impl<'a> Ifaddr<'a> {
     /// Its interface (`ifa_ifp`).
     pub fn ifp(&self) -> Option<Ifnet<'a>> {
         // SAFETY: live ifaddr; its ifp outlives it.
-        unsafe { Ifnet::from_raw(sys::carp_shim_ifa_ifp(self.ptr.as_ptr())) }
+        unsafe { Ifnet::from_raw((*self.raw()).ifa_ifp) }
     }
 
     /// The address (IPv6 with its embedded scope cleared); `Err(family)` for other
@@ -321,10 +507,16 @@ impl<'a> Ifaddr<'a> {
         unsafe { sockaddr_ip((*self.raw()).ifa_addr) }
     }
 
+    /// The address family of `ifa_addr`, `None` without one.
+    pub(crate) fn family(&self) -> Option<i32> {
+        // SAFETY: live ifaddr; ifa_addr is null or its socket address.
+        unsafe { (*self.raw()).ifa_addr.as_ref() }.map(|sa| i32::from(sa.sa_family))
+    }
+
     /// Whether `ifa_carp` is set (the address is bound to a vhid of this module).
     pub fn is_carp(&self) -> bool {
-        // SAFETY: live ifaddr; reads one pointer.
-        !unsafe { sys::carp_shim_ifa_carp(self.ptr.as_ptr()) }.is_null()
+        // SAFETY: live ifaddr; ifa_carp is read as the kernel writes it (atomically).
+        !unsafe { load_ptr(core::ptr::addr_of_mut!((*self.raw()).ifa_carp)) }.is_null()
     }
 
     /// Same address object.
@@ -335,7 +527,7 @@ impl<'a> Ifaddr<'a> {
     /// Takes a counted reference.
     pub fn to_ref(&self) -> IfaRef {
         // SAFETY: live ifaddr; one more reference, released by IfaRef's drop.
-        unsafe { sys::carp_shim_ifa_ref(self.ptr.as_ptr()) };
+        unsafe { sys::ifa_ref(self.ptr.as_ptr()) };
         IfaRef { ptr: self.ptr }
     }
 }
@@ -377,22 +569,79 @@ impl IfaRef {
     /// which orders before it) and outside the network epoch. Returns 0, or the errno of
     /// the deletion (EADDRNOTAVAIL: the address was already gone).
     pub fn remove_from_interface(&self) -> i32 {
-        // SAFETY: live ifaddr (counted reference); the shim checks it is still linked.
-        unsafe { sys::carp_shim_ifa_remove(self.ptr.as_ptr()) }
+        let ifa = self.get();
+        let Some(ifp) = ifa.ifp() else { return Errno::EADDRNOTAVAIL.as_i32() };
+        let linked = crate::net::in_net_epoch(|e| ifp.addrs(e).any(|a| a.ptr == ifa.ptr));
+        if !linked {
+            return Errno::EADDRNOTAVAIL.as_i32();
+        }
+        crate::net::with_vnet(ifp.vnet(), || match ifa.family() {
+            Some(AF_INET) => {
+                // As if_purgeaddrs: no socket, no credential (no privilege check).
+                // SAFETY: all-zero is a valid ifreq; the address's sockaddr_in (at least
+                // its sa_len bytes, checked) is copied into ifr_addr, which is as large.
+                let mut ifr: sys::ifreq = unsafe { core::mem::zeroed() };
+                // SAFETY: live ifaddr; ifa_addr is its AF_INET socket address.
+                let sa = unsafe { (*ifa.raw()).ifa_addr };
+                let n = core::mem::size_of::<sys::sockaddr_in>();
+                // SAFETY: `sa` holds a sockaddr_in (AF_INET, n bytes); ifr_addr is a
+                // struct sockaddr (16 bytes = n) inside the zeroed request.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(sa.cast::<u8>(), core::ptr::addr_of_mut!(ifr.ifr_ifru.ifru_addr).cast::<u8>(), n)
+                };
+                // SAFETY: in_control(NULL, SIOCDIFADDR, ifr, ifp, NULL), sleepable caller.
+                unsafe { sys::in_control(core::ptr::null_mut(), SIOCDIFADDR, core::ptr::addr_of_mut!(ifr).cast(), ifp.raw(), core::ptr::null_mut()) }
+            }
+            Some(AF_INET6) => {
+                // SAFETY: an AF_INET6 ifaddr is the first member of its in6_ifaddr.
+                unsafe { sys::in6_purgeifaddr(ifa.raw().cast()) };
+                0
+            }
+            _ => Errno::EAFNOSUPPORT.as_i32(),
+        })
     }
 
     /// Installs (MASTER) or removes the address's prefix and loopback routes (and, for
     /// IPv6, its static neighbor entry).
     pub fn routes(&self, add: bool) {
-        // SAFETY: live ifaddr of AF_INET/AF_INET6 (only those are attached).
-        unsafe { sys::carp_shim_ifa_routes(self.ptr.as_ptr(), i32::from(add)) };
+        let ifa = self.get().raw();
+        // SAFETY: live ifaddr (counted reference) of AF_INET/AF_INET6 (only those are
+        // attached), the first member of its in_ifaddr / in6_ifaddr (ifatoia/ifatoia6),
+        // whose ia_addr is its address.
+        unsafe {
+            match self.get().family() {
+                Some(AF_INET) => {
+                    let ia = ifa.cast::<sys::in_ifaddr>();
+                    let sa = core::ptr::addr_of_mut!((*ia).ia_addr).cast::<sys::sockaddr>();
+                    if add {
+                        sys::in_addprefix(ia);
+                        sys::ifa_add_loopback_route(ifa, sa);
+                    } else {
+                        sys::ifa_del_loopback_route(ifa, sa);
+                        sys::in_scrubprefix(ia, sys::LLE_STATIC);
+                    }
+                }
+                Some(AF_INET6) => {
+                    let ia = ifa.cast::<sys::in6_ifaddr>();
+                    let sa = core::ptr::addr_of_mut!((*ia).ia_addr).cast::<sys::sockaddr>();
+                    if add {
+                        sys::ifa_add_loopback_route(ifa, sa);
+                        sys::nd6_add_ifa_lle(ia);
+                    } else {
+                        sys::ifa_del_loopback_route(ifa, sa);
+                        sys::nd6_rem_ifa_lle(ia, 1);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 }
 
 impl Drop for IfaRef {
     fn drop(&mut self) {
         // SAFETY: releases the reference this value holds.
-        unsafe { sys::carp_shim_ifa_free(self.ptr.as_ptr()) };
+        unsafe { sys::ifa_free(self.ptr.as_ptr()) };
     }
 }
 
@@ -406,7 +655,7 @@ impl Promisc {
     pub fn enable(ifp: &Ifnet<'_>) -> Result<Promisc, Errno> {
         let r = ifp.to_ref();
         // SAFETY: live interface; sleepable caller (configuration path).
-        errno(unsafe { sys::carp_shim_promisc(r.ptr.as_ptr(), 1) })?;
+        errno(unsafe { sys::ifpromisc(r.ptr.as_ptr(), 1) })?;
         Ok(Promisc { ifp: r })
     }
 }
@@ -414,7 +663,7 @@ impl Promisc {
 impl Drop for Promisc {
     fn drop(&mut self) {
         // SAFETY: undoes the successful ifpromisc(ifp, 1) above.
-        let _ = unsafe { sys::carp_shim_promisc(self.ifp.ptr.as_ptr(), 0) };
+        let _ = unsafe { sys::ifpromisc(self.ifp.ptr.as_ptr(), 0) };
     }
 }
 
@@ -432,16 +681,14 @@ unsafe impl Sync for Mcast {}
 impl Mcast {
     /// Joins (sleeps: configuration path only).
     pub fn join(ifp: &Ifnet<'_>, family: Family) -> Result<Mcast, Errno> {
-        let mut state: *mut c_void = core::ptr::null_mut();
-        // SAFETY: live interface; sleepable caller; `state` receives the allocation.
-        let e = unsafe {
+        // SAFETY: live interface; sleepable caller.
+        let r = unsafe {
             match family {
-                Family::Inet => sys::carp_shim_mcast4_join(ifp.raw(), &mut state),
-                Family::Inet6 => sys::carp_shim_mcast6_join(ifp.raw(), &mut state),
+                Family::Inet => mcast::join4(ifp.raw()),
+                Family::Inet6 => mcast::join6(ifp.raw()),
             }
         };
-        errno(e)?;
-        let state = NonNull::new(state).ok_or(Errno::ENOMEM)?;
+        let state = r.map_err(|e| errno(e).err().unwrap_or(Errno::EINVAL))?;
         Ok(Mcast { family, state })
     }
 }
@@ -462,11 +709,9 @@ unsafe impl Sync for Sn6 {}
 impl Sn6 {
     /// Joins (sleeps: configuration path only).
     pub fn join(parent: &Ifnet<'_>, addr: core::net::Ipv6Addr) -> Result<Sn6, Errno> {
-        let mut state: *mut c_void = core::ptr::null_mut();
-        let bytes = addr.octets();
-        // SAFETY: live interface; 16 readable bytes; sleepable caller.
-        errno(unsafe { sys::carp_shim_sn6_join(parent.raw(), bytes.as_ptr(), &mut state) })?;
-        let state = NonNull::new(state).ok_or(Errno::ENOMEM)?;
+        // SAFETY: live interface; sleepable caller.
+        let state = unsafe { mcast::join_sn6(parent.raw(), &addr.octets()) }
+            .map_err(|e| errno(e).err().unwrap_or(Errno::EINVAL))?;
         Ok(Sn6 { state, parent: parent.to_ref(), addr })
     }
 
@@ -484,7 +729,7 @@ impl Sn6 {
 impl Drop for Sn6 {
     fn drop(&mut self) {
         // SAFETY: leaves the group joined above (the parent is still referenced).
-        unsafe { sys::carp_shim_sn6_leave(self.state.as_ptr()) };
+        unsafe { mcast::leave_sn6(self.state) };
     }
 }
 
@@ -495,8 +740,8 @@ impl Drop for Mcast {
         // only dropped on the configuration path after removal from the container).
         unsafe {
             match self.family {
-                Family::Inet => sys::carp_shim_mcast4_leave(self.state.as_ptr()),
-                Family::Inet6 => sys::carp_shim_mcast6_leave(self.state.as_ptr()),
+                Family::Inet => mcast::leave4(self.state),
+                Family::Inet6 => mcast::leave6(self.state),
             }
         }
     }

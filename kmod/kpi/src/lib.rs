@@ -35,6 +35,11 @@
 //!   registrations (hooks, protocol 112, netlink family), counting threads inside hooks;
 //! - [`ifnet`]: interfaces, addresses, the CARP fields, promiscuous mode, multicast,
 //!   routes, announcements, advertisement output;
+//! - `mcast`: the multicast memberships and options of a parent (ip_carp.c's setup);
+//! - `hooks`: the twelve CARP hook pointers (published and cleared), the virtual MACs,
+//!   the `PACKET_TAG_CARP` tag and `carp_output`'s Ethernet source rewrite;
+//! - `task`: the send-all and deferred-address tasks on taskqueue_thread, and the queue of
+//!   deferred address work with its pool of spare entries;
 //! - [`clone`]: the `carpN` cloner, its interfaces' callbacks, and what the classic model
 //!   needs of interfaces; [`arp`]: the ARP pfil hook answering for `carpN` addresses;
 //!   `walk`: walks of the interface and address lists (CK lists, in the epoch);
@@ -59,14 +64,17 @@ pub mod clone;
 pub mod container;
 pub mod entry;
 pub mod errno;
+mod hooks;
 pub mod ifnet;
 pub mod log;
 pub mod malloc;
+mod mcast;
 pub mod net;
 mod panic;
 mod pkt;
 pub mod req;
 pub mod sync;
+mod task;
 pub mod vec;
 pub mod vnet;
 mod walk;

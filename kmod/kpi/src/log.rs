@@ -11,6 +11,11 @@ pub fn info(msg: &CStr) {
     emit(sys::LOG_INFO as c_int, msg);
 }
 
+/// Logs `msg` (one line, without the newline) at `LOG_WARNING`.
+pub fn warning(msg: &CStr) {
+    emit(sys::LOG_WARNING as c_int, msg);
+}
+
 /// Logs `msg` (one line, without the newline) at `LOG_DEBUG`.
 pub fn debug(msg: &CStr) {
     emit(sys::LOG_DEBUG as c_int, msg);

@@ -82,3 +82,26 @@ pub fn zeroed_bytes(n: usize) -> Result<alloc::vec::Vec<u8>, carp_proto::Errno> 
     unsafe { v.set_len(n) };
     Ok(v)
 }
+
+/// Boxes `v` in memory from malloc(9) with `M_WAITOK`: sleeps until memory is available
+/// (sleepable callers without a mutex only). `None` only for a type whose alignment
+/// malloc(9) does not guarantee.
+pub fn box_sleeping<T>(v: T) -> Option<alloc::boxed::Box<T>> {
+    let layout = Layout::new::<T>();
+    if layout.align() > MALLOC_MIN_ALIGN || layout.size() == 0 {
+        return None;
+    }
+    // SAFETY: malloc(9) with M_WAITOK (the caller may sleep) returns a block of at least
+    // `size` bytes aligned to MALLOC_MIN_ALIGN (checked against T's alignment above).
+    let p = unsafe { sys::malloc(layout.size(), malloc_type(), sys::M_WAITOK as c_int) }.cast::<T>();
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` is a fresh, suitably sized and aligned block: initialised here, then
+    // owned by the Box. It came from malloc(9) with M_CARP, exactly what this allocator
+    // returns for T's layout, so the Box's deallocation (free(9) with M_CARP) matches.
+    unsafe {
+        p.write(v);
+        Some(alloc::boxed::Box::from_raw(p))
+    }
+}

@@ -1,7 +1,7 @@
 //! Execution context: the network epoch, the current VNET, time, randomness, devctl(4),
 //! the per-VNET sysctl values and statistics, and protocol/netlink registration (RAII).
 
-use core::ffi::CStr;
+use core::ffi::{c_char, CStr};
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
@@ -19,12 +19,13 @@ pub struct Epoch {
 pub fn in_net_epoch<R>(f: impl FnOnce(&Epoch) -> R) -> R {
     // SAFETY: all-zero is a valid tracker before epoch_enter_preempt.
     let mut et: sys::epoch_tracker = unsafe { core::mem::zeroed() };
-    // SAFETY: `et` lives on this frame, unmoved, until the matching exit below.
-    unsafe { sys::carp_shim_net_epoch_enter(&mut et) };
+    // SAFETY: NET_EPOCH_ENTER (epoch_enter_preempt(net_epoch_preempt, &et), a macro over
+    // _epoch_enter_preempt); `et` lives on this frame, unmoved, until the matching exit.
+    unsafe { sys::_epoch_enter_preempt(sys::net_epoch_preempt, &mut et) };
     let token = Epoch { _not_send: PhantomData };
     let r = f(&token);
     // SAFETY: exits the section entered above with the same tracker, on the same thread.
-    unsafe { sys::carp_shim_net_epoch_exit(&mut et) };
+    unsafe { sys::_epoch_exit_preempt(sys::net_epoch_preempt, &mut et) };
     r
 }
 
@@ -99,8 +100,16 @@ impl<T> Drop for EpochBox<T> {
 /// NET_EPOCH_WAIT: returns once every network-epoch section that was running has ended.
 /// Sleeps; never call it inside the epoch.
 pub fn net_epoch_wait() {
-    // SAFETY: no precondition besides a sleepable context (callers: configuration, unload).
-    unsafe { sys::carp_shim_net_epoch_wait() };
+    // SAFETY: epoch_wait_preempt(net_epoch_preempt), what the macro expands to; no
+    // precondition besides a sleepable context (callers: configuration, unload).
+    unsafe { sys::epoch_wait_preempt(sys::net_epoch_preempt) };
+}
+
+/// Whether the current thread may sleep: THREAD_CAN_SLEEP() and outside the network
+/// epoch (a detach takes the configuration lock and waits for the epoch).
+pub(crate) fn may_sleep() -> bool {
+    // SAFETY: reads the current thread's state; no precondition.
+    unsafe { sys::carp_shim_can_sleep() != 0 }
 }
 
 /// A VNET (`struct vnet *`), as read from an interface.
@@ -127,23 +136,41 @@ pub fn with_vnet<R>(v: Vnet, f: impl FnOnce() -> R) -> R {
     r
 }
 
-/// Current uptime.
+/// Current uptime: sbttous(sbinuptime()) (both inline in sys/time.h, over binuptime).
 pub fn now() -> Instant {
-    // SAFETY: reads the uptime clock; no precondition.
-    Instant::from_micros(unsafe { sys::carp_shim_uptime_us() })
+    let mut bt = sys::bintime::default();
+    // SAFETY: fills the caller's struct with the uptime clock; no precondition.
+    unsafe { sys::binuptime(&mut bt) };
+    // bttosbt: seconds in the high 32 bits, the top 32 bits of the fraction below.
+    let sbt = (bt.sec << 32).wrapping_add((bt.frac >> 32) as i64);
+    Instant::from_micros(crate::callout::sbt_to_us(sbt))
 }
 
 /// arc4random(9), 64 bits.
 pub fn random_u64() -> u64 {
     // SAFETY: arc4random has no precondition.
-    let (a, b) = unsafe { (sys::carp_shim_arc4random(), sys::carp_shim_arc4random()) };
+    let (a, b) = unsafe { (sys::arc4random(), sys::arc4random()) };
     (u64::from(a) << 32) | u64::from(b)
 }
 
 /// devctl_notify("CARP", subsystem, type, NULL).
 pub fn devctl_carp(subsystem: &CStr, kind: &CStr) {
-    // SAFETY: two valid NUL-terminated strings that devctl copies before returning.
-    unsafe { sys::carp_shim_devctl(subsystem.as_ptr(), kind.as_ptr()) };
+    // SAFETY: two valid NUL-terminated strings.
+    unsafe { carp_kpi_devctl(subsystem.as_ptr(), kind.as_ptr()) };
+}
+
+/// Every devd event of the module goes through here: a function of its own (not inlined)
+/// so that the kernel harness's mutation check can disable it by name.
+///
+/// # Safety
+///
+/// Both arguments are valid NUL-terminated strings.
+#[no_mangle]
+#[inline(never)]
+unsafe extern "C" fn carp_kpi_devctl(subsystem: *const c_char, kind: *const c_char) {
+    // SAFETY: three valid NUL-terminated strings (caller's contract) that devctl copies
+    // before returning.
+    unsafe { sys::devctl_notify(c"CARP".as_ptr(), subsystem, kind, core::ptr::null()) };
 }
 
 /// The current VNET's `net.inet.carp` values (curvnet must be set: hooks, sysctl
@@ -200,58 +227,57 @@ pub fn errno(e: i32) -> Result<(), Errno> {
     }
 }
 
-/// The twelve CARP hook pointers, published; cleared when dropped.
+/// The twelve CARP hook pointers, published ([`crate::hooks`]); cleared when dropped.
 pub struct Hooks(());
 
 impl Hooks {
     /// Publishes the twelve hooks.
     pub fn publish() -> Hooks {
-        // SAFETY: assigns the kernel's hook pointers to the shim's functions, which stay
-        // in memory until the module is unloaded, after this guard is dropped.
-        unsafe { sys::carp_shim_hooks_publish() };
+        crate::hooks::publish();
         Hooks(())
     }
 }
 
 impl Drop for Hooks {
     fn drop(&mut self) {
-        // SAFETY: NULLs the hook pointers (callers already inside a hook are waited for
-        // with net_epoch_wait by the unload path).
-        unsafe { sys::carp_shim_hooks_clear() };
+        crate::hooks::clear();
     }
 }
 
-/// ipproto_register(IPPROTO_CARP); unregistered when dropped.
+const IPPROTO_CARP: u8 = sys::IPPROTO_CARP as u8;
+
+/// ipproto_register(IPPROTO_CARP, carp_rs_input4); unregistered when dropped.
 pub struct Proto4(());
 impl Proto4 {
     /// Registers the IPv4 input of protocol 112.
     pub fn register() -> Result<Proto4, Errno> {
-        // SAFETY: registers the shim's input function for protocol 112.
-        errno(unsafe { sys::carp_shim_proto_register() })?;
+        // SAFETY: registers this module's input function (the ipproto_input_t prototype,
+        // checked by the types), which stays loaded until this guard is dropped.
+        errno(unsafe { sys::ipproto_register(IPPROTO_CARP, Some(sys::carp_rs_input4), None) })?;
         Ok(Proto4(()))
     }
 }
 impl Drop for Proto4 {
     fn drop(&mut self) {
         // SAFETY: undoes the successful registration above.
-        unsafe { sys::carp_shim_proto_unregister() };
+        let _ = unsafe { sys::ipproto_unregister(IPPROTO_CARP) };
     }
 }
 
-/// ip6proto_register(IPPROTO_CARP); unregistered when dropped.
+/// ip6proto_register(IPPROTO_CARP, carp_rs_input6); unregistered when dropped.
 pub struct Proto6(());
 impl Proto6 {
     /// Registers the IPv6 input of protocol 112.
     pub fn register() -> Result<Proto6, Errno> {
-        // SAFETY: registers the shim's IPv6 input function for protocol 112.
-        errno(unsafe { sys::carp_shim_proto6_register() })?;
+        // SAFETY: as for Proto4 (ip6proto_input_t).
+        errno(unsafe { sys::ip6proto_register(IPPROTO_CARP, Some(sys::carp_rs_input6), None) })?;
         Ok(Proto6(()))
     }
 }
 impl Drop for Proto6 {
     fn drop(&mut self) {
         // SAFETY: undoes the successful registration above.
-        unsafe { sys::carp_shim_proto6_unregister() };
+        let _ = unsafe { sys::ip6proto_unregister(IPPROTO_CARP) };
     }
 }
 
@@ -294,21 +320,24 @@ impl Drop for IfDeparture {
 
 /// Schedules the send-all task (every MASTER advertises now) on taskqueue_thread.
 pub fn sendall_enqueue() {
-    // SAFETY: enqueues the shim's static task; a no-op if already queued.
-    unsafe { sys::carp_shim_sendall_enqueue() };
+    crate::task::SENDALL.enqueue();
 }
 
 /// Waits for the send-all task to finish and keeps it from running again until the
 /// next enqueue (unload path; sleeps).
 pub fn sendall_drain() {
-    // SAFETY: taskqueue_drain on the shim's static task; sleepable caller.
-    unsafe { sys::carp_shim_sendall_drain() };
+    crate::task::SENDALL.drain();
 }
 
-/// A fresh IPv4 identification (ip_fillid: honours net.inet.ip.random_id).
+/// A fresh IPv4 identification for an advertisement (ip_fillid: honours
+/// net.inet.ip.random_id). Adverts carry DF: with net.inet.ip.rfc6864 (the default)
+/// ip_fillid then gives id 0, as stock carp's adverts have.
 pub fn ip_newid() -> u16 {
-    // SAFETY: no precondition; curvnet is set by every caller (hooks, callouts, tasks).
-    unsafe { sys::carp_shim_ip_newid() }
+    let mut ip = sys::ip { ip_off: (sys::IP_DF as u16).to_be(), ..Default::default() };
+    // SAFETY: curvnet is set by every caller (hooks, callouts, tasks), which the shim's
+    // V_ip_random_id read needs; ip_fillid only writes the header on this frame.
+    unsafe { sys::ip_fillid(&mut ip, sys::carp_shim_ip_random_id() != 0) };
+    u16::from_be(ip.ip_id)
 }
 
 /// Adds a batch of counts to the current VNET's per-CPU `net.inet.carp.stats`.
@@ -382,30 +411,36 @@ impl Drop for InFlight {
     }
 }
 
-/// Unload, once no hook or handler can queue any more: runs the address work the shim
-/// deferred to its task and waits for the task.
+/// Unload, once no hook or handler can queue any more: waits for the deferred-address
+/// task, runs the work left and frees the spare entries ([`crate::task`]).
 pub fn deferred_drain() {
-    // SAFETY: drains the shim's static task and queue; sleepable caller (unload).
-    unsafe { sys::carp_shim_deferred_drain() };
+    crate::task::drain(|| {
+        // SAFETY: the task function itself, run once more inline on the sleepable unload
+        // thread (its arguments are unused).
+        unsafe { sys::carp_rs_deferred(core::ptr::null_mut(), 0) }
+    });
 }
 
 /// An address was bound: one more spare entry for deferring its detach (sleeps for the
 /// memory; sleepable callers without a mutex).
 pub fn defer_reserve() {
-    // SAFETY: malloc(M_WAITOK) and a mutex-protected list in the shim; sleepable caller.
-    unsafe { sys::carp_shim_defer_reserve() };
+    crate::task::reserve();
 }
 
 /// A binding went: one spare entry fewer.
 pub fn defer_release() {
-    // SAFETY: a mutex-protected list and free(9) in the shim; no precondition.
-    unsafe { sys::carp_shim_defer_release() };
+    crate::task::release();
 }
 
-/// Sleeps about a millisecond (pause(9)); sleepable callers only.
+/// Sleeps about a millisecond: pause("carpunl", MAX(1, hz / 1000)); sleepable callers
+/// only.
 pub fn pause_ms() {
-    // SAFETY: pause(9); callers are in sleepable context (unload).
-    unsafe { sys::carp_shim_pause() };
+    // SAFETY: reads the kernel's clock constants.
+    let (hz, tick_sbt) = unsafe { (sys::hz, sys::tick_sbt) };
+    let ticks = i64::from((hz / 1000).max(1));
+    // SAFETY: pause(9) (an inline over pause_sbt) with a static message; callers are in
+    // sleepable context (unload).
+    let _ = unsafe { sys::pause_sbt(c"carpunl".as_ptr(), tick_sbt.wrapping_mul(ticks), 0, sys::C_HARDCLOCK as i32) };
 }
 
 /// Waits (sleeping a millisecond at a time) until no thread is inside a hook; at most
@@ -415,8 +450,7 @@ pub fn wait_hooks_idle(max_ms: u32) -> bool {
         if IN_FLIGHT.load(Ordering::SeqCst) == 0 {
             return true;
         }
-        // SAFETY: pause(9) in the sleepable unload path.
-        unsafe { sys::carp_shim_pause() };
+        pause_ms();
     }
     IN_FLIGHT.load(Ordering::SeqCst) == 0
 }

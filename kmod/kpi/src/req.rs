@@ -7,6 +7,7 @@ use core::ptr::NonNull;
 use carp_proto::Errno;
 use sys_bindings as sys;
 
+use crate::hooks::pkthdr;
 use crate::ifnet::Ifnet;
 use crate::net::errno;
 
@@ -26,29 +27,34 @@ impl Mbuf {
     /// `m_pkthdr.len`.
     pub fn len(&self) -> usize {
         // SAFETY: owned packet-header mbuf.
-        usize::try_from(unsafe { sys::carp_shim_m_len(self.ptr.as_ptr()) }).unwrap_or(0)
+        usize::try_from(unsafe { (*pkthdr(self.ptr.as_ptr())).len }).unwrap_or(0)
     }
 
     /// Copies the first `out.len()` bytes (m_copydata); `None` if the packet is shorter.
     pub fn copy_to(&self, out: &mut [u8]) -> Option<()> {
         let n = i32::try_from(out.len()).ok()?;
-        // SAFETY: owned mbuf; `out` is writable for `n` bytes; the shim checks the range.
-        let r = unsafe { sys::carp_shim_m_copydata(self.ptr.as_ptr(), 0, n, out.as_mut_ptr()) };
-        (r == 0).then_some(())
+        if out.len() > self.len() {
+            return None;
+        }
+        // SAFETY: owned mbuf chain holding at least `n` bytes (checked against
+        // m_pkthdr.len); `out` is writable for `n` bytes.
+        unsafe { sys::m_copydata(self.ptr.as_ptr(), 0, n, out.as_mut_ptr().cast()) };
+        Some(())
     }
 
     /// The receiving interface, valid while the packet is being processed (the stack
     /// keeps interfaces alive for the epoch section of the input path).
     pub fn rcvif(&self) -> Option<Ifnet<'_>> {
-        // SAFETY: owned mbuf; rcvif is null or a live interface for the input call.
-        unsafe { Ifnet::from_raw(sys::carp_shim_m_rcvif(self.ptr.as_ptr())) }
+        // SAFETY: owned packet-header mbuf; on input, m_pkthdr.rcvif is null or a live
+        // interface for the input call.
+        unsafe { Ifnet::from_raw((*pkthdr(self.ptr.as_ptr())).__bindgen_anon_1.rcvif) }
     }
 }
 
 impl Drop for Mbuf {
     fn drop(&mut self) {
         // SAFETY: we own the chain.
-        unsafe { sys::carp_shim_m_freem(self.ptr.as_ptr()) };
+        unsafe { sys::m_freem(self.ptr.as_ptr()) };
     }
 }
 
@@ -63,7 +69,7 @@ impl Thread<'_> {
     /// priv_check(td, PRIV_NETINET_CARP) == 0.
     pub fn has_carp_priv(&self) -> bool {
         // SAFETY: the ioctl's thread, alive during the call.
-        unsafe { sys::carp_shim_priv_check(self.ptr) == 0 }
+        unsafe { sys::priv_check(self.ptr, sys::PRIV_NETINET_CARP as i32) == 0 }
     }
 
     /// priv_check_cred(td->td_ucred, PRIV_NETINET_CARP) == 0.
@@ -93,14 +99,10 @@ impl<'a> Ifreq<'a> {
     pub fn name(&self) -> [u8; 17] {
         let mut buf = [0u8; 17];
         // SAFETY: the ifreq is a kernel copy; ifr_name is a fixed array of IFNAMSIZ (16)
-        // bytes at the returned address.
-        let p = unsafe { sys::carp_shim_ifr_name(self.ptr.as_ptr()) };
-        if !p.is_null() {
-            // SAFETY: 16 readable bytes (ifr_name), copied into the first 16 of `buf`.
-            let name = unsafe { core::slice::from_raw_parts(p.cast::<u8>(), 16) };
-            for (d, s) in buf.iter_mut().zip(name.iter()) {
-                *d = *s;
-            }
+        // bytes.
+        let name = unsafe { (*self.ptr.as_ptr()).ifr_name };
+        for (d, s) in buf.iter_mut().zip(name.iter()) {
+            *d = *s as u8;
         }
         if let Some(last) = buf.get_mut(15) {
             *last = 0;
@@ -108,16 +110,22 @@ impl<'a> Ifreq<'a> {
         buf
     }
 
+    /// `ifr_data` (ifr_data_get_ptr: a user address, for copyin/copyout).
+    fn data(&self) -> *mut core::ffi::c_void {
+        // SAFETY: the ioctl's ifreq, valid for the call.
+        unsafe { sys::ifr_data_get_ptr(self.ptr.as_ptr().cast()) }
+    }
+
     /// copyin from `ifr_data`.
     pub fn copyin(&self, out: &mut [u8]) -> Result<(), Errno> {
         // SAFETY: copyin checks the user address; `out` is writable for its length.
-        errno(unsafe { sys::carp_shim_ifr_copyin(self.ptr.as_ptr(), out.as_mut_ptr().cast(), out.len()) })
+        errno(unsafe { sys::copyin(self.data(), out.as_mut_ptr().cast(), out.len()) })
     }
 
     /// copyout to `ifr_data`.
     pub fn copyout(&self, data: &[u8]) -> Result<(), Errno> {
         // SAFETY: copyout checks the user address; `data` is readable for its length.
-        errno(unsafe { sys::carp_shim_ifr_copyout(self.ptr.as_ptr(), data.as_ptr().cast(), data.len()) })
+        errno(unsafe { sys::copyout(data.as_ptr().cast(), self.data(), data.len()) })
     }
 }
 
@@ -138,33 +146,53 @@ impl<'a> NlRequest<'a> {
 
     /// The whole message (`nlmsg_len` bytes, header included).
     pub fn msg(&self) -> &'a [u8] {
-        let mut len = 0usize;
-        // SAFETY: a parsed message: netlink validated nlmsg_len against the buffer.
-        let p = unsafe { sys::carp_shim_nl_msg(self.hdr.as_ptr(), &mut len) };
-        if p.is_null() {
-            return &[];
-        }
-        // SAFETY: `len` readable bytes at `p`, for the callback's duration.
-        unsafe { core::slice::from_raw_parts(p, len) }
+        let p = self.hdr.as_ptr();
+        // SAFETY: a parsed message: netlink validated nlmsg_len against the buffer, which
+        // stays readable for the callback's duration.
+        unsafe { core::slice::from_raw_parts(p.cast::<u8>(), (*p).nlmsg_len as usize) }
     }
 
     /// The requesting socket has PRIV_NETINET_CARP (readers see the key).
     pub fn privileged(&self) -> bool {
-        // SAFETY: valid parser state.
-        unsafe { sys::carp_shim_nl_privileged(self.npt.as_ptr()) != 0 }
+        // SAFETY: valid parser state; nlp is its socket.
+        unsafe { sys::nlp_has_priv((*self.npt.as_ptr()).nlp, sys::PRIV_NETINET_CARP as i32) }
     }
 
     /// Sends one reply message: the request's header fields with NLM_F_MULTI, then
     /// `payload` (genlmsghdr + attributes).
     pub fn reply(&self, payload: &[u8]) -> Result<(), Errno> {
-        let len = i32::try_from(payload.len()).map_err(|_| Errno::EMSGSIZE)?;
-        // SAFETY: valid request; `payload` readable for `len` bytes.
-        errno(unsafe { sys::carp_shim_nl_reply(self.npt.as_ptr(), self.hdr.as_ptr(), payload.as_ptr(), len) })
+        let len = i32::try_from(payload.len()).map_err(|_| Errno::EMSGSIZE)?.unsigned_abs();
+        // SAFETY: valid request and parser state (its writer); copies `payload` into the
+        // room nlmsg_reserve_data_raw returned (at least `len` bytes), or aborts the
+        // message when there is none.
+        unsafe {
+            let nw = (*self.npt.as_ptr()).nw;
+            let h = self.hdr.as_ptr().read();
+            let flags = h.nlmsg_flags | sys::NLM_F_MULTI as u16;
+            if !sys::nlmsg_add(nw, h.nlmsg_pid, h.nlmsg_seq, h.nlmsg_type, flags, len) {
+                return Err(Errno::ENOMEM);
+            }
+            let p = sys::nlmsg_reserve_data_raw(nw, payload.len());
+            if p.is_null() {
+                sys::nlmsg_abort(nw);
+                return Err(Errno::ENOMEM);
+            }
+            core::ptr::copy_nonoverlapping(payload.as_ptr(), p.cast::<u8>(), payload.len());
+            if !sys::nlmsg_end(nw) {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        Ok(())
     }
 
     /// Terminates a dump with NLMSG_DONE carrying `error`.
     pub fn end_dump(&self, error: i32) -> Result<(), Errno> {
-        // SAFETY: valid request.
-        errno(unsafe { sys::carp_shim_nl_end_dump(self.npt.as_ptr(), error, self.hdr.as_ptr()) })
+        // SAFETY: valid request and parser state.
+        let ok = unsafe { sys::nlmsg_end_dump((*self.npt.as_ptr()).nw, error, self.hdr.as_ptr()) };
+        if ok {
+            Ok(())
+        } else {
+            Err(Errno::ENOMEM)
+        }
     }
 }

@@ -65,6 +65,19 @@ impl<T> Mutex<T> {
         MutexGuard { m: self, _not_send: PhantomData }
     }
 
+    /// mtx_destroy of a mutex that is never dropped (a static); a later [`Mutex::lock`]
+    /// would initialise it again.
+    ///
+    /// # Safety
+    ///
+    /// No thread holds or uses the mutex, now or until it is initialised again.
+    pub unsafe fn destroy(&self) {
+        if self.inited.swap(false, Ordering::AcqRel) {
+            // SAFETY: initialised and unused (caller's contract).
+            unsafe { sys::carp_shim_mtx_destroy(self.mtx.get()) };
+        }
+    }
+
     /// Mutable access without locking, through exclusive ownership.
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut()

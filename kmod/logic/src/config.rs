@@ -189,8 +189,8 @@ pub(crate) fn attach_to(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, vh
     }
     let r = ifa.to_ref();
     let sys = net::with_vnet(cif.vnet, state::sysctls);
-    // A spare entry first, so that its detach can always be deferred (carp_hook_detach);
-    // given back if the binding fails.
+    // A spare entry first, so that its detach can always be deferred
+    // (carp_kpi::entry::detach); given back if the binding fails.
     net::defer_reserve();
     let mut result = Ok(());
     net::in_net_epoch(|e| {
@@ -244,7 +244,7 @@ pub(crate) fn detach_from(global: &mut Global, ifa: Ifaddr<'_>, ifp: Ifnet<'_>, 
         })
     });
     if let Some(r) = removed {
-        // A deferred detach (see carp_hook_detach) can come after the same address was
+        // A deferred detach (see carp_kpi::entry::detach) can come after the same address was
         // added again: its loopback route and neighbour entry are the new address's now.
         let readded = r.get().ifp().is_some_and(|i| i.has_other_ifa_like(&r.get()));
         if !readded {

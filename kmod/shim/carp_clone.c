@@ -1,7 +1,7 @@
 /*-
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * carp.ko C shim, part 3 (issue 5, legacy carpN): the per-VNET registration of the
+ * carp.ko C shim, part 3 (the classic carpN model): the per-VNET registration of the
  * interface cloner "carp" and of the ARP pfil hook.
  *
  * Both are Rust: the cloner, the carpN interfaces' callbacks and the addresses they

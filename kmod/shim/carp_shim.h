@@ -110,7 +110,7 @@ int	carp_shim_priv_check_cred(struct thread *td);
 int	carp_shim_ip_random_id(void);
 
 /*
- * ---- Issue 5 (legacy carpN), kmod/shim/carp_clone.c: the interface cloner "carp" ----
+ * ---- The classic carpN model, kmod/shim/carp_clone.c: the per-VNET cloner and ARP hook ----
  * The cloner and the ARP pfil hook, in every VNET (present and future) through a
  * dynamically registered VNET constructor/destructor pair. Register: sleepable, without
  * the configuration lock; fails with the error of the first VNET existing at load that
@@ -203,7 +203,7 @@ typedef int carp_rs_nl_set_t(struct nlmsghdr *hdr, struct nl_pstate *npt);
 typedef void carp_rs_inflight_enter_t(void);
 typedef void carp_rs_inflight_exit_t(void);
 /*
- * Issue 5, the carpN cloner and the ARP hook (kmod/kpi/src/clone.rs, arp.rs), called by
+ * The carpN cloner and the ARP hook (kmod/kpi/src/clone.rs, arp.rs), called by
  * the VNET constructor (curvnet set, sleepable):
  * the cloner "carp" attached in the current VNET, NULL if that failed (another cloner of
  * that name exists);

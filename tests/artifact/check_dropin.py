@@ -51,7 +51,7 @@ REQUIRED = HOOKS + [
     "priv_check", "priv_check_cred", "copyin", "copyout", "ifunit_ref",
     "taskqueue_enqueue", "taskqueue_drain",
 ]
-# Issue 5 (legacy carpN), additive: the interface cloner "carp" (kmod/shim/carp_clone.c).
+# The classic carpN model, additive: the interface cloner "carp" (kmod/kpi/src/clone.rs, registered per VNET by kmod/shim/carp_clone.c).
 # if_link_state_change: a carpN's link state follows its vhid. pfil(9) on the "ethernet"
 # head (vnet_entry_link_pfil_head) and ether_output_frame: ARP answers for carpN addresses.
 # vnet_(de)register_sysinit/sysuninit: the cloner and the ARP hook exist in every VNET.

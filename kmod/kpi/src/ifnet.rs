@@ -41,7 +41,7 @@ impl<'a> Ifnet<'a> {
         NonNull::new(ptr).map(|ptr| Ifnet { ptr, _life: PhantomData })
     }
 
-    // pub(super): also used by kpi::clone (issue 5).
+    // pub(super): the rest of the crate (clone, walk, container...) reads fields through it.
     pub(super) fn raw(&self) -> *mut sys::ifnet {
         self.ptr.as_ptr()
     }

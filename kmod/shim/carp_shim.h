@@ -197,12 +197,6 @@ typedef int carp_rs_nl_get_t(struct nlmsghdr *hdr, struct nl_pstate *npt);
 typedef int carp_rs_nl_set_t(struct nlmsghdr *hdr, struct nl_pstate *npt);
 
 /*
- * Module C code that runs outside a Rust hook brackets itself with these, so unload waits
- * for it.
- */
-typedef void carp_rs_inflight_enter_t(void);
-typedef void carp_rs_inflight_exit_t(void);
-/*
  * The carpN cloner and the ARP hook (kmod/kpi/src/clone.rs, arp.rs), called by
  * the VNET constructor (curvnet set, sleepable):
  * the cloner "carp" attached in the current VNET, NULL if that failed (another cloner of
@@ -215,8 +209,6 @@ typedef struct if_clone *carp_rs_cloner_attach_t(void);
  */
 typedef int carp_rs_arp_hook_add_t(struct pfil_head *head, struct pfil_hook **hookp);
 
-carp_rs_inflight_enter_t	carp_rs_inflight_enter;
-carp_rs_inflight_exit_t	carp_rs_inflight_exit;
 carp_rs_cloner_attach_t	carp_rs_cloner_attach;
 carp_rs_arp_hook_add_t	carp_rs_arp_hook_add;
 carp_rs_load_t		carp_rs_load;

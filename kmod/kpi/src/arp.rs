@@ -16,6 +16,7 @@ use core::ffi::{c_int, c_void};
 
 use sys_bindings as sys;
 
+use crate::net::Epoch;
 use crate::ifnet::{load_ptr, Ifnet};
 use crate::pkt;
 
@@ -98,7 +99,7 @@ pub(crate) fn hook_add(head: sys::pfil_head_t) -> Result<sys::pfil_hook_t, c_int
 pub(crate) unsafe fn pfil(
     mp: *mut *mut sys::mbuf,
     ifp: *mut sys::ifnet,
-    answer: impl FnOnce(Ifnet<'_>, &[u8; ARP_FRAME_LEN], &mut [u8; ARP_REPLY_LEN]) -> ArpAnswer,
+    answer: impl FnOnce(Ifnet<'_>, &[u8; ARP_FRAME_LEN], &mut [u8; ARP_REPLY_LEN], &Epoch) -> ArpAnswer,
 ) -> sys::pfil_return_t {
     const PASS: sys::pfil_return_t = sys::pfil_return_t_PFIL_PASS;
     if mp.is_null() {
@@ -136,7 +137,9 @@ pub(crate) unsafe fn pfil(
     // into `frame`.
     unsafe { sys::m_copydata(m, 0, ARP_FRAME_LEN as c_int, frame.as_mut_ptr().cast()) };
     let mut reply = [0u8; ARP_REPLY_LEN];
-    let a = answer(parent, &frame, &mut reply);
+    // pfil runs its hooks inside the network epoch; the section entered here nests in it
+    // and gives the answer its token.
+    let a = crate::net::in_net_epoch(|e| answer(parent, &frame, &mut reply, e));
     if a.reply_len > 0 && a.reply_len <= ARP_REPLY_LEN {
         send(ifp, &reply, a.reply_len);
     }

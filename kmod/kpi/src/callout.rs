@@ -48,7 +48,9 @@ impl Callout {
         if !self.inited.load(Ordering::Acquire) {
             return;
         }
-        let sbt = us_to_sbt(at.as_micros() as i64);
+        // A deadline past i64 microseconds (about 292,000 years) is clamped, never wrapped
+        // into the past.
+        let sbt = us_to_sbt(i64::try_from(at.as_micros()).unwrap_or(i64::MAX));
         // SAFETY: initialised; callout_reset_sbt(c, sbt, 0, carp_rs_callout, arg,
         // C_ABSOLUTE) (a macro over callout_reset_sbt_on, any CPU); the handler's argument
         // outlives the callout (documented).
@@ -91,8 +93,8 @@ impl Drop for Callout {
 }
 
 /// sbttous (sys/time.h): the microseconds of a sbintime (32.32 fixed-point seconds),
-/// rounded down, computed as the kernel's inline does (scaling by 15625 / 2^26, the
-/// reduced 10^6 / 2^32).
+/// rounded down, exact for every non-negative value (scaling by 15625 / 2^26, the
+/// reduced 10^6 / 2^32, without the overflow of a plain `10^6 * sbt >> 32`).
 pub(crate) fn sbt_to_us(sbt: i64) -> u64 {
     const FACTOR: i64 = 15625;
     const DIVISOR: i64 = 1 << 26;
@@ -106,6 +108,6 @@ fn us_to_sbt(us: i64) -> i64 {
     const FACTOR: i64 = 1 << 26;
     const DIVISOR: i64 = 15625;
     (us / DIVISOR)
-        .wrapping_mul(FACTOR)
-        .wrapping_add((us % DIVISOR).wrapping_mul(FACTOR).wrapping_add(DIVISOR - 1) / DIVISOR)
+        .saturating_mul(FACTOR)
+        .saturating_add((us % DIVISOR).saturating_mul(FACTOR).saturating_add(DIVISOR - 1) / DIVISOR)
 }

@@ -41,8 +41,8 @@ use carp_proto::parent::Candidate;
 use carp_proto::{Errno, Family, LinkState};
 use sys_bindings as sys;
 
-use crate::ifnet::Ifnet;
-use crate::net::{errno as errno_of, in_net_epoch};
+use crate::ifnet::{IfRef, Ifnet};
+use crate::net::{errno as errno_of, in_net_epoch, Epoch};
 use crate::pkt;
 use crate::walk;
 
@@ -198,6 +198,8 @@ pub(crate) unsafe fn destroy(ifp: *mut sys::ifnet, destroyed: impl FnOnce(Ifnet<
     // SAFETY: caller's contract.
     let Some(i) = (unsafe { Ifnet::from_raw(ifp) }) else { return Errno::EINVAL.as_i32() };
     destroyed(i);
+    // The reference on the parent the output path used goes with the carpN.
+    i.set_clone_parent(None);
     // The addresses are removed here, while the protocols are alive: at VNET teardown
     // if_detach skips the purge (VNET_IS_SHUTTING_DOWN), and this destructor runs before
     // the protocols' own teardown, which would then never see them. Elsewhere if_detach
@@ -230,7 +232,7 @@ pub(crate) unsafe fn output(
     ifp: *mut sys::ifnet,
     m: *mut sys::mbuf,
     dst: *const sys::sockaddr,
-    vhid_of: impl FnOnce(Ifnet<'_>, Ifnet<'_>) -> u8,
+    vhid_of: impl FnOnce(Ifnet<'_>, Ifnet<'_>, &Epoch) -> u8,
 ) -> c_int {
     let r = in_net_epoch(|e| {
         // SAFETY: live carpN (caller's contract); its parent pointer is read atomically.
@@ -257,7 +259,7 @@ pub(crate) unsafe fn output(
         }
         // SAFETY: the parent is live for the section; its if_output is set by its driver.
         let Some(out) = (unsafe { (*parent.raw()).if_output }) else { return Err(sys::ENETDOWN as c_int) };
-        let vhid = vhid_of(carp, parent);
+        let vhid = vhid_of(carp, parent, e);
         if vhid > 0 {
             // Without memory for the tag the packet leaves with the parent's own MAC.
             // SAFETY: the packet handed over to us; vhid in 1..=255.
@@ -422,18 +424,22 @@ impl Ifnet<'_> {
         errno_of(unsafe { sys::if_clone_destroyif(ifc, self.raw()) })
     }
 
-    /// Publishes (or clears) the parent a `carpN`'s output path forwards to. Only for
-    /// `carpN`; callers hold the configuration lock and a counted reference on `parent`
-    /// for as long as it stays published.
-    pub fn set_clone_parent(&self, parent: Option<&Ifnet<'_>>) {
+    /// Publishes (or clears) the parent a `carpN`'s output path forwards to, keeping the
+    /// counted reference `parent` for as long as it stays published (the one it replaces
+    /// is released: an interface is freed only after a network-epoch wait, so an output
+    /// still using it in its epoch section is safe). Only for `carpN` (otherwise `parent`
+    /// is just dropped); the carpN's destruction clears it.
+    pub fn set_clone_parent(&self, parent: Option<IfRef>) {
         if !self.is_carp_clone() {
             return;
         }
-        let p = parent.map_or(core::ptr::null_mut(), |p| p.raw());
+        let p = parent.map_or(core::ptr::null_mut(), IfRef::into_raw);
         // SAFETY: live carpN interface; its if_softc is this module's, read atomically by
         // [`output`].
-        unsafe { AtomicPtr::from_ptr(core::ptr::addr_of_mut!((*self.raw()).if_softc)) }
-            .store(p.cast(), Ordering::Release);
+        let old = unsafe { AtomicPtr::from_ptr(core::ptr::addr_of_mut!((*self.raw()).if_softc)) }
+            .swap(p.cast(), Ordering::AcqRel);
+        // SAFETY: a non-null if_softc of a carpN carries the reference stored above.
+        drop(unsafe { IfRef::from_counted(old.cast()) });
     }
 
     /// Whether this interface is one of this module's `carpN`: its `if_ioctl` is the

@@ -5,12 +5,15 @@
 //! - [`Published<T>`] owns the heap [`Container<T>`]: creating it boxes the value, lets it
 //!   initialise its locks at their final address ([`Contained::init_in_place`]) and
 //!   stores the pointer in `if_carp`; dropping it clears the pointer, waits for the network
-//!   epoch (hook readers are gone), stops the callout for good and drains it, then frees.
+//!   epoch (hook readers are gone), stops the callout for good and drains it, then frees
+//!   the container, unless an address's `ifa_carp` still names it: then it is leaked
+//!   (logged), never freed under a pointer the kernel and the hooks can still follow.
+//! - `ifa_carp` is written only by [`IfaRef::set_carp`] and [`IfaRef::clear_carp`], which
+//!   count, in the container, the addresses naming it.
 //! - Readers get `&Container<T>` back from an interface or an address
-//!   ([`crate::ifnet::Ifnet::container`], [`crate::ifnet::Ifaddr::container`]) inside the
-//!   network epoch or under the configuration lock. The pointer is type-checked: every
-//!   container begins with the `TypeId` of its value, so a reader asking for another type
-//!   gets `None` instead of a wrong cast.
+//!   ([`Ifnet::container`], [`Ifaddr::container`]) for the network-epoch section they pass
+//!   in. The pointer is type-checked: every container begins with the `TypeId` of its
+//!   value, so a reader asking for another type gets `None` instead of a wrong cast.
 //! - The callout is armed only through [`Container::arm_at`]; it calls
 //!   [`Contained::expire`] inside the network epoch with the container, which stays alive
 //!   until the callout is drained.
@@ -18,7 +21,8 @@
 use core::any::TypeId;
 use core::ffi::c_void;
 use core::ops::Deref;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::mem::ManuallyDrop;
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 use alloc::boxed::Box;
 
@@ -42,13 +46,31 @@ pub trait Contained: Send + Sync + Sized + 'static {
 /// heap, and frees it.
 #[repr(C)]
 pub struct Container<T> {
-    /// First: read through a `*const TypeId` before the pointer is trusted as `Self`.
-    tag: TypeId,
+    /// First: read through a `*const Header` before the pointer is trusted as `Self`.
+    header: Header,
     /// Drained before the value is dropped (see [`Published`]'s drop).
     callout: Callout,
     dying: AtomicBool,
     ifp: IfRef,
     value: T,
+}
+
+/// The part of a container read before its value's type is known.
+#[repr(C)]
+struct Header {
+    tag: TypeId,
+    /// Addresses whose `ifa_carp` names this container.
+    bound: AtomicUsize,
+}
+
+/// The header of the container `p` points to.
+///
+/// # Safety
+///
+/// `p` is non-null and points to a live `Container` of some type.
+unsafe fn header<'a>(p: *const c_void) -> &'a Header {
+    // SAFETY: every Container is repr(C) with its Header first (caller's contract).
+    unsafe { &*p.cast::<Header>() }
 }
 
 impl<T: Contained> Container<T> {
@@ -90,10 +112,8 @@ impl<T: Contained> Container<T> {
         if p.is_null() {
             return None;
         }
-        // SAFETY: every Container is repr(C) with the TypeId first (caller's contract:
-        // `p` points to one).
-        let tag = unsafe { p.cast::<TypeId>().read() };
-        if tag != TypeId::of::<T>() {
+        // SAFETY: caller's contract (non-null checked).
+        if unsafe { header(p) }.tag != TypeId::of::<T>() {
             return None;
         }
         // SAFETY: the tag says the container holds a T; alive for 'a (caller's contract).
@@ -127,7 +147,8 @@ pub(crate) unsafe fn expire<T: Contained>(arg: *mut c_void) {
 
 /// Ownership of a container published in its parent's `if_carp`.
 pub struct Published<T: Contained> {
-    c: Box<Container<T>>,
+    /// Freed by the drop, or leaked there while an address still names it.
+    c: ManuallyDrop<Box<Container<T>>>,
 }
 
 impl<T: Contained> Published<T> {
@@ -135,7 +156,7 @@ impl<T: Contained> Published<T> {
     /// caller, the parent without a container). `ENOMEM` if the box cannot be allocated.
     pub fn publish(ifp: IfRef, value: T) -> Result<Published<T>, Errno> {
         let c = Box::try_new(Container {
-            tag: TypeId::of::<T>(),
+            header: Header { tag: TypeId::of::<T>(), bound: AtomicUsize::new(0) },
             callout: Callout::new(),
             dying: AtomicBool::new(false),
             ifp,
@@ -147,7 +168,7 @@ impl<T: Contained> Published<T> {
         // SAFETY: live interface (the container's counted reference); the Box gives the
         // container a stable address until this value is dropped, which clears it first.
         unsafe { store_ptr(core::ptr::addr_of_mut!((*c.ifp.raw()).if_carp), c.as_ptr().cast()) };
-        Ok(Published { c })
+        Ok(Published { c: ManuallyDrop::new(c) })
     }
 
     /// The parent.
@@ -170,36 +191,46 @@ impl<T: Contained> Drop for Published<T> {
         crate::net::net_epoch_wait();
         self.c.dying.store(true, Ordering::Release);
         self.c.callout.drain();
+        // After the wait no reader holds the container but through an `ifa_carp` that
+        // still names it (a reference from a lookup ends with its epoch section, and a new
+        // binding needs such a reference): with none, nothing can reach it any more.
+        if self.c.header.bound.load(Ordering::Acquire) != 0 {
+            crate::log::info(c"carp: a container is still named by an address; leaked, not freed");
+            return;
+        }
+        // SAFETY: dropped once, here; nothing can reach the container any more (above).
+        unsafe { ManuallyDrop::drop(&mut self.c) };
     }
 }
 
 impl<'a> Ifnet<'a> {
-    /// The container of type `T` hanging off `if_carp`, if any.
-    ///
-    /// Valid for `'a`: containers are published by [`crate::container::Published`] and
-    /// unpublished before a network-epoch wait that precedes their release, and every
-    /// caller runs inside the network epoch (the entry adapters wrap the hooks) or holds
-    /// the configuration lock.
-    pub fn container<T: Contained>(&self) -> Option<&'a Container<T>> {
+    /// The container of type `T` hanging off `if_carp`, if any, for the epoch section
+    /// `_e` (containers are unpublished before a network-epoch wait that precedes their
+    /// release).
+    pub fn container<'e, T: Contained>(&self, _e: &'e Epoch) -> Option<&'e Container<T>>
+    where
+        'a: 'e,
+    {
         // SAFETY: live interface; reads one pointer field as the kernel writes it.
         let p = unsafe { load_ptr(core::ptr::addr_of_mut!((*self.raw()).if_carp)) }.cast::<c_void>();
         // SAFETY: if_carp is either null or the address of a container owned by a
-        // Published (this crate is the only writer), alive for `'a` as documented above.
+        // Published (this crate is the only writer), alive for the section `_e`.
         unsafe { Container::from_ptr(p) }
     }
 }
 
 impl<'a> Ifaddr<'a> {
     /// The container `ifa_carp` points to (this crate stores it there), for addresses of a
-    /// `carpN`, whose container hangs off the parent, not `ifa_ifp`. Valid for `'a` under
-    /// the same rule as [`Ifnet::container`]: `ifa_carp` is cleared before a container is
-    /// unpublished, the epoch waited for and the container freed; callers run in the
-    /// network epoch or hold the configuration lock.
-    pub fn container<T: Contained>(&self) -> Option<&'a Container<T>> {
+    /// `carpN`, whose container hangs off the parent, not `ifa_ifp`; for the epoch section
+    /// `_e`. A container named by an `ifa_carp` is never freed ([`Published`]'s drop).
+    pub fn container<'e, T: Contained>(&self, _e: &'e Epoch) -> Option<&'e Container<T>>
+    where
+        'a: 'e,
+    {
         // SAFETY: live ifaddr; reads one pointer field as the kernel writes it.
         let p = unsafe { load_ptr(core::ptr::addr_of_mut!((*self.raw()).ifa_carp)) }.cast::<c_void>();
-        // SAFETY: null or the address of a live container (see above; this crate is the
-        // only writer of ifa_carp).
+        // SAFETY: null or the address of a container that is not freed while named there
+        // (see above; this crate is the only writer of ifa_carp).
         unsafe { Container::from_ptr(p) }
     }
 }
@@ -208,13 +239,24 @@ impl IfaRef {
     /// Sets `ifa_carp` to the container the address is bound to (the kernel only tests it
     /// for NULL).
     pub fn set_carp<T: Contained>(&self, c: &Container<T>) {
-        // SAFETY: live ifaddr (counted reference); writes one pointer field atomically.
-        unsafe { store_ptr(core::ptr::addr_of_mut!((*self.get().raw()).ifa_carp), c.as_ptr().cast()) };
+        // Counted before it is named, so the count is never below the names.
+        c.header.bound.fetch_add(1, Ordering::AcqRel);
+        self.swap_carp(c.as_ptr());
     }
 
     /// Clears `ifa_carp`.
     pub fn clear_carp(&self) {
-        // SAFETY: live ifaddr (counted reference); writes one pointer field atomically.
-        unsafe { store_ptr(core::ptr::addr_of_mut!((*self.get().raw()).ifa_carp), core::ptr::null_mut()) };
+        self.swap_carp(core::ptr::null_mut());
+    }
+
+    fn swap_carp(&self, new: *mut c_void) {
+        // SAFETY: live ifaddr (counted reference); the field is swapped atomically.
+        let old = unsafe { AtomicPtr::from_ptr(core::ptr::addr_of_mut!((*self.get().raw()).ifa_carp).cast::<*mut c_void>()) }
+            .swap(new, Ordering::AcqRel);
+        if !old.is_null() {
+            // SAFETY: `old` was named by this address, so counted in its container, which
+            // is therefore not freed (Published's drop) and still readable here.
+            unsafe { header(old) }.bound.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }

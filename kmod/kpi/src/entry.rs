@@ -11,7 +11,7 @@
 //!   `C`; each definition is checked at compile time against the typedef bindgen generated
 //!   from carp_shim.h, so C and Rust cannot disagree on a signature.
 //!
-//! The entry points that need no logic (`carp_rs_inflight_enter/exit`, `carp_rs_output`
+//! The entry points that need no logic (`carp_rs_output`
 //! in `crate::hooks`, the cloner and ARP hook registration `carp_rs_cloner_attach` /
 //! `carp_rs_arp_hook_add`) are defined directly.
 //!
@@ -67,17 +67,17 @@ pub trait Carp: 'static {
     /// carp_demote_adj_p (pfsync) and the `demotion` sysctl.
     fn demote_adj(adj: i32, reason: &str);
     /// carp_master_p (network epoch).
-    fn master(ifa: Ifaddr<'_>) -> bool;
+    fn master(ifa: Ifaddr<'_>, e: &Epoch) -> bool;
     /// carp_forus_p (network epoch, under the bridge lock) for a virtual MAC.
-    fn forus(ifp: Ifnet<'_>, mac: &[u8; 6]) -> bool;
+    fn forus(ifp: Ifnet<'_>, mac: &[u8; 6], e: &Epoch) -> bool;
     /// carp_get_vhid_p (network epoch).
-    fn get_vhid(ifa: Ifaddr<'_>) -> i32;
+    fn get_vhid(ifa: Ifaddr<'_>, e: &Epoch) -> i32;
     /// carp_iamatch_p (network epoch): the vhid whose virtual MAC answers, or 0.
-    fn iamatch(ifa: Ifaddr<'_>) -> i32;
+    fn iamatch(ifa: Ifaddr<'_>, e: &Epoch) -> i32;
     /// carp_iamatch6_p (network epoch).
-    fn iamatch6(ifp: Ifnet<'_>, a: Ipv6Addr) -> i32;
+    fn iamatch6(ifp: Ifnet<'_>, a: Ipv6Addr, e: &Epoch) -> i32;
     /// carp_macmatch6_p (network epoch).
-    fn macmatch6(ifp: Ifnet<'_>, a: Ipv6Addr) -> i32;
+    fn macmatch6(ifp: Ifnet<'_>, a: Ipv6Addr, e: &Epoch) -> i32;
     /// Protocol 112 input (network epoch); consumes the packet.
     fn input(m: Mbuf, v6: bool, off: usize, e: &Epoch);
     /// The send-all task (sleepable).
@@ -100,9 +100,9 @@ pub trait Carp: 'static {
     fn clone_addr6_removed(ifa: Ifaddr<'_>);
     /// A packet leaves through a bound `carpN` (network epoch): the vhid whose virtual MAC
     /// is its source, or 0.
-    fn clone_output_vhid(carp: Ifnet<'_>, parent: Ifnet<'_>) -> u8;
+    fn clone_output_vhid(carp: Ifnet<'_>, parent: Ifnet<'_>, e: &Epoch) -> u8;
     /// An ARP frame on a parent with a container (network epoch, curvnet set).
-    fn arp_input(ifp: Ifnet<'_>, frame: &[u8; ARP_FRAME_LEN], reply: &mut [u8; ARP_REPLY_LEN]) -> ArpAnswer;
+    fn arp_input(ifp: Ifnet<'_>, frame: &[u8; ARP_FRAME_LEN], reply: &mut [u8; ARP_REPLY_LEN], e: &Epoch) -> ArpAnswer;
     /// The cloner created `ifp` (attached, named carpN; sleepable).
     fn clone_created(ifp: Ifnet<'_>) -> Result<(), Errno>;
     /// The cloner is destroying `ifp`, still attached (sleepable).
@@ -256,9 +256,9 @@ pub unsafe fn demote_adj<C: Carp>(adj: c_int, reason: *mut c_char) {
 ///
 /// As for [`attach`].
 pub unsafe fn master<C: Carp>(ifa: *mut sys::ifaddr) -> c_int {
-    in_net_epoch(|_| {
+    in_net_epoch(|e| {
         // SAFETY: caller's contract.
-        unsafe { Ifaddr::from_raw(ifa) }.is_some_and(C::master).into()
+        unsafe { Ifaddr::from_raw(ifa) }.is_some_and(|a| C::master(a, e)).into()
     })
 }
 
@@ -278,9 +278,9 @@ pub unsafe fn forus<C: Carp>(ifp: *mut sys::ifnet, dhost: *mut u8) -> c_int {
     if carp_proto::vhid_of_virtual_mac(&mac).is_none() {
         return 0;
     }
-    in_net_epoch(|_| {
+    in_net_epoch(|e| {
         // SAFETY: caller's contract.
-        unsafe { Ifnet::from_raw(ifp) }.is_some_and(|i| C::forus(i, &mac)).into()
+        unsafe { Ifnet::from_raw(ifp) }.is_some_and(|i| C::forus(i, &mac, e)).into()
     })
 }
 
@@ -290,9 +290,9 @@ pub unsafe fn forus<C: Carp>(ifp: *mut sys::ifnet, dhost: *mut u8) -> c_int {
 ///
 /// As for [`attach`].
 pub unsafe fn get_vhid<C: Carp>(ifa: *mut sys::ifaddr) -> c_int {
-    in_net_epoch(|_| {
+    in_net_epoch(|e| {
         // SAFETY: caller's contract.
-        unsafe { Ifaddr::from_raw(ifa) }.map_or(0, C::get_vhid)
+        unsafe { Ifaddr::from_raw(ifa) }.map_or(0, |a| C::get_vhid(a, e))
     })
 }
 
@@ -303,9 +303,9 @@ pub unsafe fn get_vhid<C: Carp>(ifa: *mut sys::ifaddr) -> c_int {
 ///
 /// As for [`attach`]; `enaddr` null or writable.
 pub unsafe fn iamatch<C: Carp>(ifa: *mut sys::ifaddr, enaddr: *mut *mut u8) -> c_int {
-    let vhid = in_net_epoch(|_| {
+    let vhid = in_net_epoch(|e| {
         // SAFETY: caller's contract.
-        unsafe { Ifaddr::from_raw(ifa) }.map_or(0, C::iamatch)
+        unsafe { Ifaddr::from_raw(ifa) }.map_or(0, |a| C::iamatch(a, e))
     });
     match hooks::vmac_ptr(vhid) {
         Some(mac) if !enaddr.is_null() => {
@@ -342,7 +342,7 @@ pub unsafe fn iamatch6<C: Carp>(ifp: *mut sys::ifnet, taddr: *mut sys::in6_addr)
     let (Some(a), Some(i)) = (unsafe { addr6(taddr) }, unsafe { Ifnet::from_raw(ifp) }) else {
         return core::ptr::null_mut();
     };
-    let r = in_net_epoch(|_| C::iamatch6(i, a));
+    let r = in_net_epoch(|e| C::iamatch6(i, a, e));
     if r < 0 {
         // A CARP address we do not own: stay silent.
         return core::ptr::null_mut();
@@ -383,7 +383,7 @@ pub unsafe fn macmatch6<C: Carp>(ifp: *mut sys::ifnet, m: *mut sys::mbuf, taddr:
     let (Some(a), Some(i)) = (unsafe { addr6(taddr) }, unsafe { Ifnet::from_raw(ifp) }) else {
         return core::ptr::null_mut();
     };
-    let r = in_net_epoch(|_| C::macmatch6(i, a));
+    let r = in_net_epoch(|e| C::macmatch6(i, a, e));
     // Bit 0x100: keep the interface's Ethernet source (the logic never sets it).
     let rewrite = r & 0x100 == 0;
     let vhid = r & 0xff;
@@ -697,21 +697,6 @@ pub unsafe fn clone_ioctl<C: Carp>(ifp: *mut sys::ifnet, cmd: c_ulong, data: sys
     };
     errno::to_c(C::clone_ioctl(ifp, kind, ifa))
 }
-
-/// C code of the module outside a Rust hook: counted as inside a hook until
-/// [`carp_rs_inflight_exit`], so unload waits for it.
-#[no_mangle]
-pub extern "C" fn carp_rs_inflight_enter() {
-    core::mem::forget(InFlight::enter());
-}
-const _: sys::carp_rs_inflight_enter_t = Some(carp_rs_inflight_enter);
-
-/// Ends what [`carp_rs_inflight_enter`] began.
-#[no_mangle]
-pub extern "C" fn carp_rs_inflight_exit() {
-    net::inflight_exit();
-}
-const _: sys::carp_rs_inflight_exit_t = Some(carp_rs_inflight_exit);
 
 /// The VNET constructor attaches the cloner "carp" ([`clone::attach_cloner`]).
 #[no_mangle]

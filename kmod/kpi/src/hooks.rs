@@ -136,9 +136,14 @@ pub unsafe extern "C" fn carp_rs_output(ifp: *mut sys::ifnet, m: *mut sys::mbuf,
     if t.is_null() {
         return 0;
     }
-    // SAFETY: every PACKET_TAG_CARP tag on an mbuf comes from this module (tag_vmac),
-    // whose data is a CarpTag right after the header.
-    let tag = unsafe { t.add(1).cast::<CarpTag>().read() };
+    // A PACKET_TAG_CARP tag of another length is not this module's: leave the frame.
+    // SAFETY: a live tag returned by m_tag_locate.
+    if c_int::from(unsafe { (*t).m_tag_len }) != TAG_LEN {
+        return 0;
+    }
+    // SAFETY: a tag of CarpTag's length (checked), whose data follows the header (this
+    // module's tag_vmac writes it); read unaligned.
+    let tag = unsafe { t.add(1).cast::<CarpTag>().read_unaligned() };
     if tag.rewrite == 0 {
         return 0;
     }

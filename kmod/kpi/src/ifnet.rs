@@ -161,11 +161,19 @@ impl<'a> Ifnet<'a> {
     /// Sends an IP packet built by the core: PACKET_TAG_CARP with `tag_vhid` (virtual MAC
     /// as Ethernet source) when given, multicast options of the container. Returns the
     /// output errno; `Err(None)` when no mbuf/tag could be allocated.
+    ///
+    /// `pkt` must be one whole IP packet of `family` (`EINVAL` otherwise: ip_output trusts
+    /// the header of a raw packet), and `mcast` the options of this interface and family.
     pub fn send(&self, family: Family, pkt: &[u8], tag_vhid: Option<u8>, mcast: Option<&Mcast>) -> Result<(), Option<i32>> {
+        let einval = Some(Errno::EINVAL.as_i32());
+        if !whole_ip_packet(family, pkt) || mcast.is_some_and(|m| m.family != family || !m.ifp.get().same(self)) {
+            return Err(einval);
+        }
         let len = i32::try_from(pkt.len()).map_err(|_| None)?;
         let mc = mcast.map_or(core::ptr::null_mut(), |m| m.state.as_ptr());
-        // SAFETY: live interface; `pkt` is valid for `len` bytes and copied into a new
-        // mbuf; `mc` is null or a live multicast state of this interface and family.
+        // SAFETY: live interface; `pkt` is one whole IP packet of `family` (checked), valid
+        // for `len` bytes and copied into a new mbuf; `mc` is null or a live multicast
+        // state of this interface and family (checked).
         let r = unsafe { carp_kpi_send(self.raw(), af_of(family), pkt.as_ptr(), len, i32::from(tag_vhid.unwrap_or(0)), mc) };
         match r {
             0 => Ok(()),
@@ -232,6 +240,24 @@ impl<'a> Ifnet<'a> {
         // SAFETY: live interface; if_ref counts one more reference, released by IfRef.
         unsafe { sys::if_ref(self.raw()) };
         IfRef { ptr: self.ptr }
+    }
+}
+
+/// Whether `pkt` is exactly one IP packet of `family` by its header: version, header
+/// length within the packet, total (IPv4) or payload (IPv6) length matching.
+fn whole_ip_packet(family: Family, pkt: &[u8]) -> bool {
+    match family {
+        Family::Inet => {
+            let (Some(&vihl), Some(tl)) = (pkt.first(), pkt.get(2..4)) else { return false };
+            let ihl = usize::from(vihl & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([tl.first().copied().unwrap_or(0), tl.get(1).copied().unwrap_or(0)]));
+            vihl >> 4 == 4 && ihl >= 20 && ihl <= pkt.len() && total == pkt.len()
+        }
+        Family::Inet6 => {
+            let (Some(&v), Some(pl)) = (pkt.first(), pkt.get(4..6)) else { return false };
+            let plen = usize::from(u16::from_be_bytes([pl.first().copied().unwrap_or(0), pl.get(1).copied().unwrap_or(0)]));
+            v >> 4 == 6 && pkt.len() >= 40 && plen.checked_add(40) == Some(pkt.len())
+        }
     }
 }
 
@@ -441,6 +467,23 @@ unsafe impl Send for IfRef {}
 unsafe impl Sync for IfRef {}
 
 impl IfRef {
+    /// Gives the counted reference up as a raw pointer (to be taken back with
+    /// [`IfRef::from_counted`]).
+    pub(crate) fn into_raw(self) -> *mut sys::ifnet {
+        let p = self.ptr.as_ptr();
+        core::mem::forget(self);
+        p
+    }
+
+    /// Takes ownership of a counted reference.
+    ///
+    /// # Safety
+    ///
+    /// `p` is null or carries one reference that the caller hands over.
+    pub(crate) unsafe fn from_counted(p: *mut sys::ifnet) -> Option<IfRef> {
+        NonNull::new(p).map(|ptr| IfRef { ptr })
+    }
+
     /// ifunit_ref(name): `None` if there is no such interface in the current VNET.
     pub fn by_name(name: &CStr) -> Option<IfRef> {
         // SAFETY: valid NUL-terminated name; the result is referenced (or null).
@@ -672,6 +715,8 @@ impl Drop for Promisc {
 pub struct Mcast {
     family: Family,
     state: NonNull<c_void>,
+    /// The interface the options name (`imo_multicast_ifp`), kept while they exist.
+    ifp: IfRef,
 }
 // SAFETY: the state is only used through thread-safe kernel functions.
 unsafe impl Send for Mcast {}
@@ -689,7 +734,7 @@ impl Mcast {
             }
         };
         let state = r.map_err(|e| errno(e).err().unwrap_or(Errno::EINVAL))?;
-        Ok(Mcast { family, state })
+        Ok(Mcast { family, state, ifp: ifp.to_ref() })
     }
 }
 

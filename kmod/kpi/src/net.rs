@@ -47,8 +47,9 @@ impl<T> EpochBox<T> {
         EpochBox { ptr: AtomicPtr::new(core::ptr::null_mut()) }
     }
 
-    /// The current object, valid until the end of the epoch section `_e`.
-    pub fn get<'e>(&self, _e: &'e Epoch) -> Option<&'e T> {
+    /// The current object, valid until the end of the epoch section `_e` and while this
+    /// box lives (dropping the box frees the object without an epoch wait).
+    pub fn get<'e>(&'e self, _e: &'e Epoch) -> Option<&'e T> {
         let p = self.ptr.load(Ordering::Acquire);
         // SAFETY: a non-null pointer came from Box::into_raw in `set`, and is freed only
         // after being unpublished and an epoch wait (`take`), which cannot complete while
@@ -394,9 +395,8 @@ pub fn accept_new_config() {
     ACCEPTING.store(true, Ordering::SeqCst);
 }
 
-/// Ends an in-flight section begun with a forgotten [`InFlight::enter`] (the C side's
-/// bracket around cloner callbacks).
-pub fn inflight_exit() {
+/// Ends an in-flight section (the drop of an [`InFlight`]).
+fn inflight_exit() {
     IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
 }
 

@@ -66,7 +66,7 @@ pub fn input(m: Mbuf, v6: bool, off: usize, e: &Epoch) {
             }
         }
     };
-    match ifp.container::<CifData>() {
+    match ifp.container::<CifData>(e) {
         None => {
             let out = if v6 {
                 input::input_ipv6_at::<Table>(sys.allow, None, bytes, off)
@@ -93,12 +93,13 @@ pub fn input(m: Mbuf, v6: bool, off: usize, e: &Epoch) {
 }
 
 /// The vhid an address is bound to, with the container (lock taken briefly).
-fn with_ifa<R>(ifa: &Ifaddr<'_>, f: impl FnOnce(&Table, u8) -> R) -> Option<R> {
+fn with_ifa<R>(ifa: &Ifaddr<'_>, e: &Epoch, f: impl FnOnce(&Table, u8) -> R) -> Option<R> {
     // An address of a carpN is bound to its parent's container, found
     // through ifa_carp (ifa_ifp is the carpN, which has no container).
-    let cif = match ifa.ifp()?.container::<CifData>() {
+    let ifp = ifa.ifp()?;
+    let cif = match ifp.container::<CifData>(e) {
         Some(c) => c,
-        None => ifa.container::<CifData>()?,
+        None => ifa.container::<CifData>(e)?,
     };
     let g = cif.inner.lock();
     let vhid = g.vhid_of_ifa(ifa)?;
@@ -106,29 +107,29 @@ fn with_ifa<R>(ifa: &Ifaddr<'_>, f: impl FnOnce(&Table, u8) -> R) -> Option<R> {
 }
 
 /// carp_master: nonzero iff the address's vhid is MASTER.
-pub fn master(ifa: Ifaddr<'_>) -> bool {
-    with_ifa(&ifa, |t, v| t.is_master(v)).unwrap_or(false)
+pub fn master(ifa: Ifaddr<'_>, e: &Epoch) -> bool {
+    with_ifa(&ifa, e, |t, v| t.is_master(v)).unwrap_or(false)
 }
 
 /// carp_get_vhid: the address's vhid or 0.
-pub fn get_vhid(ifa: Ifaddr<'_>) -> i32 {
-    with_ifa(&ifa, |_, v| i32::from(v)).unwrap_or(0)
+pub fn get_vhid(ifa: Ifaddr<'_>, e: &Epoch) -> i32 {
+    with_ifa(&ifa, e, |_, v| i32::from(v)).unwrap_or(0)
 }
 
 /// carp_iamatch: the vhid whose virtual MAC answers ARP for this address (MASTER only).
-pub fn iamatch(ifa: Ifaddr<'_>) -> i32 {
-    with_ifa(&ifa, |t, v| t.iamatch(v).map_or(0, |_| i32::from(v))).unwrap_or(0)
+pub fn iamatch(ifa: Ifaddr<'_>, e: &Epoch) -> i32 {
+    with_ifa(&ifa, e, |t, v| t.iamatch(v).map_or(0, |_| i32::from(v))).unwrap_or(0)
 }
 
 /// carp_forus: is `dhost` the virtual MAC of a MASTER vhid of `ifp` (container lock only).
-pub fn forus(ifp: Ifnet<'_>, dhost: &[u8; 6]) -> bool {
-    let Some(cif) = ifp.container::<CifData>() else { return false };
+pub fn forus(ifp: Ifnet<'_>, dhost: &[u8; 6], e: &Epoch) -> bool {
+    let Some(cif) = ifp.container::<CifData>(e) else { return false };
     cif.inner.lock().table.forus(dhost)
 }
 
 /// carp_iamatch6: 0 not CARP, -1 CARP but not MASTER, vhid when MASTER.
-pub fn iamatch6(ifp: Ifnet<'_>, addr: Ipv6Addr) -> i32 {
-    let Some(cif) = ifp.container::<CifData>() else { return 0 };
+pub fn iamatch6(ifp: Ifnet<'_>, addr: Ipv6Addr, e: &Epoch) -> i32 {
+    let Some(cif) = ifp.container::<CifData>(e) else { return 0 };
     match cif.inner.lock().table.iamatch6(&addr) {
         Iamatch6::NotCarp => 0,
         Iamatch6::Backup => -1,
@@ -140,8 +141,8 @@ pub fn iamatch6(ifp: Ifnet<'_>, addr: Ipv6Addr) -> i32 {
 /// (`carp_macmatch6` always tags, `carp_output` always rewrites), an NA for a CARP address
 /// carries the virtual MAC as Ethernet source and target link-layer address, unicast peer
 /// or not. (The shim still understands 0x100 = "keep the interface source"; unused.)
-pub fn macmatch6(ifp: Ifnet<'_>, addr: Ipv6Addr) -> i32 {
-    let Some(cif) = ifp.container::<CifData>() else { return 0 };
+pub fn macmatch6(ifp: Ifnet<'_>, addr: Ipv6Addr, e: &Epoch) -> i32 {
+    let Some(cif) = ifp.container::<CifData>(e) else { return 0 };
     let g = cif.inner.lock();
     let Some((v, _)) = g.table.macmatch6(&addr) else { return 0 };
     i32::from(v)
@@ -149,7 +150,7 @@ pub fn macmatch6(ifp: Ifnet<'_>, addr: Ipv6Addr) -> i32 {
 
 /// carp_linkstate: the parent's IFF_UP or link state may have changed.
 pub fn linkstate(ifp: Ifnet<'_>, e: &Epoch) {
-    let Some(c) = ifp.container::<CifData>() else { return };
+    let Some(c) = ifp.container::<CifData>(e) else { return };
     let (up, link) = (ifp.is_up(), ifp.link_up());
     net::with_vnet(ifp.vnet(), || {
         let sys = state::sysctls();

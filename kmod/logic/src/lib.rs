@@ -117,23 +117,23 @@ impl carp_kpi::entry::Carp for Carp {
     fn demote_adj(adj: i32, reason: &str) {
         module::demote_adj(adj, reason);
     }
-    fn master(ifa: Ifaddr<'_>) -> bool {
-        hooks::master(ifa)
+    fn master(ifa: Ifaddr<'_>, e: &Epoch) -> bool {
+        hooks::master(ifa, e)
     }
-    fn forus(ifp: Ifnet<'_>, mac: &[u8; 6]) -> bool {
-        hooks::forus(ifp, mac)
+    fn forus(ifp: Ifnet<'_>, mac: &[u8; 6], e: &Epoch) -> bool {
+        hooks::forus(ifp, mac, e)
     }
-    fn get_vhid(ifa: Ifaddr<'_>) -> i32 {
-        hooks::get_vhid(ifa)
+    fn get_vhid(ifa: Ifaddr<'_>, e: &Epoch) -> i32 {
+        hooks::get_vhid(ifa, e)
     }
-    fn iamatch(ifa: Ifaddr<'_>) -> i32 {
-        hooks::iamatch(ifa)
+    fn iamatch(ifa: Ifaddr<'_>, e: &Epoch) -> i32 {
+        hooks::iamatch(ifa, e)
     }
-    fn iamatch6(ifp: Ifnet<'_>, a: Ipv6Addr) -> i32 {
-        hooks::iamatch6(ifp, a)
+    fn iamatch6(ifp: Ifnet<'_>, a: Ipv6Addr, e: &Epoch) -> i32 {
+        hooks::iamatch6(ifp, a, e)
     }
-    fn macmatch6(ifp: Ifnet<'_>, a: Ipv6Addr) -> i32 {
-        hooks::macmatch6(ifp, a)
+    fn macmatch6(ifp: Ifnet<'_>, a: Ipv6Addr, e: &Epoch) -> i32 {
+        hooks::macmatch6(ifp, a, e)
     }
     fn input(m: Mbuf, v6: bool, off: usize, e: &Epoch) {
         hooks::input(m, v6, off, e);
@@ -165,11 +165,11 @@ impl carp_kpi::entry::Carp for Carp {
     fn clone_addr6_removed(ifa: Ifaddr<'_>) {
         legacy::clone_addr6_removed(ifa);
     }
-    fn clone_output_vhid(carp: Ifnet<'_>, parent: Ifnet<'_>) -> u8 {
-        legacy::output_vhid(carp, parent)
+    fn clone_output_vhid(carp: Ifnet<'_>, parent: Ifnet<'_>, e: &Epoch) -> u8 {
+        legacy::output_vhid(carp, parent, e)
     }
-    fn arp_input(ifp: Ifnet<'_>, frame: &[u8; ARP_FRAME_LEN], reply: &mut [u8; ARP_REPLY_LEN]) -> ArpAnswer {
-        legacy::arp_input(ifp, frame, reply)
+    fn arp_input(ifp: Ifnet<'_>, frame: &[u8; ARP_FRAME_LEN], reply: &mut [u8; ARP_REPLY_LEN], e: &Epoch) -> ArpAnswer {
+        legacy::arp_input(ifp, frame, reply, e)
     }
     fn clone_created(ifp: Ifnet<'_>) -> Result<(), Errno> {
         legacy::clone_created(ifp)

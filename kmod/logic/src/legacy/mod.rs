@@ -92,7 +92,7 @@ use crate::cif::{self, CifData};
 use crate::config;
 use carp_kpi::clone::{self, ArpAnswer, CloneIoctl};
 use carp_kpi::ifnet::{IfRef, Ifaddr, Ifnet};
-use carp_kpi::net;
+use carp_kpi::net::{self, Epoch};
 use carp_kpi::sync::{ConfigCell, ConfigGuard};
 use crate::state::{self, GLOBAL};
 
@@ -371,7 +371,7 @@ fn sync_sn6(g: &mut ConfigGuard) {
 /// epoch, and the output path reads it inside one).
 fn set_parent(g: &mut ConfigGuard, ifp: &Ifnet<'_>, parent: Option<IfRef>) {
     if let Some(c) = find(CLONES.get(g), ifp) {
-        c.ifp.get().set_clone_parent(parent.as_ref().map(IfRef::get).as_ref());
+        c.ifp.get().set_clone_parent(parent.as_ref().map(|p| p.get().to_ref()));
         let old = core::mem::replace(&mut c.parent, parent);
         drop(old);
     }
@@ -380,8 +380,8 @@ fn set_parent(g: &mut ConfigGuard, ifp: &Ifnet<'_>, parent: Option<IfRef>) {
 /// A packet routed through a bound `carpN` (`if_output`, network epoch): the vhid whose
 /// virtual MAC becomes the frame's source, if this host is its MASTER, else 0 (the
 /// parent's own MAC). Takes only the parent container's lock.
-pub fn output_vhid(carp: Ifnet<'_>, parent: Ifnet<'_>) -> u8 {
-    let Some(cif) = parent.container::<CifData>() else { return 0 };
+pub fn output_vhid(carp: Ifnet<'_>, parent: Ifnet<'_>, e: &Epoch) -> u8 {
+    let Some(cif) = parent.container::<CifData>(e) else { return 0 };
     let inner = cif.inner.lock();
     let Some(vhid) = inner
         .ifas
@@ -794,7 +794,7 @@ fn admin(g: &mut ConfigGuard, carp: &Ifnet<'_>) {
 /// with it, the vhid chosen from the requester's address among the running ones, if this
 /// host is its MASTER. Runs in the network epoch; takes only the container's lock; no
 /// allocation.
-pub fn arp_input(ifp: Ifnet<'_>, frame: &[u8; 42], out: &mut [u8; 60]) -> ArpAnswer {
+pub fn arp_input(ifp: Ifnet<'_>, frame: &[u8; 42], out: &mut [u8; 60], e: &Epoch) -> ArpAnswer {
     use carp_proto::arpbalance::{self, ArpVhid, ArpVhidSet};
     use carp_proto::wire::arp;
 
@@ -802,7 +802,7 @@ pub fn arp_input(ifp: Ifnet<'_>, frame: &[u8; 42], out: &mut [u8; 60]) -> ArpAns
     let Ok((_, req)) = arp::parse_frame(frame) else { return none };
     let target = req.target_protocol_addr;
     let source = req.source_protocol_addr;
-    let Some(cif) = ifp.container::<CifData>() else { return none };
+    let Some(cif) = ifp.container::<CifData>(e) else { return none };
     let balance = net::sysctls().arpbalance;
     let mut set = ArpVhidSet::new();
     {

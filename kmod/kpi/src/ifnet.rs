@@ -340,6 +340,9 @@ fn in6(bytes: [u8; 16]) -> sys::in6_addr {
 /// SIOCDIFADDR: _IOW('i', 25, struct ifreq).
 const SIOCDIFADDR: core::ffi::c_ulong =
     0x8000_0000 | (((core::mem::size_of::<sys::ifreq>() & 0x1fff) as core::ffi::c_ulong) << 16) | (0x69 << 8) | 25;
+/// SIOCDIFADDR_IN6: _IOW('i', 25, struct in6_ifreq).
+const SIOCDIFADDR_IN6: core::ffi::c_ulong =
+    0x8000_0000 | (((core::mem::size_of::<sys::in6_ifreq>() & 0x1fff) as core::ffi::c_ulong) << 16) | (0x69 << 8) | 25;
 
 /// Advertisement output: builds an mbuf from `len` bytes of IP packet, tags it with
 /// PACKET_TAG_CARP (`tag_vhid`, rewritten source) when `tag_vhid` is a vhid, and sends it
@@ -636,9 +639,24 @@ impl IfaRef {
                 unsafe { sys::in_control(core::ptr::null_mut(), SIOCDIFADDR, core::ptr::addr_of_mut!(ifr).cast(), ifp.raw(), core::ptr::null_mut()) }
             }
             Some(AF_INET6) => {
-                // SAFETY: an AF_INET6 ifaddr is the first member of its in6_ifaddr.
-                unsafe { sys::in6_purgeifaddr(ifa.raw().cast()) };
-                0
+                // As `ifconfig IF inet6 A -alias`: in6_control looks the address up and
+                // purges it under its own lock, so a concurrent deletion of the same
+                // address cannot make it purge twice (in6_purgeifaddr twice would unlink
+                // an element no longer on the list).
+                // SAFETY: all-zero is a valid in6_ifreq; the address's sockaddr_in6 (its
+                // embedded zone is the interface's, which in6_control sets again) is
+                // copied into ifr_addr, of the same type.
+                let mut ifr: sys::in6_ifreq = unsafe { core::mem::zeroed() };
+                // SAFETY: live ifaddr; ifa_addr is its AF_INET6 socket address.
+                unsafe {
+                    let sa = (*ifa.raw()).ifa_addr.cast::<sys::sockaddr_in6>();
+                    ifr.ifr_ifru.ifru_addr = sa.read_unaligned();
+                }
+                // SAFETY: in6_control(NULL, SIOCDIFADDR_IN6, ifr, ifp, NULL): no socket, no
+                // credential (as the kernel's own callers), sleepable caller.
+                unsafe {
+                    sys::in6_control(core::ptr::null_mut(), SIOCDIFADDR_IN6, core::ptr::addr_of_mut!(ifr).cast(), ifp.raw(), core::ptr::null_mut())
+                }
             }
             _ => Errno::EAFNOSUPPORT.as_i32(),
         })

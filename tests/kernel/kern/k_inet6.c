@@ -2049,6 +2049,15 @@ out:
 	return (error);
 }
 
+/* in6_control(9): the socket layer's entry point for the IPv6 address ioctls. */
+int
+in6_control(struct socket *so __unused, u_long cmd, void *data, struct ifnet *ifp,
+    struct thread *td)
+{
+
+	return (kin6_control(cmd, data, ifp, td));
+}
+
 /* in6_ifdetach's part after if_purgeaddrs: neighbours, prefixes, DAD of ifp go. */
 void
 kin6_ifdetach(struct ifnet *ifp)

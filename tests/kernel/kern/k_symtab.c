@@ -92,7 +92,7 @@ static const struct {
 	S(in6ifa_ifpwithaddr), S(in6ifa_ifwithaddr), S(ip6_mfilter_alloc),
 	S(ip6_mfilter_free), S(ip6_output), S(ip6proto_register), S(ip6proto_unregister),
 	S(nd6_add_ifa_lle), S(nd6_rem_ifa_lle), S(nd6_na_output),
-	S(in6addr_linklocal_allnodes), S(in6_purgeifaddr),
+	S(in6addr_linklocal_allnodes), S(in6_purgeifaddr), S(in6_control),
 	/* netlink */
 	S(genl_register_family), S(genl_register_cmds), S(genl_unregister_family),
 	S(nlmsg_add), S(nlmsg_end), S(nlmsg_abort), S(nlmsg_end_dump),

@@ -105,7 +105,7 @@ impl<'a> Ifnet<'a> {
     {
         // SAFETY: live interface; the list head is read as CK reads it.
         let first = unsafe { load_ptr(core::ptr::addr_of_mut!((*self.raw()).if_addrhead.cstqh_first)) };
-        Addrs { next: first, _epoch: PhantomData }
+        Addrs { next: first, ifp: self.raw(), _epoch: PhantomData }
     }
 
     /// The VNET the interface lives in.
@@ -318,6 +318,8 @@ pub(crate) unsafe fn store_ptr<T>(field: *mut *mut T, v: *mut T) {
 /// are freed through the epoch).
 pub struct Addrs<'e> {
     next: *mut sys::ifaddr,
+    /// The interface walked (alive for the section).
+    ifp: *mut sys::ifnet,
     _epoch: PhantomData<&'e Epoch>,
 }
 
@@ -329,7 +331,7 @@ impl<'e> Iterator for Addrs<'e> {
         // SAFETY: `p` is a linked address, alive for the epoch section 'e; its link
         // field is read as CK reads it.
         self.next = unsafe { load_ptr(core::ptr::addr_of_mut!((*p.as_ptr()).ifa_link.cstqe_next)) };
-        Some(Ifaddr { ptr: p, _life: PhantomData })
+        Some(Ifaddr { ptr: p, ifp: self.ifp, _life: PhantomData })
     }
 }
 
@@ -520,29 +522,37 @@ impl Drop for IfRef {
     }
 }
 
-/// An interface address the kernel handed to a hook, valid for `'a`.
+/// An interface address, valid for `'a`, with its interface when that is known to be
+/// alive for `'a` too (an address does not keep its interface alive: `ifa_alloc` takes
+/// no reference on it).
 #[derive(Clone, Copy)]
 pub struct Ifaddr<'a> {
     ptr: NonNull<sys::ifaddr>,
+    /// `ifa_ifp` if alive for `'a`, else null.
+    ifp: *mut sys::ifnet,
     _life: PhantomData<&'a sys::ifaddr>,
 }
 
 impl<'a> Ifaddr<'a> {
     /// # Safety
     ///
-    /// `ptr` must be null or a live ifaddr for the whole of `'a`.
+    /// `ptr` must be null or a live ifaddr for the whole of `'a`, and its `ifa_ifp` null
+    /// or alive for `'a` (a hook's argument: the kernel's caller holds both).
     pub(crate) unsafe fn from_raw(ptr: *mut sys::ifaddr) -> Option<Ifaddr<'a>> {
-        NonNull::new(ptr).map(|ptr| Ifaddr { ptr, _life: PhantomData })
+        let ptr = NonNull::new(ptr)?;
+        // SAFETY: caller's contract (live ifaddr).
+        let ifp = unsafe { (*ptr.as_ptr()).ifa_ifp };
+        Some(Ifaddr { ptr, ifp, _life: PhantomData })
     }
 
     pub(super) fn raw(&self) -> *mut sys::ifaddr {
         self.ptr.as_ptr()
     }
 
-    /// Its interface (`ifa_ifp`).
+    /// Its interface (`ifa_ifp`), if known to be alive for `'a` (see [`Ifaddr`]).
     pub fn ifp(&self) -> Option<Ifnet<'a>> {
-        // SAFETY: live ifaddr; its ifp outlives it.
-        unsafe { Ifnet::from_raw((*self.raw()).ifa_ifp) }
+        // SAFETY: null or alive for 'a (how this view was made).
+        unsafe { Ifnet::from_raw(self.ifp) }
     }
 
     /// The address (IPv6 with its embedded scope cleared); `Err(family)` for other
@@ -570,17 +580,30 @@ impl<'a> Ifaddr<'a> {
         self.ptr == r.ptr
     }
 
-    /// Takes a counted reference.
+    /// Takes a counted reference (and one on its interface, if that is still alive).
     pub fn to_ref(&self) -> IfaRef {
         // SAFETY: live ifaddr; one more reference, released by IfaRef's drop.
         unsafe { sys::ifa_ref(self.ptr.as_ptr()) };
-        IfaRef { ptr: self.ptr }
+        IfaRef { ptr: self.ptr, ifp: self.try_ref_ifp() }
+    }
+
+    /// A counted reference on the interface, unless it is already being destroyed
+    /// (if_try_ref: its last reference is gone).
+    fn try_ref_ifp(&self) -> Option<IfRef> {
+        let p = NonNull::new(self.ifp)?;
+        // if_try_ref asserts the network epoch (an interface whose count reached zero is
+        // freed only after one).
+        // SAFETY: the interface is alive for 'a (how this view was made); if_try_ref
+        // takes a reference only while its count is not zero.
+        crate::net::in_net_epoch(|_| unsafe { sys::if_try_ref(p.as_ptr()) }).then_some(IfRef { ptr: p })
     }
 }
 
 /// A counted ifaddr reference (ifa_ref / ifa_free).
 pub struct IfaRef {
     ptr: NonNull<sys::ifaddr>,
+    /// Its interface, referenced while this value lives (released after the address).
+    ifp: Option<IfRef>,
 }
 // SAFETY: ifaddr references may be used and released from any thread.
 unsafe impl Send for IfaRef {}
@@ -588,19 +611,20 @@ unsafe impl Send for IfaRef {}
 unsafe impl Sync for IfaRef {}
 
 impl IfaRef {
-    /// Takes over a reference the caller already holds.
+    /// Takes over a reference the caller already holds on `ifa`.
     ///
     /// # Safety
     ///
-    /// `ptr` must be null or a live ifaddr on which the caller holds one reference
-    /// (ifa_ref) that this value now owns.
-    pub(crate) unsafe fn from_counted(ptr: *mut sys::ifaddr) -> Option<IfaRef> {
-        NonNull::new(ptr).map(|ptr| IfaRef { ptr })
+    /// The caller holds one reference (ifa_ref / ifa_try_ref) on `ifa` that this value
+    /// now owns.
+    pub(crate) unsafe fn from_counted(ifa: Ifaddr<'_>) -> IfaRef {
+        IfaRef { ptr: ifa.ptr, ifp: ifa.try_ref_ifp() }
     }
 
-    /// A borrowed view.
+    /// A borrowed view (with its interface if this reference holds one on it).
     pub fn get(&self) -> Ifaddr<'_> {
-        Ifaddr { ptr: self.ptr, _life: PhantomData }
+        let ifp = self.ifp.as_ref().map_or(core::ptr::null_mut(), IfRef::raw);
+        Ifaddr { ptr: self.ptr, ifp, _life: PhantomData }
     }
 
     /// Another counted reference to the same address.

@@ -157,10 +157,9 @@ impl Ifnet<'_> {
                 }
                 // SAFETY: the reference just taken is handed to the IfaRef (released when
                 // it drops).
-                if let Some(r) = unsafe { IfaRef::from_counted(ifa.raw()) } {
-                    // Cannot fail: `out` has room for `room` entries (reserved above).
-                    let _ = crate::vec::push(&mut out, r);
-                }
+                let r = unsafe { IfaRef::from_counted(ifa) };
+                // Cannot fail: `out` has room for `room` entries (reserved above).
+                let _ = crate::vec::push(&mut out, r);
             }
         });
         Ok(out)

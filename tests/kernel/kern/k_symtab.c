@@ -75,7 +75,7 @@ static const struct {
 	{ "__start_set_pcpu", (unsigned long)&kdpcpu_area[0] },
 	{ "__stop_set_pcpu", (unsigned long)&kdpcpu_area[1] },
 	/* interfaces */
-	S(if_alloc), S(if_attach), S(if_detach), S(if_free), S(if_initname), S(if_ref),
+	S(if_alloc), S(if_attach), S(if_detach), S(if_free), S(if_initname), S(if_ref), S(if_try_ref),
 	S(if_rele), S(if_getflags), S(if_setflagbits), S(if_getindex), S(if_getlinkstate),
 	S(if_gettype), S(if_getvnet), S(if_name), S(if_inc_counter), S(if_link_state_change),
 	S(if_purgeaddrs), S(ifunit_ref), S(ifnet_byindex_ref), S(ifnet_detach_sxlock),

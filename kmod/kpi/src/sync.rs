@@ -12,16 +12,21 @@ use core::cell::UnsafeCell;
 use core::ffi::CStr;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 
 use sys_bindings as sys;
 
 /// A mtx(9) (MTX_DEF) protecting a `T`.
 pub struct Mutex<T> {
     mtx: UnsafeCell<sys::mtx>,
-    inited: AtomicBool,
+    /// UNINIT, INITING (one thread is running mtx_init) or READY.
+    state: AtomicU8,
     data: UnsafeCell<T>,
 }
+
+const UNINIT: u8 = 0;
+const INITING: u8 = 1;
+const READY: u8 = 2;
 
 // SAFETY: the data is only reached through a guard, which holds the mtx; the mtx itself is
 // designed to be shared between threads.
@@ -37,27 +42,33 @@ impl<T> Mutex<T> {
             // SAFETY: `struct mtx` is plain data for which all-zero is the state before
             // mtx_init (what a zeroed softc holds in C).
             mtx: UnsafeCell::new(unsafe { core::mem::zeroed() }),
-            inited: AtomicBool::new(false),
+            state: AtomicU8::new(UNINIT),
             data: UnsafeCell::new(data),
         }
     }
 
     /// mtx_init, once, at the mutex's final address (the caller keeps it there: it is
     /// only called on values inside a Box that is never moved out of).
+    /// Returns once the mutex is initialised (by this call or a concurrent one).
     pub fn init(&self, name: &'static CStr) {
-        if self.inited.swap(true, Ordering::AcqRel) {
+        if self.state.compare_exchange(UNINIT, INITING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            // SAFETY: the only initialisation of this mtx (the state moved from UNINIT),
+            // at its final address; `name` outlives the lock (static).
+            unsafe { sys::carp_shim_mtx_init(self.mtx.get(), name.as_ptr()) };
+            self.state.store(READY, Ordering::Release);
             return;
         }
-        // SAFETY: first and only initialisation of this mtx, at its final address; `name`
-        // outlives the lock (static).
-        unsafe { sys::carp_shim_mtx_init(self.mtx.get(), name.as_ptr()) };
+        // Another thread is initialising it: not usable before it is done.
+        while self.state.load(Ordering::Acquire) == INITING {
+            core::hint::spin_loop();
+        }
     }
 
     /// Takes the lock (may spin/block briefly; never sleeps).
     pub fn lock(&self) -> MutexGuard<'_, T> {
-        // A mutex is always initialised before it is shared (a container initialises its locks in place); an uninitialised
-        // one is initialised now rather than locked in that state.
-        if !self.inited.load(Ordering::Acquire) {
+        // A mutex is initialised before it is shared (a container initialises its locks in
+        // place); an uninitialised one is initialised now rather than locked in that state.
+        if self.state.load(Ordering::Acquire) != READY {
             self.init(c"carp");
         }
         // SAFETY: the mtx is initialised and not destroyed while `self` is borrowed.
@@ -72,7 +83,7 @@ impl<T> Mutex<T> {
     ///
     /// No thread holds or uses the mutex, now or until it is initialised again.
     pub unsafe fn destroy(&self) {
-        if self.inited.swap(false, Ordering::AcqRel) {
+        if self.state.compare_exchange(READY, UNINIT, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             // SAFETY: initialised and unused (caller's contract).
             unsafe { sys::carp_shim_mtx_destroy(self.mtx.get()) };
         }
@@ -86,7 +97,7 @@ impl<T> Mutex<T> {
 
 impl<T> Drop for Mutex<T> {
     fn drop(&mut self) {
-        if *self.inited.get_mut() {
+        if *self.state.get_mut() == READY {
             // SAFETY: initialised, and unowned: `&mut self` proves no guard exists.
             unsafe { sys::carp_shim_mtx_destroy(self.mtx.get()) };
         }

@@ -581,6 +581,7 @@ impl<'a> Ifaddr<'a> {
     }
 
     /// Takes a counted reference (and one on its interface, if that is still alive).
+    #[inline(never)]
     pub fn to_ref(&self) -> IfaRef {
         // SAFETY: live ifaddr; one more reference, released by IfaRef's drop.
         unsafe { sys::ifa_ref(self.ptr.as_ptr()) };
@@ -589,6 +590,7 @@ impl<'a> Ifaddr<'a> {
 
     /// A counted reference on the interface, unless it is already being destroyed
     /// (if_try_ref: its last reference is gone).
+    #[inline(never)]
     fn try_ref_ifp(&self) -> Option<IfRef> {
         let p = NonNull::new(self.ifp)?;
         // if_try_ref asserts the network epoch (an interface whose count reached zero is
@@ -724,6 +726,7 @@ impl IfaRef {
 }
 
 impl Drop for IfaRef {
+    #[inline(never)]
     fn drop(&mut self) {
         // SAFETY: releases the reference this value holds.
         unsafe { sys::ifa_free(self.ptr.as_ptr()) };

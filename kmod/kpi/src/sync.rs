@@ -50,6 +50,8 @@ impl<T> Mutex<T> {
     /// mtx_init, once, at the mutex's final address (the caller keeps it there: it is
     /// only called on values inside a Box that is never moved out of).
     /// Returns once the mutex is initialised (by this call or a concurrent one).
+    #[cold]
+    #[inline(never)]
     pub fn init(&self, name: &'static CStr) {
         if self.state.compare_exchange(UNINIT, INITING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             // SAFETY: the only initialisation of this mtx (the state moved from UNINIT),

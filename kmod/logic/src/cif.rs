@@ -310,16 +310,25 @@ fn send(ifp: Ifnet<'_>, cif: &Cif, e: &Epoch, family: Family, bytes: &[u8], tag:
 /// for. `ifp` is the parent; the caller is in the network epoch and curvnet is the
 /// parent's VNET. Must not be called with the container's lock held.
 pub fn run(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: impl FnOnce(&mut Inner, Instant)) {
+    let mut input = Some(input);
+    // One copy of the drain loop for every caller: the input is reached through a
+    // `dyn FnMut` (one indirect call per run).
+    let mut once = |g: &mut Inner, now: Instant| {
+        if let Some(f) = input.take() {
+            f(g, now);
+        }
+    };
     // Statistics, ip_fillid and the stack's per-VNET state must be the parent's VNET's,
     // whatever context called (e.g. an interface departing from another VNET).
-    net::with_vnet(cif.vnet, || run_in_vnet(cif, ifp, e, sys, input));
+    net::with_vnet(cif.vnet, || run_in_vnet(cif, ifp, e, sys, &mut once));
 }
 
-fn run_in_vnet(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: impl FnOnce(&mut Inner, Instant)) {
+#[inline(never)]
+fn run_in_vnet(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: &mut dyn FnMut(&mut Inner, Instant)) {
     // Source addresses, found only when something is to be sent (most inputs send
     // nothing) and outside the lock: finding them may ask carp_master, which takes it.
     let mut src: Option<(IpAddr, IpAddr)> = None;
-    let mut input = Some(input);
+    let mut first = true;
     let mut results: [Option<(u8, Family, SendResult)>; OUTBOX] = [None; OUTBOX];
     for _ in 0..MAX_ROUNDS {
         let mut out = Outbox::new();
@@ -327,8 +336,9 @@ fn run_in_vnet(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: impl 
         {
             let mut g = cif.inner.lock();
             let now = net::now();
-            if let Some(f) = input.take() {
-                f(&mut g, now);
+            if first {
+                first = false;
+                input(&mut g, now);
             }
             let mut stats = CarpStats::default();
             for r in results.iter_mut() {

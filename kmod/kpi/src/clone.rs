@@ -305,10 +305,9 @@ unsafe extern "C" fn transmit(ifp: sys::if_t, m: *mut sys::mbuf) -> c_int {
 /// None (nothing is touched).
 unsafe extern "C" fn qflush(_ifp: sys::if_t) {}
 
-/// `_IOW('i', num, struct ifreq)` (sys/ioccom.h): the interface ioctls of sys/sockio.h.
+/// `_IOW('i', num, struct ifreq)`: the interface ioctls of sys/sockio.h.
 const fn iow_ifreq(num: u8) -> c_ulong {
-    let len = core::mem::size_of::<sys::ifreq>() as c_ulong & sys::IOCPARM_MASK as c_ulong;
-    sys::IOC_IN as c_ulong | (len << 16) | ((b'i' as c_ulong) << 8) | num as c_ulong
+    crate::ifnet::iow_i::<sys::ifreq>(num)
 }
 const SIOCSIFADDR: c_ulong = iow_ifreq(12);
 const SIOCSIFFLAGS: c_ulong = iow_ifreq(16);

@@ -324,11 +324,8 @@ pub unsafe fn iamatch<C: Carp>(ifa: *mut sys::ifaddr, enaddr: *mut *mut u8) -> c
 /// `a` is null or points to a readable in6_addr.
 unsafe fn addr6(a: *const sys::in6_addr) -> Option<Ipv6Addr> {
     // SAFETY: caller's contract.
-    let mut clean = unsafe { a.as_ref() }.copied()?;
-    // SAFETY: in6_clearscope only rewrites the copy on this frame.
-    unsafe { sys::in6_clearscope(&mut clean) };
-    // SAFETY: every bit pattern of the 16-byte union is a valid byte array.
-    Some(Ipv6Addr::from(unsafe { clean.__u6_addr.__u6_addr8 }))
+    let a = unsafe { a.as_ref() }.copied()?;
+    Some(Ipv6Addr::from(crate::ifnet::scope_cleared(a)))
 }
 
 /// carp_iamatch6_p (nd6_ns_input): the referenced address that answers a neighbour

@@ -248,17 +248,47 @@ impl<'a> Ifnet<'a> {
 fn whole_ip_packet(family: Family, pkt: &[u8]) -> bool {
     match family {
         Family::Inet => {
-            let (Some(&vihl), Some(tl)) = (pkt.first(), pkt.get(2..4)) else { return false };
+            let (Some(&vihl), Some(&[t0, t1])) = (pkt.first(), pkt.get(2..4)) else { return false };
             let ihl = usize::from(vihl & 0x0f) * 4;
-            let total = usize::from(u16::from_be_bytes([tl.first().copied().unwrap_or(0), tl.get(1).copied().unwrap_or(0)]));
-            vihl >> 4 == 4 && ihl >= 20 && ihl <= pkt.len() && total == pkt.len()
+            vihl >> 4 == 4 && ihl >= 20 && ihl <= pkt.len() && usize::from(u16::from_be_bytes([t0, t1])) == pkt.len()
         }
         Family::Inet6 => {
-            let (Some(&v), Some(pl)) = (pkt.first(), pkt.get(4..6)) else { return false };
-            let plen = usize::from(u16::from_be_bytes([pl.first().copied().unwrap_or(0), pl.get(1).copied().unwrap_or(0)]));
+            let (Some(&v), Some(&[p0, p1])) = (pkt.first(), pkt.get(4..6)) else { return false };
+            let plen = usize::from(u16::from_be_bytes([p0, p1]));
             v >> 4 == 6 && pkt.len() >= 40 && plen.checked_add(40) == Some(pkt.len())
         }
     }
+}
+
+/// `((struct sockaddr_in *)sa)->sin_addr.s_addr` (network order), for a socket address
+/// known to be AF_INET, or a netmask of one (which may have a shorter `sa_len` and no
+/// family, but whose storage is a whole `sockaddr_in`).
+///
+/// # Safety
+///
+/// `sa` is a live `sockaddr_in` (non-null).
+pub(crate) unsafe fn s_addr(sa: *const sys::sockaddr) -> u32 {
+    // SAFETY: caller's contract; an unaligned read of the 4 bytes of sin_addr.
+    unsafe { core::ptr::addr_of!((*sa.cast::<sys::sockaddr_in>()).sin_addr.s_addr).read_unaligned() }
+}
+
+/// `((struct sockaddr_in6 *)sa)->sin6_addr` as it is stored (embedded scope included).
+///
+/// # Safety
+///
+/// `sa` is a live `sockaddr_in6` (non-null).
+pub(crate) unsafe fn sin6_addr(sa: *const sys::sockaddr) -> sys::in6_addr {
+    // SAFETY: caller's contract.
+    unsafe { core::ptr::addr_of!((*sa.cast::<sys::sockaddr_in6>()).sin6_addr).read_unaligned() }
+}
+
+/// The bytes of an IPv6 address as the kernel stores it, with its embedded scope (KAME's
+/// link-local interface index) cleared.
+pub(crate) fn scope_cleared(mut a: sys::in6_addr) -> [u8; 16] {
+    // SAFETY: in6_clearscope only rewrites the copy on this frame.
+    unsafe { sys::in6_clearscope(&mut a) };
+    // SAFETY: every bit pattern of the 16-byte union is a valid byte array.
+    unsafe { a.__u6_addr.__u6_addr8 }
 }
 
 /// The IP address of a socket address: IPv4, or IPv6 with its embedded scope (KAME's
@@ -275,17 +305,12 @@ pub(crate) unsafe fn sockaddr_ip(sa: *const sys::sockaddr) -> Result<IpAddr, u8>
     let len = usize::from(hdr.sa_len);
     match i32::from(hdr.sa_family) {
         AF_INET if len >= core::mem::size_of::<sys::sockaddr_in>() => {
-            // SAFETY: a sockaddr_in of that length (checked), read unaligned-safe.
-            let sin = unsafe { sa.cast::<sys::sockaddr_in>().read_unaligned() };
-            Ok(IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))))
+            // SAFETY: a sockaddr_in of that length (checked).
+            Ok(IpAddr::V4(Ipv4Addr::from(unsafe { s_addr(sa) }.to_ne_bytes())))
         }
         AF_INET6 if len >= core::mem::size_of::<sys::sockaddr_in6>() => {
             // SAFETY: a sockaddr_in6 of that length (checked).
-            let mut a = unsafe { sa.cast::<sys::sockaddr_in6>().read_unaligned() }.sin6_addr;
-            // SAFETY: in6_clearscope only rewrites the copy on this frame.
-            unsafe { sys::in6_clearscope(&mut a) };
-            // SAFETY: every bit pattern of the 16-byte union is a valid byte array.
-            Ok(IpAddr::V6(Ipv6Addr::from(unsafe { a.__u6_addr.__u6_addr8 })))
+            Ok(IpAddr::V6(Ipv6Addr::from(scope_cleared(unsafe { sin6_addr(sa) }))))
         }
         af => Err(u8::try_from(af).unwrap_or(0)),
     }
@@ -339,12 +364,18 @@ fn in6(bytes: [u8; 16]) -> sys::in6_addr {
     sys::in6_addr { __u6_addr: sys::in6_addr__bindgen_ty_1 { __u6_addr8: bytes } }
 }
 
+/// `_IOW('i', num, T)` (sys/ioccom.h): the interface ioctls of sys/sockio.h and
+/// netinet6/in6_var.h, whose argument is a `T` (bindgen cannot evaluate the macro).
+pub(crate) const fn iow_i<T>(num: u8) -> core::ffi::c_ulong {
+    let len = core::mem::size_of::<T>() as core::ffi::c_ulong & sys::IOCPARM_MASK as core::ffi::c_ulong;
+    sys::IOC_IN as core::ffi::c_ulong | (len << 16) | ((b'i' as core::ffi::c_ulong) << 8) | num as core::ffi::c_ulong
+}
 /// SIOCDIFADDR: _IOW('i', 25, struct ifreq).
-const SIOCDIFADDR: core::ffi::c_ulong =
-    0x8000_0000 | (((core::mem::size_of::<sys::ifreq>() & 0x1fff) as core::ffi::c_ulong) << 16) | (0x69 << 8) | 25;
+const SIOCDIFADDR: core::ffi::c_ulong = iow_i::<sys::ifreq>(25);
 /// SIOCDIFADDR_IN6: _IOW('i', 25, struct in6_ifreq).
-const SIOCDIFADDR_IN6: core::ffi::c_ulong =
-    0x8000_0000 | (((core::mem::size_of::<sys::in6_ifreq>() & 0x1fff) as core::ffi::c_ulong) << 16) | (0x69 << 8) | 25;
+const SIOCDIFADDR_IN6: core::ffi::c_ulong = iow_i::<sys::in6_ifreq>(25);
+// FreeBSD's values (an ABI: the same on every architecture).
+const _: () = assert!(SIOCDIFADDR == 0x8020_6919 && SIOCDIFADDR_IN6 == 0x8120_6919);
 
 /// Advertisement output: builds an mbuf from `len` bytes of IP packet, tags it with
 /// PACKET_TAG_CARP (`tag_vhid`, rewritten source) when `tag_vhid` is a vhid, and sends it

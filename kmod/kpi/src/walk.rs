@@ -15,7 +15,7 @@ use core::ptr::NonNull;
 use carp_proto::Errno;
 use sys_bindings as sys;
 
-use crate::ifnet::{load_ptr, IfaRef, Ifaddr, Ifnet};
+use crate::ifnet::{load_ptr, s_addr, scope_cleared, sin6_addr, IfaRef, Ifaddr, Ifnet};
 use crate::net::{in_net_epoch, with_vnet, Epoch};
 
 pub(crate) const AF_INET: u8 = sys::AF_INET as u8;
@@ -75,28 +75,6 @@ pub(crate) fn family(sa: *const sys::sockaddr) -> u8 {
     unsafe { sa.as_ref() }.map_or(0, |h| h.sa_family)
 }
 
-/// `((struct sockaddr_in *)sa)->sin_addr.s_addr` (network order), for a socket address
-/// known to be AF_INET, or a netmask of one (which may have a shorter `sa_len` and no
-/// family, but whose storage is a whole `sockaddr_in`).
-///
-/// # Safety
-///
-/// `sa` is a live `sockaddr_in` (non-null).
-unsafe fn s_addr(sa: *const sys::sockaddr) -> u32 {
-    // SAFETY: caller's contract; an unaligned read of the 4 bytes of sin_addr.
-    unsafe { core::ptr::addr_of!((*sa.cast::<sys::sockaddr_in>()).sin_addr.s_addr).read_unaligned() }
-}
-
-/// `((struct sockaddr_in6 *)sa)->sin6_addr` as it is stored (embedded scope included).
-///
-/// # Safety
-///
-/// `sa` is a live `sockaddr_in6` (non-null).
-unsafe fn sin6_addr(sa: *const sys::sockaddr) -> sys::in6_addr {
-    // SAFETY: caller's contract.
-    unsafe { core::ptr::addr_of!((*sa.cast::<sys::sockaddr_in6>()).sin6_addr).read_unaligned() }
-}
-
 /// The 16 bytes of `sa` as parent discovery lists them for an address of family `af`: 4
 /// bytes of an IPv4 address, or an IPv6 address with its embedded scope cleared; zero when
 /// `sa` is null or shorter than that family's socket address. The family tested is the
@@ -111,11 +89,7 @@ pub(crate) fn sa_bytes(sa: *const sys::sockaddr, af: u8) -> [u8; 16] {
         [a, b, c, d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     } else if af == AF_INET6 && len >= core::mem::size_of::<sys::sockaddr_in6>() {
         // SAFETY: a sockaddr_in6 of that length (checked).
-        let mut a6 = unsafe { sin6_addr(sa) };
-        // SAFETY: in6_clearscope only rewrites the copy on this frame.
-        unsafe { sys::in6_clearscope(&mut a6) };
-        // SAFETY: every bit pattern of the 16-byte union is a valid byte array.
-        unsafe { a6.__u6_addr.__u6_addr8 }
+        scope_cleared(unsafe { sin6_addr(sa) })
     } else {
         [0; 16]
     }

@@ -328,7 +328,6 @@ fn run_in_vnet(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: &mut 
     // Source addresses, found only when something is to be sent (most inputs send
     // nothing) and outside the lock: finding them may ask carp_master, which takes it.
     let mut src: Option<(IpAddr, IpAddr)> = None;
-    let mut first = true;
     let mut results: [Option<(u8, Family, SendResult)>; OUTBOX] = [None; OUTBOX];
     for _ in 0..MAX_ROUNDS {
         let mut out = Outbox::new();
@@ -336,10 +335,8 @@ fn run_in_vnet(cif: &Cif, ifp: Ifnet<'_>, e: &Epoch, sys: &Sysctls, input: &mut 
         {
             let mut g = cif.inner.lock();
             let now = net::now();
-            if first {
-                first = false;
-                input(&mut g, now);
-            }
+            // The input runs in the first round only (`run` makes it one-shot).
+            input(&mut g, now);
             let mut stats = CarpStats::default();
             for r in results.iter_mut() {
                 if let Some((vhid, family, res)) = r.take() {
